@@ -1,0 +1,33 @@
+# make run  : set up (virtualenv, install, migrate, Redis) and start web + worker + beat in the foreground
+# make test : the same set-up, then the whole test suite (DATABASE_URL picks SQLite or PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint superuser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m config.devstack run
+
+test: install
+	$(PY) -m config.devstack test $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+superuser: install
+	$(PY) manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,17 @@
+"""The Celery app: three queues as in the seed (`jobs`, `schedules`, `webhooks`), settings from Django.
+
+Run a worker with ``celery -A config worker -Q jobs,schedules,webhooks`` and beat with
+``celery -A config beat`` (the scheduler class comes from ``CELERY_BEAT_SCHEDULER``).
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("jobserver")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue("jobs"), Queue("schedules"), Queue("webhooks"))
+app.autodiscover_tasks()

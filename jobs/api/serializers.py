@@ -1,0 +1,54 @@
+"""Shapes of jobs on the wire (API.md: Jobs). Timestamps are epoch milliseconds, as the original."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import Job
+
+
+def epoch_ms(value) -> int | None:
+    return int(value.timestamp() * 1000) if value else None
+
+
+def iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
+    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options, scheduleId,
+    timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt (ISO 8601 UTC), ...}``"""
+    body = {
+        "id": str(job.pk),
+        "jobId": str(job.pk),
+        "name": job.name,
+        "state": job.state,
+        "progress": job.progress,
+        "result": job.result,
+        "failedReason": job.failed_reason or None,
+        "attemptsMade": job.attempts_made,
+        "data": job.data,
+        "options": job.options,
+        "scheduleId": job.schedule.scheduler_id if job.schedule_id else None,
+        "fireAt": iso(job.fire_at),
+        "output": job.output,
+        "timestamp": {
+            "created": epoch_ms(job.created_at),
+            "started": epoch_ms(job.started_at),
+            "finished": epoch_ms(job.finished_at),
+        },
+        "createdAt": iso(job.created_at),
+        "startedAt": iso(job.started_at),
+        "finishedAt": iso(job.finished_at),
+    }
+    if include_stacktrace:
+        body["stacktrace"] = job.stacktrace or None
+    return body
+
+
+class JobSubmitSerializer(serializers.Serializer):
+    """``{name, data, options?}``; ``data`` may be any JSON value (0, "", false and null included)."""
+
+    name = serializers.CharField(max_length=200)
+    data = serializers.JSONField(required=False, allow_null=True, default=None)
+    options = serializers.JSONField(required=False, allow_null=True, default=None)

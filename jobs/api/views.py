@@ -1,0 +1,57 @@
+"""Job endpoints (API.md: Jobs). Thin: parse, call a service or selector, shape the answer."""
+
+from __future__ import annotations
+
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
+
+from config.exceptions import PayloadTooLarge
+from config.pagination import paginate
+
+from .. import handlers, selectors, services
+from ..models import JobState
+from .serializers import JobSubmitSerializer, job_to_dict
+
+
+class JobViewSet(viewsets.ViewSet):
+    """``/jobs``: submit, list, read jobs of the caller. Another user's job is a 404."""
+
+    lookup_value_regex = r"[^/]+"
+
+    def list(self, request):
+        """GET /jobs ``?status&name&page&limit`` → ``{jobs, pagination}``, newest first."""
+        state = request.query_params.get("status") or request.query_params.get("state")
+        if state and state not in JobState.values:
+            raise DRFValidationError({"status": [f"status: must be one of {', '.join(JobState.values)}"]})
+        qs = selectors.job_list(user=request.user, state=state, name=request.query_params.get("name"))
+        items, pagination = paginate(qs, request.query_params)
+        return Response({"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination})
+
+    def retrieve(self, request, pk=None):
+        """GET /jobs/{jobId} → the job."""
+        return Response(job_to_dict(selectors.job_get(user=request.user, job_id=pk)))
+
+    @action(detail=False, methods=["post"])
+    def submit(self, request):
+        """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``)."""
+        ser = JobSubmitSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            job, created = services.job_submit(owner=request.user, **ser.validated_data)
+        except services.PayloadTooLargeError as exc:
+            raise PayloadTooLarge(exc.messages[0]) from None
+        return Response(job_to_dict(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @action(detail=False, methods=["get"])
+    def handlers(self, request):
+        """GET /jobs/handlers → ``{handlers: [{name, description, schema}]}``."""
+        return Response(
+            {
+                "handlers": [
+                    {"name": h.name, "description": h.description, "schema": h.schema}
+                    for h in handlers.all_handlers()
+                ]
+            }
+        )

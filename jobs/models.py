@@ -1,0 +1,88 @@
+"""The ``Job``: the record of one run of a handler for one user."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class JobState(models.TextChoices):
+    """BullMQ's state names, plus ``cancelled``."""
+
+    WAITING = "waiting"
+    DELAYED = "delayed"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobQuerySet(models.QuerySet):
+    def owned_by(self, user) -> "JobQuerySet":
+        """The only way endpoints and pages read jobs: scoped to their owner."""
+        return self.filter(owner=user)
+
+
+class Job(models.Model):
+    """One job: handler ``name`` run on ``data`` with BullMQ-style ``options``.
+
+    ``schedule``/``fire_at`` link a job to the schedule fire that made it; the pair is unique, so
+    a second beat or a redelivered fire message cannot create a second job for the same fire time.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    name = models.CharField(max_length=200)
+    data = models.JSONField(null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.WAITING)
+    priority = models.IntegerField(default=0)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    schedule = models.ForeignKey(
+        "scheduling.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    fire_at = models.DateTimeField(null=True, blank=True, help_text="Nominal fire time (UTC) of the schedule run.")
+    attempts_made = models.PositiveIntegerField(default=0)
+    progress = models.JSONField(default=int, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    failed_reason = models.TextField(blank=True, default="")
+    stacktrace = models.TextField(blank=True, default="")
+    output = models.TextField(blank=True, default="", help_text="Streamed delta text, in order.")
+    logs = models.JSONField(default=list, blank=True)
+    run_at = models.DateTimeField(null=True, blank=True, help_text="When a delayed job or retry is due (UTC).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["owner", "-id"], name="job_owner_recent"),
+            models.Index(fields=["owner", "state", "-id"], name="job_owner_state_recent"),
+            models.Index(fields=["owner", "name", "state", "finished_at"], name="job_owner_name_finished"),
+            models.Index(fields=["schedule", "-id"], name="job_schedule_recent"),
+            models.Index(fields=["state", "run_at"], name="job_state_run_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "fire_at"],
+                condition=Q(schedule__isnull=False, fire_at__isnull=False),
+                name="job_one_per_schedule_fire",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="job_unique_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES

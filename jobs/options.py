@@ -1,0 +1,109 @@
+"""Job options with BullMQ's names, validated and merged over the server defaults.
+
+Source of the names and meanings: BullMQ ``JobsOptions`` (attempts, backoff, delay, priority, jobId,
+timeout, removeOnComplete, removeOnFail). Durations are milliseconds; ``removeOn*.age`` is seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+KNOWN_OPTIONS = (
+    "attempts",
+    "backoff",
+    "delay",
+    "priority",
+    "jobId",
+    "timeout",
+    "removeOnComplete",
+    "removeOnFail",
+)
+MAX_MS = 10 * 365 * 24 * 3600 * 1000  # ten years: beyond that a number is a mistake, not a delay
+MAX_PRIORITY = 2_097_152  # BullMQ's upper bound for priority
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_in(errors: dict, key: str, value: Any, low: int, high: int, unit: str = "") -> None:
+    if not _is_int(value):
+        errors[key] = [f"options.{key}: must be an integer{unit}"]
+    elif not low <= value <= high:
+        errors[key] = [f"options.{key}: must be between {low} and {high}{unit}"]
+
+
+def _keep_rule(errors: dict, key: str, value: Any) -> None:
+    if isinstance(value, bool):
+        return
+    if _is_int(value):
+        if value < 0:
+            errors[key] = [f"options.{key}: a count must be >= 0"]
+        return
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"count", "age"})
+        if unknown:
+            errors[key] = [f"options.{key}: unknown keys {', '.join(unknown)} (allowed: count, age)"]
+            return
+        for sub in ("count", "age"):
+            if sub in value and (not _is_int(value[sub]) or value[sub] < 0):
+                errors[key] = [f"options.{key}.{sub}: must be an integer >= 0"]
+                return
+        return
+    errors[key] = [f"options.{key}: must be true/false, a count, or {{count, age}}"]
+
+
+def validate_options(options: Any) -> dict:
+    """Validate caller options and return them merged over ``JOB_DEFAULT_OPTIONS``.
+
+    ``options``: a dict with a subset of :data:`KNOWN_OPTIONS`, or ``None``.
+    Raises ``ValidationError({"options": [...]})`` naming each unknown key and each wrong value.
+    """
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise ValidationError({"options": ["options: must be an object"]})
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(options) - set(KNOWN_OPTIONS))
+    if unknown:
+        errors["unknown"] = [
+            f"options: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(KNOWN_OPTIONS)}"
+        ]
+    if "attempts" in options:
+        _int_in(errors, "attempts", options["attempts"], 1, 1000)
+    if "backoff" in options:
+        backoff = options["backoff"]
+        if _is_int(backoff):
+            if not 0 <= backoff <= MAX_MS:
+                errors["backoff"] = [f"options.backoff: must be between 0 and {MAX_MS} ms"]
+        elif isinstance(backoff, dict):
+            extra = sorted(set(backoff) - {"type", "delay"})
+            if extra:
+                errors["backoff"] = [f"options.backoff: unknown keys {', '.join(extra)} (allowed: type, delay)"]
+            elif backoff.get("type") not in ("fixed", "exponential"):
+                errors["backoff"] = ["options.backoff.type: must be 'fixed' or 'exponential'"]
+            elif "delay" in backoff:
+                _int_in(errors, "backoff", backoff["delay"], 0, MAX_MS, " ms")
+        else:
+            errors["backoff"] = ["options.backoff: must be a number of ms or {type: fixed|exponential, delay}"]
+    if "delay" in options:
+        _int_in(errors, "delay", options["delay"], 0, MAX_MS, " ms")
+    if "priority" in options:
+        _int_in(errors, "priority", options["priority"], 0, MAX_PRIORITY)
+    if "timeout" in options:
+        _int_in(errors, "timeout", options["timeout"], 1, MAX_MS, " ms")
+    if "jobId" in options:
+        job_id = options["jobId"]
+        if not isinstance(job_id, str | int) or isinstance(job_id, bool) or not str(job_id).strip():
+            errors["jobId"] = ["options.jobId: must be a non-empty string"]
+        elif len(str(job_id)) > 255:
+            errors["jobId"] = ["options.jobId: at most 255 characters"]
+    for key in ("removeOnComplete", "removeOnFail"):
+        if key in options:
+            _keep_rule(errors, key, options[key])
+    if errors:
+        raise ValidationError({"options": [msg for msgs in errors.values() for msg in msgs]})
+    return {**getattr(settings, "JOB_DEFAULT_OPTIONS", {}), **options}

@@ -1,0 +1,3 @@
+"""Websocket routes of the job server."""
+
+websocket_urlpatterns: list = []

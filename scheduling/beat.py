@@ -1,0 +1,87 @@
+"""Celery beat's scheduler class: ``celery -A config beat`` (set by ``CELERY_BEAT_SCHEDULER``).
+
+A subclass of django-celery-beat's ``DatabaseScheduler``. System periodic tasks (maintenance) run
+as in the stock scheduler. ``Schedule`` rows are not loaded as one entry each (stock beat re-reads
+every task on any change and holds them all in memory); each tick instead asks the database for
+the schedules whose indexed ``next_fire_at`` is due and dispatches them in batches, so a change is
+honoured by the next tick and memory does not grow with the number of schedules.
+
+Only one beat works at a time: each holds a leader lock in Redis, renewed every tick; a standby
+takes over within ``BEAT_LEADER_TTL_S`` of the leader's death.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections
+from django_celery_beat.schedulers import DatabaseScheduler
+from redis.exceptions import LockError, RedisError
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+LEADER_KEY = "jobserver:beat:leader"
+
+
+class ScheduleScheduler(DatabaseScheduler):
+    """Beat scheduler: stock entries for system tasks plus batched dispatch of due ``Schedule`` rows."""
+
+    def __init__(self, *args, **kwargs):
+        self._lock = None
+        self._is_leader = False
+        super().__init__(*args, **kwargs)
+        self._redis = redis.Redis.from_url(settings.REDIS_URL)
+        self._identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.max_interval = min(self.max_interval, settings.BEAT_MAX_SLEEP_S)
+
+    def enabled_models_qs(self):
+        # Schedule projections are dispatched by tick() from the Schedule table, not as entries.
+        return super().enabled_models_qs().filter(job_schedule__isnull=True)
+
+    def _hold_leadership(self) -> bool:
+        try:
+            if self._lock is None:
+                self._lock = self._redis.lock(
+                    LEADER_KEY, timeout=settings.BEAT_LEADER_TTL_S, blocking=False, thread_local=False
+                )
+            if self._is_leader:
+                self._lock.reacquire()
+            else:
+                self._is_leader = self._lock.acquire(token=self._identity.encode())
+                if self._is_leader:
+                    logger.info("beat %s is now the leader", self._identity)
+        except LockError:
+            logger.warning("beat %s lost the leader lock", self._identity)
+            self._is_leader = False
+        except RedisError:
+            logger.warning("beat %s cannot reach Redis", self._identity, exc_info=True)
+            self._is_leader = False
+        return self._is_leader
+
+    def tick(self, *args, **kwargs) -> float:
+        if not self._hold_leadership():
+            return min(1.0, settings.BEAT_LEADER_TTL_S / 3)
+        system_sleep = super().tick(*args, **kwargs)
+        close_old_connections()
+        try:
+            while services.schedules_dispatch_due(batch_size=settings.BEAT_BATCH_SIZE) >= settings.BEAT_BATCH_SIZE:
+                pass
+            schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
+        except Exception:
+            logger.exception("dispatching due schedules failed; retrying next tick")
+            schedule_sleep = 1.0
+        return max(0.0, min(system_sleep, schedule_sleep))
+
+    def close(self) -> None:
+        if self._is_leader and self._lock is not None:
+            try:
+                self._lock.release()
+            except (LockError, RedisError):
+                pass
+        super().close()

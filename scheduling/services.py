@@ -1,0 +1,512 @@
+"""Schedule services: the one place that writes ``Schedule`` rows and their ``PeriodicTask`` projection.
+
+API views, page forms and admin all call these, so every rule (cron validity, time zones,
+``endDate`` after ``startDate``, minimum interval, options) is enforced identically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    PeriodicTasks,
+)
+
+from jobs.models import Job, JobState
+from jobs.realtime import publish_schedule_event
+from jobs.services import job_submit, validate_job_input
+
+from . import cron, timing
+from .models import Overlap, Schedule, ScheduleKind, ScheduleState
+
+logger = logging.getLogger(__name__)
+
+FIRE_TASK = "scheduling.tasks.fire_schedule"
+SPEC_KEYS = {"cron", "tz", "repeat", "every", "at", "startDate", "endDate", "limit", "overlap"}
+MAX_EVERY_MS = 10 * 365 * 24 * 3600 * 1000
+MAX_PREVIEW = 100
+
+
+def _err(field: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError({field: [ValidationError(message, code=code)]})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_instant(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if _is_int(value):
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _err(field, f"{field}: {value} is not a valid epoch-milliseconds time") from None
+    if not isinstance(value, str):
+        raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise _err(field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)")
+    if parsed.tzinfo is None:
+        raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
+    return parsed.astimezone(UTC)
+
+
+def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
+    """Validate the API's ``schedule`` object and return ``Schedule`` field values.
+
+    ``raw`` is exactly one of ``{cron, tz?}``, ``{repeat: {every, limit?}}`` or ``{at}``, plus
+    optional ``startDate``, ``endDate``, ``limit`` and ``overlap`` ("allow" | "skip").
+    Raises ``ValidationError`` keyed by the JSON path (``schedule.cron``, ``schedule.endDate``, ...).
+    """
+    now = now or timezone.now()
+    if not isinstance(raw, dict):
+        raise _err("schedule", "schedule: must be an object with one of cron, repeat or at")
+    unknown = sorted(set(raw) - SPEC_KEYS)
+    if unknown:
+        raise _err("schedule", f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}")
+    repeat = raw.get("repeat")
+    if repeat is None and raw.get("every") is not None:
+        repeat = {"every": raw["every"]}  # BullMQ also accepts `every` at the top of the repeat options
+    kinds = [k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None]
+    if len(kinds) != 1:
+        raise _err("schedule", "schedule: give exactly one of cron, repeat (with every) or at")
+    fields: dict[str, Any] = {
+        "cron_expression": "",
+        "time_zone": "UTC",
+        "every_ms": None,
+        "at": None,
+        "start_at": parse_instant(raw.get("startDate"), "schedule.startDate"),
+        "end_at": parse_instant(raw.get("endDate"), "schedule.endDate"),
+        "limit": None,
+        "overlap": raw.get("overlap") or Overlap.ALLOW,
+    }
+    if fields["overlap"] not in Overlap.values:
+        raise _err("schedule.overlap", "schedule.overlap: must be 'allow' or 'skip'")
+    limit = raw.get("limit")
+    tz = raw.get("tz")
+    if tz is not None and not isinstance(tz, str):
+        raise _err("schedule.tz", "schedule.tz: must be an IANA time zone name such as 'Europe/Berlin'")
+    try:
+        fields["time_zone"] = cron.validate_time_zone(tz or "UTC").key
+    except cron.CronError as exc:
+        raise _err("schedule.tz", f"schedule.{exc}", exc.code) from None
+
+    if kinds[0] == "cron":
+        expression = raw["cron"]
+        if not isinstance(expression, str):
+            raise _err("schedule.cron", "schedule.cron: must be a cron expression string such as '0 0 * * *'")
+        try:
+            fields["cron_expression"] = cron.validate_cron(expression, fields["time_zone"])
+        except cron.CronError as exc:
+            raise _err("schedule.cron", f"schedule.{exc}", exc.code) from None
+        fields["kind"] = ScheduleKind.CRON
+    elif kinds[0] == "repeat":
+        if not isinstance(repeat, dict):
+            raise _err("schedule.repeat", "schedule.repeat: must be an object {every, limit?}")
+        extra = sorted(set(repeat) - {"every", "limit"})
+        if extra:
+            raise _err("schedule.repeat", f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit")
+        every = repeat.get("every")
+        minimum = settings.SCHEDULE_MIN_EVERY_MS
+        if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
+            raise _err(
+                "schedule.repeat.every",
+                f"schedule.repeat.every: must be an integer number of milliseconds between {minimum} and {MAX_EVERY_MS}",
+            )
+        fields["every_ms"] = every
+        fields["kind"] = ScheduleKind.EVERY
+        if repeat.get("limit") is not None:
+            limit = repeat["limit"]
+    else:
+        fields["at"] = parse_instant(raw["at"], "schedule.at")
+        if fields["at"] <= now:
+            raise _err("schedule.at", "schedule.at: must be in the future")
+        fields["kind"] = ScheduleKind.AT
+
+    if limit is not None:
+        if not _is_int(limit) or not 1 <= limit <= 2**31 - 1:
+            raise _err("schedule.limit", "schedule.limit: must be an integer >= 1 (the number of runs)")
+        fields["limit"] = limit
+    start, end = fields["start_at"], fields["end_at"]
+    if end is not None:
+        if start is not None and end <= start:
+            raise _err("schedule.endDate", "schedule.endDate: must be after startDate")
+        if end <= now:
+            raise _err("schedule.endDate", "schedule.endDate: must be in the future")
+    return fields
+
+
+def _validate_definition(*, name: Any, data: Any, options: Any, spec: Any, now: datetime) -> tuple[dict, dict]:
+    merged = validate_job_input(name=name, data=data, options=options)
+    if isinstance(options, dict) and "jobId" in options:
+        raise _err("options", "options.jobId: not allowed on a schedule; each run gets its own job id")
+    return parse_schedule_spec(spec, now=now), merged
+
+
+def _first_fire(schedule: Schedule, now: datetime) -> datetime | None:
+    """First fire of a new or redefined schedule: interval fire 0 is the anchor itself."""
+    after = now
+    if schedule.kind == ScheduleKind.EVERY:
+        after = min(now, schedule.anchor_at) - timedelta(microseconds=1)
+    return timing.next_fire(schedule, after=after)
+
+
+def _project(schedule: Schedule) -> None:
+    """Create or update the ``PeriodicTask`` (and its crontab/interval/clocked row) mirroring ``schedule``."""
+    task = schedule.periodic_task or PeriodicTask(name=f"schedule:{schedule.pk}", task=FIRE_TASK)
+    task.args = json.dumps([schedule.pk])
+    task.queue = "schedules"
+    task.enabled = schedule.state == ScheduleState.ACTIVE
+    task.start_time = schedule.start_at
+    task.expires = schedule.end_at
+    task.one_off = schedule.kind == ScheduleKind.AT
+    task.description = f"{schedule.owner_id}:{schedule.scheduler_id} {timing.describe(schedule)}"[:2000]
+    task.crontab = task.interval = task.clocked = None
+    if schedule.kind == ScheduleKind.CRON:
+        parts = schedule.cron_expression.split()
+        minute, hour, dom, month, dow = parts[-5:]
+        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute, hour=hour, day_of_month=dom, month_of_year=month, day_of_week=dow,
+            timezone=schedule.time_zone,
+        )
+    elif schedule.kind == ScheduleKind.EVERY:
+        task.interval, _ = IntervalSchedule.objects.get_or_create(
+            every=schedule.every_ms * 1000, period=IntervalSchedule.MICROSECONDS
+        )
+    else:
+        task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.at)
+    task.save()
+    if schedule.periodic_task_id != task.pk:
+        schedule.periodic_task = task
+        Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+@transaction.atomic
+def schedule_create(
+    *,
+    owner,
+    name: Any,
+    data: Any,
+    schedule: Any,
+    options: Any = None,
+    scheduler_id: str | None = None,
+) -> Schedule:
+    """Create a schedule and its ``PeriodicTask`` in one transaction.
+
+    ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`). Raises
+    ``ValidationError`` for bad input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
+    """
+    now = timezone.now()
+    fields, merged = _validate_definition(name=name, data=data, options=options, spec=schedule, now=now)
+    if scheduler_id is not None:
+        _check_scheduler_id(scheduler_id)
+        if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
+            raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
+    row = Schedule(owner=owner, name=name, data=data, options=_stored_options(options), **fields)
+    if scheduler_id is not None:
+        row.scheduler_id = scheduler_id
+    row.anchor_at = row.start_at or now
+    row.next_fire_at = _first_fire(row, now)
+    _ensure_fires(row)
+    row.save()
+    _project(row)
+    return row
+
+
+def _stored_options(options: Any) -> dict:
+    return dict(options) if isinstance(options, dict) else {}
+
+
+def _check_scheduler_id(scheduler_id: Any) -> None:
+    if not isinstance(scheduler_id, str) or not scheduler_id.strip() or len(scheduler_id) > 200 or "/" in scheduler_id:
+        raise _err("schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'")
+
+
+def _ensure_fires(row: Schedule) -> None:
+    if row.next_fire_at is None:
+        raise _err("schedule", "schedule: it would never fire (no fire time between startDate and endDate)", "never_fires")
+
+
+class ScheduleExists(Exception):
+    """A schedule with that ``schedulerId`` already exists for this owner (API: 409)."""
+
+
+class ScheduleStateError(Exception):
+    """The schedule's state does not allow the action (API: 409)."""
+
+
+@transaction.atomic
+def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None):
+    """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler`` semantics). Returns ``(schedule, created)``.
+
+    A replaced schedule keeps its run count and history; its next fire is recomputed from now.
+    """
+    _check_scheduler_id(scheduler_id)
+    existing = Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id).first()
+    if existing is None:
+        return schedule_create(
+            owner=owner, name=name, data=data, schedule=schedule, options=options, scheduler_id=scheduler_id
+        ), True
+    return _redefine(existing, name=name, data=data, spec=schedule, options=options), False
+
+
+def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -> Schedule:
+    now = timezone.now()
+    fields, _ = _validate_definition(name=name, data=data, options=options, spec=spec, now=now)
+    start_changed = fields["start_at"] != row.start_at
+    for key, value in fields.items():
+        setattr(row, key, value)
+    row.name, row.data, row.options = name, data, _stored_options(options)
+    if start_changed or row.anchor_at is None:
+        row.anchor_at = row.start_at or now
+    if row.state == ScheduleState.ENDED and (row.limit is None or row.run_count < row.limit):
+        row.state = ScheduleState.ACTIVE
+    if row.state == ScheduleState.ACTIVE:
+        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        if row.next_fire_at is None:
+            if row.run_count == 0:
+                _ensure_fires(row)
+            row.state = ScheduleState.ENDED
+    row.save()
+    _project(row)
+    return row
+
+
+def spec_of(row: Schedule) -> dict:
+    """The API's schedule object for a stored schedule (inverse of :func:`parse_schedule_spec`)."""
+    iso = _iso
+    if row.kind == ScheduleKind.CRON:
+        spec: dict[str, Any] = {"cron": row.cron_expression, "tz": row.time_zone}
+    elif row.kind == ScheduleKind.EVERY:
+        spec = {"repeat": {"every": row.every_ms}}
+        if row.limit is not None:
+            spec["repeat"]["limit"] = row.limit
+    else:
+        spec = {"at": iso(row.at)}
+    if row.start_at:
+        spec["startDate"] = iso(row.start_at)
+    if row.end_at:
+        spec["endDate"] = iso(row.end_at)
+    if row.limit is not None and row.kind != ScheduleKind.EVERY:
+        spec["limit"] = row.limit
+    if row.overlap != Overlap.ALLOW:
+        spec["overlap"] = row.overlap
+    return spec
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+@transaction.atomic
+def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
+    """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
+    stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
+    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
+    if unknown:
+        raise _err("non_field_errors", f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options")
+    spec = spec_of(row)
+    if "schedule" in changes:
+        new = changes["schedule"]
+        if not isinstance(new, dict):
+            raise _err("schedule", "schedule: must be an object")
+        if any(k in new for k in ("cron", "repeat", "every", "at")):
+            for k in ("cron", "repeat", "at", "tz"):
+                spec.pop(k, None)
+        if "limit" in new and "repeat" in spec and "repeat" not in new:
+            spec["repeat"].pop("limit", None)
+        spec.update(new)
+    return _redefine(
+        row,
+        name=changes.get("name", row.name),
+        data=changes.get("data", row.data),
+        spec=spec,
+        options=changes.get("options", row.options),
+    )
+
+
+@transaction.atomic
+def schedule_delete(*, schedule: Schedule) -> None:
+    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked)."""
+    task_id = schedule.periodic_task_id
+    schedule.delete()
+    if task_id:
+        PeriodicTask.objects.filter(pk=task_id).delete()
+        PeriodicTasks.update_changed()
+
+
+@transaction.atomic
+def schedule_pause(*, schedule: Schedule) -> Schedule:
+    """Stop firing until resumed. Idempotent for a paused schedule; 409 (``ScheduleStateError``) if ended."""
+    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    if row.state == ScheduleState.ENDED:
+        raise ScheduleStateError("schedule has ended; it cannot be paused")
+    if row.state == ScheduleState.ACTIVE:
+        row.state, row.next_fire_at = ScheduleState.PAUSED, None
+        row.save(update_fields=["state", "next_fire_at", "updated_at"])
+        _project(row)
+        transaction.on_commit(lambda: publish_schedule_event(row, "paused"))
+    return row
+
+
+@transaction.atomic
+def schedule_resume(*, schedule: Schedule) -> Schedule:
+    """Fire again from the next fire time after now (fires missed while paused are not made up)."""
+    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    if row.state == ScheduleState.ENDED:
+        raise ScheduleStateError("schedule has ended; it cannot be resumed")
+    if row.state == ScheduleState.PAUSED:
+        now = timezone.now()
+        row.state = ScheduleState.ACTIVE
+        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        if row.next_fire_at is None:
+            row.state = ScheduleState.ENDED
+        row.save(update_fields=["state", "next_fire_at", "updated_at"])
+        _project(row)
+        transaction.on_commit(lambda: publish_schedule_event(row, "resumed" if row.state == "active" else "ended"))
+    return row
+
+
+def schedule_trigger(*, schedule: Schedule) -> Job:
+    """Run the schedule's job once now, without changing its cadence or consuming its ``limit``."""
+    job, _ = job_submit(
+        owner=schedule.owner, name=schedule.name, data=schedule.data, options=schedule.options, schedule=schedule
+    )
+    return job
+
+
+def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
+    """``{description, next: [ISO UTC, ...]}``: the first ``count`` (1..100) fire times strictly after
+    ``after`` (default now) for an unsaved schedule object; the same code beat uses."""
+    now = timezone.now()
+    if count is None:
+        count = 5
+    if not _is_int(count) or not 1 <= count <= MAX_PREVIEW:
+        raise _err("count", f"count: must be an integer between 1 and {MAX_PREVIEW}")
+    start_from = parse_instant(after, "from") or now
+    fields = parse_schedule_spec(spec, now=min(now, start_from))
+    row = Schedule(**fields)
+    row.anchor_at = row.start_at or start_from
+    if row.kind == ScheduleKind.EVERY and row.start_at is None:
+        times = cron.interval_fire_times(row.anchor_at, row.every_ms, start_from, count, until=row.end_at)
+    else:
+        times = timing.fire_times(row, after=start_from, count=count)
+    if row.limit is not None:
+        times = times[: row.limit]
+    return {"description": timing.describe(row), "next": [_iso(t) for t in times]}
+
+
+# --- firing (beat and the `schedules` queue) ------------------------------------------------------------
+
+
+def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
+    """Advance every due active schedule by one fire and hand the fires to queue ``schedules``.
+
+    Called by beat's leader. Each due schedule fires at most once per call, with its stored nominal
+    fire time, however many fires it missed (catch-up is coalesced); its next fire is the first one
+    strictly after ``now``. Messages are sent before the transaction commits: a crash in between
+    re-sends the same (schedule, fire time), which the job table's unique constraint turns into a
+    no-op, so a fire is never lost and never doubled. Returns the number of fires dispatched.
+    """
+    from .tasks import fire_schedules
+
+    now = now or timezone.now()
+    send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
+    ended: list[Schedule] = []
+    with transaction.atomic():
+        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by("next_fire_at")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        due = list(qs[:batch_size])
+        if not due:
+            return 0
+        fires = []
+        for row in due:
+            fire_at = row.next_fire_at
+            row.run_count += 1
+            row.last_run_at = fire_at
+            row.next_fire_at = timing.next_fire(row, after=max(now, fire_at))
+            if row.next_fire_at is None:
+                row.state = ScheduleState.ENDED
+                ended.append(row)
+            fires.append([row.pk, _iso(fire_at)])
+        Schedule.objects.bulk_update(due, ["run_count", "last_run_at", "next_fire_at", "state"])
+        if ended:
+            PeriodicTask.objects.filter(pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]).update(
+                enabled=False
+            )
+            PeriodicTasks.update_changed()
+        for start in range(0, len(fires), 200):
+            send(fires[start : start + 200])
+    for row in ended:
+        publish_schedule_event(row, "ended")
+    return len(due)
+
+
+def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) -> float:
+    """Seconds until the earliest active schedule is due (0 if one is due), at most ``cap``."""
+    now = now or timezone.now()
+    nxt = (
+        Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__isnull=False)
+        .order_by("next_fire_at")
+        .values_list("next_fire_at", flat=True)
+        .first()
+    )
+    if nxt is None:
+        return cap
+    return max(0.0, min(cap, (nxt - now).total_seconds()))
+
+
+def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
+    """Turn one fire into a job (the ``schedules`` queue's work). Idempotent per (schedule, fire time).
+
+    Returns the job, or ``None`` when the schedule was deleted meanwhile or ``overlap: skip`` held
+    the run back (recorded as a ``cancelled`` job whose reason says so).
+    """
+    row = Schedule.objects.select_related("owner").filter(pk=schedule_id).first()
+    if row is None:
+        return None
+    if fire_at is None:
+        return schedule_trigger(schedule=row)
+    if row.overlap == Overlap.SKIP:
+        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(fire_at=fire_at)
+        if busy.exists():
+            Job.objects.get_or_create(
+                schedule=row,
+                fire_at=fire_at,
+                defaults={
+                    "owner": row.owner,
+                    "name": row.name,
+                    "data": row.data,
+                    "options": row.options,
+                    "state": JobState.CANCELLED,
+                    "failed_reason": "skipped: the previous run of this schedule was still waiting or active",
+                    "finished_at": timezone.now(),
+                },
+            )
+            return None
+    job, created = job_submit(
+        owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at
+    )
+    if created:
+        publish_schedule_event(row, "fired", jobId=str(job.pk), fireAt=_iso(fire_at))
+    return job

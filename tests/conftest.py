@@ -1,0 +1,156 @@
+"""Shared fixtures: the cast of users, an API client, real Redis, and real worker / beat processes.
+
+Nothing here mocks the broker or the database: end-to-end tests start `celery worker` and
+`celery beat` as separate processes against the same test database and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (the suite's own, never `make run`'s)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield
+    client.flushdb()
+
+
+def make_user(django_user_model, username: str, **extra):
+    return django_user_model.objects.create_user(username, f"{username}@example.test", "S3cure-pass-" + username, **extra)
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return make_user(django_user_model, "owner")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return make_user(django_user_model, "other")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.test", "S3cure-pass-admin")
+
+
+def api_for(user) -> APIClient:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def api(owner):
+    return api_for(owner)
+
+
+@pytest.fixture
+def other_api(other_user):
+    return api_for(other_user)
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Process:
+    """A real Celery process (worker or beat) on the test database; stopped with SIGTERM, or killed."""
+
+    def __init__(self, args: list[str], name: str, extra_env: dict | None = None):
+        env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, TESTING="1")
+        env.update(extra_env or {})
+        self.log_path = BASE_DIR / "var" / f"test-{name}-{os.getpid()}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *args],
+            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+
+def wait_until(predicate, timeout: float, every: float = 0.1):
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` seconds pass; returns the last value."""
+    end = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < end:
+        time.sleep(every)
+        value = predicate()
+    return value
+
+
+def _ready(proc: Process, marker: str, timeout: float = 30) -> Process:
+    if not wait_until(lambda: marker in proc.output() or proc.proc.poll() is not None, timeout, 0.2) or (
+        proc.proc.poll() is not None
+    ):
+        out = proc.output()
+        proc.stop()
+        raise RuntimeError(f"celery process did not start:\n{out[-3000:]}")
+    return proc
+
+
+def start_worker(queues: str = "jobs,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env):
+    proc = Process(
+        ["worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle"],
+        name, env,
+    )
+    return _ready(proc, "ready.")
+
+
+def start_beat(name: str = "beat", **env):
+    proc = Process(["beat", "--loglevel", "INFO", "--pidfile=", "-s", str(BASE_DIR / "var" / f"{name}.db")], name, env)
+    return _ready(proc, "beat: Starting")
+
+
+@pytest.fixture
+def worker(transactional_db):
+    proc = start_worker()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def beat(transactional_db):
+    proc = start_beat()
+    yield proc
+    proc.stop()
