@@ -137,6 +137,8 @@ def run() -> int:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     port = os.environ.get("PORT", "8000")
     os.environ["WEB_PORT"] = port
+    # Procfile commands (uvicorn, celery) come from this virtualenv.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     valkey = ensure_redis()
     honcho = None
 
