@@ -271,3 +271,6 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_prod)
 if env.bool("BEHIND_PROXY", default=False):
     # Only behind a proxy that sets X-Forwarded-Proto itself and strips any client-sent value.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if TESTING:
+    # Tests log in hundreds of times; PBKDF2's deliberate slowness would dominate the suite (Django's advice).
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,8 +3,11 @@ from rest_framework.test import APIClient
 
 def test_register_returns_user_and_tokens(db):
     client = APIClient()
-    res = client.post("/auth/register", {"username": "zoe", "password": "Tr1cky-pass-99", "email": "z@example.test"},
-                      format="json")
+    res = client.post(
+        "/auth/register",
+        {"username": "zoe", "password": "Tr1cky-pass-99", "email": "z@example.test"},
+        format="json",
+    )
     assert res.status_code == 201
     body = res.json()
     assert body["message"] == "User registered successfully"
@@ -41,7 +44,9 @@ def test_login_shapes_and_bad_password(db, owner):
 def test_me_needs_a_token_and_works_with_one(db, owner):
     client = APIClient()
     assert client.get("/auth/me").status_code == 401
-    token = client.post("/auth/login", {"username": "owner", "password": "S3cure-pass-owner"}, format="json").json()
+    token = client.post(
+        "/auth/login", {"username": "owner", "password": "S3cure-pass-owner"}, format="json"
+    ).json()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token['accessToken']}")
     res = client.get("/auth/me/")
     assert res.status_code == 200
