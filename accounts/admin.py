@@ -7,8 +7,18 @@ from . import services
 from .models import ApiKey
 
 
+class OwnerScopedAdminMixin:
+    """For the admin of any model with an ``owner`` and an ``owned_by(user)`` queryset: staff who are not
+    superusers see and change only their own rows (the issue's rule for admin lists). Put it first in the
+    bases: ``class JobAdmin(OwnerScopedAdminMixin, admin.ModelAdmin)``."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.owned_by(request.user)
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "owner__username")
@@ -16,9 +26,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ("name", "owner", "prefix", "key_hash", "created_at", "expires_at", "last_used_at", "revoked_at")
     actions = ["revoke"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("owner")
-        return qs if request.user.is_superuser else qs.owned_by(request.user)
+    list_select_related = ("owner",)
 
     def has_add_permission(self, request):
         return False

@@ -24,7 +24,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework import exceptions as drf_exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -120,7 +122,10 @@ def token_refresh(*, refresh_token: str) -> dict[str, str]:
     if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
         raise TokenInvalid("No active account found for the given token")
     with transaction.atomic():
-        refresh.blacklist()
+        _, first = refresh.blacklist()
+        if not first:
+            # Two refreshes of one token raced past the blacklist check; only the first may rotate it.
+            raise TokenInvalid("Token is blacklisted")
         refresh.set_jti()
         refresh.set_exp()
         refresh.set_iat()
@@ -138,6 +143,20 @@ def token_revoke(*, refresh_token: str, user) -> None:
     if str(refresh.payload.get(jwt_settings.USER_ID_CLAIM)) != str(getattr(user, jwt_settings.USER_ID_FIELD)):
         raise TokenInvalid("Token belongs to another user")
     refresh.blacklist()
+
+
+def user_for_access_token(raw: str | None):
+    """The active user of a valid access JWT, or ``None`` (for the websocket's ``?token=``; synchronous).
+
+    The same checks as the ``Authorization: Bearer`` header: signature, expiry, token type, active user.
+    """
+    if not raw:
+        return None
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(raw.encode() if isinstance(raw, str) else raw))
+    except (InvalidToken, drf_exceptions.AuthenticationFailed):
+        return None
 
 
 def tokens_revoke_all(*, user) -> int:

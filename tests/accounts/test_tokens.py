@@ -160,3 +160,17 @@ def test_no_credentials_is_401(db, anon):
     res = anon.get("/auth/me")
     assert res.status_code == 401
     assert res.json() == {"message": "Authentication credentials were not provided.", "errors": {}}
+
+
+def test_user_for_access_token_for_the_websocket(db, owner):
+    from accounts.services import user_for_access_token
+
+    good = str(AccessToken.for_user(owner))
+    assert user_for_access_token(good) == owner
+    expired = AccessToken.for_user(owner)
+    expired.set_exp(from_time=timezone.now() - timedelta(hours=1))
+    for bad in [None, "", "not.a.jwt", str(expired), str(RefreshToken.for_user(owner))]:
+        assert user_for_access_token(bad) is None
+    owner.is_active = False
+    owner.save()
+    assert user_for_access_token(good) is None
