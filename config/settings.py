@@ -208,3 +208,11 @@ BEAT_MAX_SLEEP_S = env.float("BEAT_MAX_SLEEP_S", default=0.5)  # bounds change-t
 BEAT_LEADER_TTL_S = env.float("BEAT_LEADER_TTL_S", default=5.0)
 BEAT_BATCH_SIZE = env.int("BEAT_BATCH_SIZE", default=1000)
 CELERY_BEAT_MAX_LOOP_INTERVAL = BEAT_MAX_SLEEP_S
+
+# --- Live updates (issue 7) ---------------------------------------------------------------------------
+# progress/delta events of one job are merged for this long before they are sent (jobs/realtime.py).
+LIVE_COALESCE_MS = env.int("LIVE_COALESCE_MS", default=50)
+# How long a publish waits for the channel layer before giving up (the job's outcome is stored anyway).
+LIVE_SEND_TIMEOUT_S = env.float("LIVE_SEND_TIMEOUT_S", default=5.0)
+# Application-level {"event": "ping"} to idle sockets; dead sockets are dropped by uvicorn's ws ping.
+LIVE_PING_SECONDS = env.float("LIVE_PING_SECONDS", default=25.0)

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 
+from jobs import live_views
+
 from . import health
 
 urlpatterns = [
@@ -14,6 +16,9 @@ urlpatterns = [
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
+    # issue 7: live status page and job detail page
+    path("app/live/", live_views.live_page, name="live"),
+    path("app/jobs/<int:job_id>/", live_views.job_detail_page, name="job-detail"),
 ]
 
 
