@@ -30,7 +30,9 @@ class BrowserOriginValidator(OriginValidator):
         allowed_hosts = settings.ALLOWED_HOSTS
         if settings.DEBUG and not allowed_hosts:
             allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
-        return any(pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed_hosts)
+        return any(
+            pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed_hosts
+        )
 
 
 def origin_guard(application):

@@ -230,6 +230,8 @@
     // Deltas that arrive before the snapshot answer are already in it (the consumer answers in order).
     if (m.event === "delta" && id === selected && !pendingSnapshot[id]) appendOutput(id, m.content || "");
     render(id);
+    // The outcome event carries no timestamps or attempts: fetch the final record once.
+    if (FINISHED[m.event] && id === selected) snapshot(id);
   }
 
   function handle(m) {

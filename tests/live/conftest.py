@@ -151,9 +151,22 @@ class WebServer:
         self.log_path = BASE_DIR / "var" / f"test-web-{os.getpid()}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log"],
-            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         end = time.monotonic() + 30
         while time.monotonic() < end:
@@ -191,9 +204,14 @@ def web_server(transactional_db):
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     """A fresh page of a headless Chromium (Debian's package, driven by Playwright's sync API)."""
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, which makes Django refuse
+    # ORM calls (tokens, sessions) from the test body; nothing async touches the ORM here (Django
+    # documents the variable for such environments).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -214,7 +232,9 @@ def login_browser(page, base_url: str, user) -> None:
 def api_call(base_url: str, method: str, path: str, user, body: dict | None = None) -> tuple[int, dict]:
     """One HTTP call to a running server as ``user`` (access JWT); returns ``(status, JSON body)``."""
     request = urllib.request.Request(
-        base_url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        base_url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {access_token(user)}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -1,4 +1,4 @@
-"""A job run by a real worker streams its events, in order, to its owner's socket only; bursts are coalesced."""
+"""A job run by a real worker streams its events in order to its owner only; bursts are coalesced."""
 
 import time
 
@@ -17,12 +17,18 @@ TEXT = "".join(f"step {i} of {STEPS} done\n" for i in range(1, STEPS + 1))
 @pytest.mark.e2e
 def test_worker_job_events_reach_owner_in_order_and_nobody_else(api, owner, other_user, worker, live_socket):
     mine, theirs = live_socket(owner), live_socket(other_user)
-    res = api.post("/jobs/submit", {"name": "demo.progress", "data": {"steps": STEPS, "delayMs": 100}}, format="json")
+    res = api.post(
+        "/jobs/submit", {"name": "demo.progress", "data": {"steps": STEPS, "delayMs": 100}}, format="json"
+    )
     assert res.status_code == 201
     job_id = res.json()["jobId"]
 
     theirs.send({"action": "subscribe", "jobId": job_id})
-    assert theirs.receive() == {"event": "error", "message": f"jobId: no job '{job_id}' of yours", "jobId": job_id}
+    assert theirs.receive() == {
+        "event": "error",
+        "message": f"jobId: no job '{job_id}' of yours",
+        "jobId": job_id,
+    }
 
     events = mine.receive_until(lambda m: m["event"] in ("completed", "failed"), timeout=60)
     assert {m["jobId"] for m in events} == {job_id}

@@ -42,8 +42,14 @@ def test_session_cookie_authenticates_and_receives_own_job_events(live_socket, o
     sock = live_socket(headers=[(b"cookie", f"sessionid={session_cookie(owner)}".encode())])
     publish_job_event(job, "active")
     message = sock.receive()
-    assert message == {"event": "active", "jobId": str(job.pk), "name": "echo", "state": "waiting",
-                       "scheduleId": None, "timestamp": message["timestamp"]}
+    assert message == {
+        "event": "active",
+        "jobId": str(job.pk),
+        "name": "echo",
+        "state": "waiting",
+        "scheduleId": None,
+        "timestamp": message["timestamp"],
+    }
 
 
 def test_foreign_origin_is_refused_but_no_origin_is_allowed(live_socket, owner, settings):
@@ -59,14 +65,23 @@ def test_other_users_socket_gets_nothing_and_is_refused_a_subscription(live_sock
     job = make_job(owner)
     mine, theirs = live_socket(owner), live_socket(other_user)
     theirs.send({"action": "subscribe", "jobId": str(job.pk)})
-    assert theirs.receive() == {"event": "error", "message": f"jobId: no job '{job.pk}' of yours",
-                                "jobId": str(job.pk)}
+    assert theirs.receive() == {
+        "event": "error",
+        "message": f"jobId: no job '{job.pk}' of yours",
+        "jobId": str(job.pk),
+    }
     theirs.send({"action": "snapshot", "jobId": str(job.pk)})
-    assert theirs.receive() == {"event": "error", "message": f"jobId: no job '{job.pk}' of yours",
-                                "jobId": str(job.pk)}
+    assert theirs.receive() == {
+        "event": "error",
+        "message": f"jobId: no job '{job.pk}' of yours",
+        "jobId": str(job.pk),
+    }
     publish_job_event(job, "active")
     publish_job_event(job, "completed", result={"n": 1})
-    assert [m["event"] for m in mine.receive_until(lambda m: m["event"] == "completed")] == ["active", "completed"]
+    assert [m["event"] for m in mine.receive_until(lambda m: m["event"] == "completed")] == [
+        "active",
+        "completed",
+    ]
     assert theirs.nothing(0.5)
 
 
@@ -118,8 +133,11 @@ def test_snapshot_answers_the_job_as_stored(live_socket, owner):
 def test_unknown_action_and_unsubscribe_without_subscription_are_errors(live_socket, owner):
     sock = live_socket(owner)
     sock.send({"action": "dance"})
-    assert sock.receive() == {"event": "error", "jobId": None,
-                              "message": "action: must be one of subscribe, unsubscribe, snapshot, ping"}
+    assert sock.receive() == {
+        "event": "error",
+        "jobId": None,
+        "message": "action: must be one of subscribe, unsubscribe, snapshot, ping",
+    }
     sock.send({"action": "unsubscribe", "jobId": "12"})
     assert sock.receive() == {"event": "error", "jobId": "12", "message": "jobId: not subscribed to '12'"}
 
