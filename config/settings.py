@@ -216,3 +216,7 @@ LIVE_COALESCE_MS = env.int("LIVE_COALESCE_MS", default=50)
 LIVE_SEND_TIMEOUT_S = env.float("LIVE_SEND_TIMEOUT_S", default=5.0)
 # Application-level {"event": "ping"} to idle sockets; dead sockets are dropped by uvicorn's ws ping.
 LIVE_PING_SECONDS = env.float("LIVE_PING_SECONDS", default=25.0)
+# redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis' blocking BZPOPMIN
+# (brpop_timeout 5 s): every idle websocket's receive then raised TimeoutError and the socket dropped
+# every ~5 s (django/channels_redis#422). A longer read timeout still notices a dead Redis.
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 15}]

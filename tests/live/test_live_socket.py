@@ -160,3 +160,12 @@ def test_flush_job_sends_buffered_delta_at_once(live_socket, owner):
     message = sock.receive()
     assert (message["event"], message["content"]) == ("delta", "hello world")
     assert sock.nothing(0.3)
+
+
+def test_idle_socket_outlives_the_redis_read_timeout(live_socket, owner):
+    # redis-py 8's default 5 s read timeout used to kill every idle consumer's blocking receive.
+    job = make_job(owner)
+    sock = live_socket(owner)
+    assert sock.nothing(6.5)
+    publish_job_event(job, "active")
+    assert sock.receive()["event"] == "active"
