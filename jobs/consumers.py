@@ -25,6 +25,7 @@ Protocol (JSON text frames):
 from __future__ import annotations
 
 import asyncio
+import json
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -135,6 +136,15 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(every_s)
             await self.send_json({"event": "ping", "timestamp": now_ms()})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # A frame that is not JSON is the client's mistake: answer it, do not crash the socket.
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            await self._error(None, "message: must be a JSON object with an action")
+            return
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if self.user is None:

@@ -220,6 +220,9 @@ def browser_page(monkeypatch):
         yield page
         context.close()
         browser.close()
+        # ORM calls made while Playwright ran (tokens, sessions) opened a connection of their own
+        # context; close it here, in that context, or the test database cannot be dropped.
+        connections.close_all()
 
 
 def login_browser(page, base_url: str, user) -> None:

@@ -169,3 +169,15 @@ def test_idle_socket_outlives_the_redis_read_timeout(live_socket, owner):
     assert sock.nothing(6.5)
     publish_job_event(job, "active")
     assert sock.receive()["event"] == "active"
+
+
+def test_a_frame_that_is_not_json_is_answered_with_an_error(live_socket, owner):
+    sock = live_socket(owner)
+    sock._run(sock.comm.send_to(text_data="{not json"), 5)
+    assert sock.receive() == {
+        "event": "error",
+        "jobId": None,
+        "message": "message: must be a JSON object with an action",
+    }
+    sock.send({"action": "ping"})
+    assert sock.receive()["event"] == "pong"
