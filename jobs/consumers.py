@@ -35,7 +35,7 @@ from django.http import Http404
 
 from . import selectors
 from .api.serializers import job_to_dict
-from .realtime import JOB_EVENTS, job_group, now_ms, user_group
+from .realtime import SCHEDULE_EVENTS, job_group, now_ms, user_group
 
 CLOSE_UNAUTHORISED = 4401
 
@@ -193,6 +193,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         via_user_group = envelope.get("group", "").startswith("user.")
         # Narrowed: job events come through the subscribed jobs' groups only (the user group
         # would deliver them a second time, and deliver other jobs); schedule events still pass.
-        if self.subscriptions and via_user_group and message.get("event") in JOB_EVENTS:
+        # (Any event that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)
+        is_job_event = message.get("event") not in SCHEDULE_EVENTS
+        if self.subscriptions and via_user_group and is_job_event:
             return
         await self.send_json(message)

@@ -93,6 +93,7 @@ def test_subscribe_narrows_to_subscribed_jobs_and_last_unsubscribe_widens_again(
 
     sock.send({"action": "subscribe", "jobId": a.pk})
     assert sock.receive() == {"event": "subscribed", "jobId": str(a.pk)}
+    publish_job_event(b, "delayed")
     publish_job_event(b, "completed", result=None)
     publish_job_event(a, "active")
     # Exactly once (through the job's group), and b's event is filtered out.
