@@ -274,3 +274,14 @@ if env.bool("BEHIND_PROXY", default=False):
 if TESTING:
     # Tests log in hundreds of times; PBKDF2's deliberate slowness would dominate the suite (Django's advice).
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# --- Live updates (issue 7) ---------------------------------------------------------------------------
+# progress/delta events of one job are merged for this long before they are sent (jobs/realtime.py).
+LIVE_COALESCE_MS = env.int("LIVE_COALESCE_MS", default=50)
+# How long a publish waits for the channel layer before giving up (the job's outcome is stored anyway).
+LIVE_SEND_TIMEOUT_S = env.float("LIVE_SEND_TIMEOUT_S", default=5.0)
+# Application-level {"event": "ping"} to idle sockets; dead sockets are dropped by uvicorn's ws ping.
+LIVE_PING_SECONDS = env.float("LIVE_PING_SECONDS", default=25.0)
+# redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis' blocking BZPOPMIN
+# (brpop_timeout 5 s): every idle websocket's receive then raised TimeoutError and the socket dropped
+# every ~5 s (django/channels_redis#422). A longer read timeout still notices a dead Redis.
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 15}]

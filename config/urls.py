@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 
 from accounts import views as account_views
+from jobs import live_views
 
 from . import health
 
@@ -19,6 +20,9 @@ urlpatterns = [
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
+    # issue 7: live status page and job detail page
+    path("app/live/", live_views.live_page, name="live"),
+    path("app/jobs/<int:job_id>/", live_views.job_detail_page, name="job-detail"),
 ]
 
 

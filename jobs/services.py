@@ -12,7 +12,8 @@ import jsonschema
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from . import handlers
@@ -131,7 +132,8 @@ class JobContext:
     def delta(self, text: str) -> None:
         """Append streamed partial output; published in order as ``delta`` events."""
         text = str(text)
-        Job.objects.filter(pk=self.job.pk).update(output=F("output") + text)
+        # Concat, not F() + text: "+" is numeric addition in SQLite and no text operator in PostgreSQL.
+        Job.objects.filter(pk=self.job.pk).update(output=Concat(F("output"), Value(text)))
         publish_job_event(self.job, "delta", content=text)
 
     def log(self, line: str) -> None:

@@ -1,0 +1,200 @@
+"""``/ws/jobs/``: live job and schedule events for their owner (API.md: Live updates).
+
+Protocol (JSON text frames):
+
+- Authentication, first that is present wins: ``?token=<access JWT>``, then an API key
+  (``?apiKey=`` or an ``X-API-Key`` header), then the browser's session cookie. A socket without
+  valid credentials (or with explicit credentials that are bad, even if a session exists) is
+  accepted and closed at once with code 4401, so clients can tell "unauthorised" from a network
+  failure; nothing is sent before the close.
+- On connect the socket receives every event of the user's own jobs and schedules.
+- ``{"action": "subscribe", "jobId": ...}`` narrows the socket to that job: from the first
+  subscribe on, job events arrive only for subscribed jobs (each further subscribe adds one);
+  schedule events keep coming. ``{"action": "unsubscribe", "jobId": ...}`` removes one; after the
+  last one the socket is back to all of the user's jobs. Both answer ``{"event": "subscribed" |
+  "unsubscribed", "jobId"}``. A job that is not the user's (or does not exist) answers
+  ``{"event": "error", "message": ..., "jobId"}`` and changes nothing.
+- ``{"action": "snapshot", "jobId": ...}`` answers ``{"event": "snapshot", ...the job as GET
+  /jobs/{jobId}}`` so a page that reconnects can resync.
+- ``{"action": "ping"}`` answers ``{"event": "pong", "timestamp"}``; the server sends
+  ``{"event": "ping", "timestamp"}`` every ``LIVE_PING_SECONDS`` (default 25 s) so proxies keep an
+  idle socket open. Dead sockets are dropped by uvicorn's websocket ping (``--ws-ping-interval``,
+  ``--ws-ping-timeout``, 20 s each by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
+
+from . import selectors
+from .api.serializers import job_to_dict
+from .realtime import SCHEDULE_EVENTS, job_group, now_ms, user_group
+
+CLOSE_UNAUTHORISED = 4401
+
+
+def _credentials(scope) -> tuple[str | None, str | None]:
+    """``(access JWT, API key)`` from the query string and headers of a websocket scope."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    token = (query.get("token") or [None])[0]
+    api_key = (query.get("apiKey") or [None])[0]
+    if api_key is None:
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"x-api-key":
+                api_key = value.decode("latin-1")
+                break
+    return token, api_key
+
+
+def _user_for_token(raw: str):
+    """The active user of a valid access JWT, else ``None`` (simplejwt validates signature, expiry, type)."""
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+
+    auth = JWTAuthentication()
+    try:
+        return auth.get_user(auth.get_validated_token(raw.encode()))
+    except (InvalidToken, AuthenticationFailed):
+        return None
+
+
+def _user_for_api_key(raw: str):
+    try:
+        from accounts.services import user_for_api_key
+    except ImportError:  # API keys arrive with the accounts issue; until then a key authenticates nobody
+        return None
+    return user_for_api_key(raw)
+
+
+@database_sync_to_async
+def socket_user(scope):
+    """The user a websocket scope authenticates as, or ``None`` (rules in the module docstring)."""
+    token, api_key = _credentials(scope)
+    if token is not None:
+        return _user_for_token(token)
+    if api_key is not None:
+        return _user_for_api_key(api_key)
+    user = scope.get("user")
+    if user is not None and user.is_authenticated and user.is_active:
+        return user
+    return None
+
+
+@database_sync_to_async
+def _job_for(user, job_id):
+    """The user's job or ``None``; ownership is the selector's rule, as for GET /jobs/{jobId}."""
+    try:
+        return selectors.job_get(user=user, job_id=job_id)
+    except Http404:
+        return None
+
+
+@database_sync_to_async
+def _snapshot(user, job_id) -> dict | None:
+    try:
+        job = selectors.job_get(user=user, job_id=job_id)
+    except Http404:
+        return None
+    return {**job_to_dict(job), "event": "snapshot"}
+
+
+class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One browser tab or script: the owner's job events, filtered by its subscriptions."""
+
+    user = None
+    subscriptions: set[str]
+    heartbeat: asyncio.Task | None = None
+
+    async def connect(self):
+        self.subscriptions = set()
+        user = await socket_user(self.scope)
+        await self.accept()
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHORISED)
+            return
+        self.user = user
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.heartbeat = asyncio.create_task(self._heartbeat(getattr(settings, "LIVE_PING_SECONDS", 25)))
+
+    async def disconnect(self, code):
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.user is None:
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for job_id in self.subscriptions:
+            await self.channel_layer.group_discard(job_group(job_id), self.channel_name)
+
+    async def _heartbeat(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await self.send_json({"event": "ping", "timestamp": now_ms()})
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # A frame that is not JSON is the client's mistake: answer it, do not crash the socket.
+        try:
+            content = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            await self._error(None, "message: must be a JSON object with an action")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        if self.user is None:
+            return
+        action = content.get("action") if isinstance(content, dict) else None
+        job_id = str(content.get("jobId", "")) if isinstance(content, dict) else ""
+        if action == "ping":
+            await self.send_json({"event": "pong", "timestamp": now_ms()})
+        elif action in ("subscribe", "unsubscribe", "snapshot"):
+            await getattr(self, f"_{action}")(job_id)
+        else:
+            await self._error(None, "action: must be one of subscribe, unsubscribe, snapshot, ping")
+
+    async def _subscribe(self, job_id: str) -> None:
+        job = await _job_for(self.user, job_id)
+        if job is None:
+            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            return
+        key = str(job.pk)
+        if key not in self.subscriptions:
+            await self.channel_layer.group_add(job_group(job.pk), self.channel_name)
+            self.subscriptions.add(key)
+        await self.send_json({"event": "subscribed", "jobId": key})
+
+    async def _unsubscribe(self, job_id: str) -> None:
+        if job_id not in self.subscriptions:
+            await self._error(job_id, f"jobId: not subscribed to {job_id!r}")
+            return
+        self.subscriptions.discard(job_id)
+        await self.channel_layer.group_discard(job_group(int(job_id)), self.channel_name)
+        await self.send_json({"event": "unsubscribed", "jobId": job_id})
+
+    async def _snapshot(self, job_id: str) -> None:
+        body = await _snapshot(self.user, job_id)
+        if body is None:
+            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            return
+        await self.send_json(body)
+
+    async def _error(self, job_id: str | None, message: str) -> None:
+        await self.send_json({"event": "error", "message": message, "jobId": job_id})
+
+    async def job_event(self, envelope: dict) -> None:
+        """A message from :mod:`jobs.realtime`: ``{"type", "group", "message"}``."""
+        message = envelope["message"]
+        via_user_group = envelope.get("group", "").startswith("user.")
+        # Narrowed: job events come through the subscribed jobs' groups only (the user group
+        # would deliver them a second time, and deliver other jobs); schedule events still pass.
+        # (Any event that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)
+        is_job_event = message.get("event") not in SCHEDULE_EVENTS
+        if self.subscriptions and via_user_group and is_job_event:
+            return
+        await self.send_json(message)

@@ -1,0 +1,53 @@
+"""Pages of issue 7: the live status page and the job detail page (server-rendered, owner only).
+
+Both render the current state from the database and hand over to ``static/js/live.js``, which keeps
+it current over ``/ws/jobs/`` (see :mod:`jobs.consumers`).
+"""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from . import selectors
+from .api.serializers import job_to_dict
+
+# How many of the user's most recent jobs the live page lists (newer ones are added as they arrive).
+LIVE_PAGE_JOBS = 20
+
+
+def live_percent(progress, state: str) -> int:
+    """The bar's width 0-100 for a job's ``progress`` (a number, or an object with ``percent``).
+
+    A completed job shows a full bar even if its handler never reported progress. live.js has the
+    same rule (``percentOf``) for values that arrive later.
+    """
+    if state == "completed":
+        return 100
+    if isinstance(progress, dict):
+        progress = progress.get("percent")
+    if isinstance(progress, bool) or not isinstance(progress, int | float):
+        return 0
+    return max(0, min(100, round(progress)))
+
+
+def _for_page(job):
+    job.live_percent = live_percent(job.progress, job.state)
+    job.result_json = "—" if job.result is None else json.dumps(job.result, indent=2)
+    job.data_json = json.dumps(job.data, indent=2)
+    job.options_json = json.dumps(job.options, indent=2)
+    return job
+
+
+@login_required
+def live_page(request):
+    """GET /app/live/: the user's recent jobs with progress, state and the selected job's output."""
+    jobs = [_for_page(job) for job in selectors.job_list(user=request.user)[:LIVE_PAGE_JOBS]]
+    return render(request, "jobs/live.html", {"jobs": jobs, "selected": jobs[0] if jobs else None})
+
+
+@login_required
+def job_detail_page(request, job_id: int):
+    """GET /app/jobs/<id>/: one job (data, options, result or error, output, timestamps); 404 if not yours."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    return render(request, "jobs/job_detail_live.html", {"job": _for_page(job), "job_json": job_to_dict(job)})
