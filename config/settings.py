@@ -208,3 +208,7 @@ BEAT_MAX_SLEEP_S = env.float("BEAT_MAX_SLEEP_S", default=0.5)  # bounds change-t
 BEAT_LEADER_TTL_S = env.float("BEAT_LEADER_TTL_S", default=5.0)
 BEAT_BATCH_SIZE = env.int("BEAT_BATCH_SIZE", default=1000)
 CELERY_BEAT_MAX_LOOP_INTERVAL = BEAT_MAX_SLEEP_S
+
+# --- Issue 8: pages and admin ------------------------------------------------------------------------
+# Pages show times in the viewer's zone: the profile's choice, else the browser's (cookie `tz`), else UTC.
+MIDDLEWARE += ["accounts.time_zone.ViewerTimeZoneMiddleware"]

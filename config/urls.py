@@ -1,14 +1,27 @@
 """Root URLs. API paths follow the system we port and work with and without a trailing slash."""
 
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.http import JsonResponse
 from django.urls import include, path
+
+from accounts.profile_views import profile_page
+from jobs.admin_queues import queues_view
+from jobs.pages import dashboard_page
 
 from . import health
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),
+    # Issue 8: pages for people, and the Queues board inside the admin (before admin's own catch-all).
+    path("", dashboard_page, name="dashboard"),
+    path("app/jobs/", include("jobs.page_urls")),
+    path("app/schedules/", include("scheduling.urls")),
+    path("app/profile/", profile_page, name="profile"),
+    # A plain Django sign-in form until the accounts pages (/login/) are merged.
+    path("accounts/login/", LoginView.as_view(template_name="pages/login_fallback.html"), name="login-fallback"),
+    path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
