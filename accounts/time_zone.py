@@ -7,6 +7,7 @@ the one time-zone rule of the project.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -36,7 +37,7 @@ def viewer_time_zone(request) -> ZoneInfo:
         zone = _valid_zone(chosen)
         if zone is not None:
             return zone
-    return _valid_zone(request.COOKIES.get(BROWSER_COOKIE)) or ZoneInfo("UTC")
+    return _valid_zone(unquote(request.COOKIES.get(BROWSER_COOKIE, ""))) or ZoneInfo("UTC")
 
 
 @transaction.atomic

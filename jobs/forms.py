@@ -9,17 +9,24 @@ from . import handlers, services
 from .models import Job
 
 
+class JSONInput(forms.JSONField):
+    """A JSON text field whose empty box means "not given" (``None``) and shows empty, not ``null``."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class JobSubmitForm(forms.Form):
     """``name`` (a handler), ``data`` (any JSON), ``options`` (JSON object of BullMQ options)."""
 
     # A CharField with a select widget: a name that is not a handler reaches the service and gets its message.
     name = forms.CharField(max_length=200, label="Handler")
-    data = forms.JSONField(
+    data = JSONInput(
         required=False,
         help_text="JSON passed to the handler (checked against its schema).",
         widget=forms.Textarea(attrs={"rows": 6}),
     )
-    options = forms.JSONField(
+    options = JSONInput(
         required=False,
         help_text='Optional, e.g. {"attempts": 3, "delay": 5000}.',
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.time_zone import time_zone_choices
+from jobs.forms import JSONInput
 
 from . import services
 from .models import Overlap, Schedule, ScheduleKind
@@ -40,7 +41,7 @@ class ScheduleDefinitionForm(forms.Form):
         help_text="The handler the schedule's jobs run.",
         widget=forms.TextInput(attrs={"list": "handler-names", "autocomplete": "off"}),
     )
-    data = forms.JSONField(
+    data = JSONInput(
         required=False,
         help_text="JSON passed to the handler (any JSON value).",
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -70,7 +71,7 @@ class ScheduleDefinitionForm(forms.Form):
         initial=Overlap.ALLOW,
         help_text="skip: do not start a run while the previous one is waiting or active.",
     )
-    options = forms.JSONField(
+    options = JSONInput(
         required=False,
         help_text='Job options, e.g. {"attempts": 3}.',
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -53,7 +53,9 @@ def schedule_new_page(request):
                 messages.success(request, f"Schedule {row.scheduler_id} created.")
                 return redirect("schedule-detail-page", scheduler_id=row.scheduler_id)
     else:
-        form = SchedulePageForm(initial={"preview_from": request.GET.get("from", ""), "every_unit": "s"})
+        form = SchedulePageForm(
+            initial={"preview_from": request.GET.get("from", ""), "every_unit": "s", "data": {}}
+        )
     return render(request, "scheduling/schedule_form.html", _form_context(form, title="New schedule"))
 
 

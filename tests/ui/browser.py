@@ -31,14 +31,31 @@ class WebServer:
     def __init__(self, database_url: str | None = None, redis_url: str | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DATABASE_URL=database_url or _database_url(),
-                   REDIS_URL=redis_url or settings.REDIS_URL, TESTING="1")
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url or _database_url(),
+            REDIS_URL=redis_url or settings.REDIS_URL,
+            TESTING="1",
+        )
         self.log_path = BASE_DIR / "var" / f"test-web-{os.getpid()}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log"],
-            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -68,10 +85,16 @@ def launch_chromium(playwright):
 
 
 def signed_in_context(browser, base: str, user, **options):
-    """A browser context carrying a session of ``user`` (made with Django's test client)."""
+    """A browser context carrying a session of ``user`` (made with Django's test client) and the
+    ``tz`` cookie of its time zone already set, so ``tz.js`` has no first-visit reload to do."""
     client = Client()
     client.force_login(user)
     context = browser.new_context(**options)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                          "url": base}])
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies(
+        [
+            {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base},
+            {"name": "tz", "value": options.get("timezone_id", "UTC"), "url": base},
+        ]
+    )
     return context

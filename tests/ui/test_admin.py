@@ -24,7 +24,9 @@ def make_schedule(owner, cron="0 9 * * *", **extra) -> Schedule:
 
 @pytest.fixture
 def staff(django_user_model):
-    user = django_user_model.objects.create_user("staff", "staff@example.test", "S3cure-pass-staff", is_staff=True)
+    user = django_user_model.objects.create_user(
+        "staff", "staff@example.test", "S3cure-pass-staff", is_staff=True
+    )
     user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["scheduling", "jobs"]))
     return user
 
@@ -46,18 +48,45 @@ def test_schedule_changelist_shows_owner_kind_description_state(admin_user, owne
     html = res.content.decode()
     assert res.status_code == 200 and res.context["cl"].result_count == 1
     assert "At 09:00, every day (Europe/Berlin)" in html and ">owner<" in html and ">Active<" in html
-    assert client_for(admin_user).get("/admin/scheduling/schedule/?state__exact=paused").context["cl"].result_count == 0
+    assert (
+        client_for(admin_user)
+        .get("/admin/scheduling/schedule/?state__exact=paused")
+        .context["cl"]
+        .result_count
+        == 0
+    )
 
 
 def test_admin_add_form_creates_schedule_and_its_periodic_task(admin_user, owner):
-    res = client_for(admin_user).post("/admin/scheduling/schedule/add/", {
-        "owner": str(owner.pk), "scheduler_id": "nightly", "name": "echo", "data": '{"a": 1}', "options": "",
-        "kind": "cron", "cron_expression": "30 2 * * *", "time_zone": "Europe/Berlin", "every_ms": "", "at": "",
-        "start_at": "", "end_at": "", "limit": "3", "overlap": "skip"})
+    res = client_for(admin_user).post(
+        "/admin/scheduling/schedule/add/",
+        {
+            "owner": str(owner.pk),
+            "scheduler_id": "nightly",
+            "name": "echo",
+            "data": '{"a": 1}',
+            "options": "",
+            "kind": "cron",
+            "cron_expression": "30 2 * * *",
+            "time_zone": "Europe/Berlin",
+            "every_ms": "",
+            "at": "",
+            "start_at": "",
+            "end_at": "",
+            "limit": "3",
+            "overlap": "skip",
+        },
+    )
     assert res.status_code == 302, res.context["adminform"].form.errors
     row = Schedule.objects.get(scheduler_id="nightly")
     assert (row.owner, row.cron_expression, row.time_zone, row.limit, row.overlap, row.data) == (
-        owner, "30 2 * * *", "Europe/Berlin", 3, "skip", {"a": 1})
+        owner,
+        "30 2 * * *",
+        "Europe/Berlin",
+        3,
+        "skip",
+        {"a": 1},
+    )
     assert row.periodic_task.name == f"schedule:{row.pk}" and row.periodic_task.enabled
 
 
@@ -67,9 +96,23 @@ def test_admin_change_form_replaces_through_service(admin_user, owner):
     url = f"/admin/scheduling/schedule/{row.pk}/change/"
     form = client.get(url).context["adminform"].form
     assert (form.initial["cron_expression"], form.initial["time_zone"]) == ("0 9 * * *", "UTC")
-    res = client.post(url, {"name": "echo", "data": "{}", "options": "", "kind": "every", "cron_expression": "",
-                            "time_zone": "UTC", "every_ms": "60000", "at": "", "start_at": "", "end_at": "",
-                            "limit": "", "overlap": "allow"})
+    res = client.post(
+        url,
+        {
+            "name": "echo",
+            "data": "{}",
+            "options": "",
+            "kind": "every",
+            "cron_expression": "",
+            "time_zone": "UTC",
+            "every_ms": "60000",
+            "at": "",
+            "start_at": "",
+            "end_at": "",
+            "limit": "",
+            "overlap": "allow",
+        },
+    )
     assert res.status_code == 302
     row.refresh_from_db()
     assert (row.kind, row.every_ms, row.cron_expression, row.owner) == ("every", 60000, "", owner)
@@ -122,8 +165,9 @@ def test_job_admin_filters_retry_and_cancel(admin_user, owner, other_user):
     client = client_for(admin_user)
     url = "/admin/jobs/job/"
     assert [j.pk for j in client.get(url + "?state__exact=failed").context["cl"].result_list] == [failed.pk]
-    assert [j.pk for j in client.get(url + f"?owner__id__exact={other_user.pk}").context["cl"].result_list] == [
-        done.pk]
+    assert [
+        j.pk for j in client.get(url + f"?owner__id__exact={other_user.pk}").context["cl"].result_list
+    ] == [done.pk]
     assert [j.pk for j in client.get(url + "?name=demo.progress").context["cl"].result_list] == [done.pk]
     action(client, url, "retry_jobs", [failed, done])
     failed.refresh_from_db()
@@ -143,8 +187,14 @@ def test_queues_page_counts_backlog_and_workers(admin_user, owner, other_user):
     res = client_for(admin_user).get("/admin/queues/")
     assert res.status_code == 200
     rows = {r["queue"]: r for r in res.context["rows"]}
-    assert dict(rows["jobs"]["counts"]) == {"waiting": 0, "delayed": 0, "active": 0, "completed": 2,
-                                            "failed": 2, "cancelled": 0}
+    assert dict(rows["jobs"]["counts"]) == {
+        "waiting": 0,
+        "delayed": 0,
+        "active": 0,
+        "completed": 2,
+        "failed": 2,
+        "cancelled": 0,
+    }
     assert dict(rows["schedules"]["counts"])["completed"] == 1 and rows["schedules"]["extra"] == {"active": 1}
     assert (rows["jobs"]["backlog"], rows["webhooks"]["backlog"]) == (0, 2)
     assert res.context["workers"] == []  # no worker runs in this test
@@ -157,7 +207,10 @@ def test_queues_actions_retry_failed_and_clean_finished(admin_user, staff, owner
     staff_client = client_for(staff)
     assert staff_client.post("/admin/queues/", {"action": "retry_failed"}).status_code == 302
     assert sorted(Job.objects.values_list("owner__username", "state")) == [
-        ("owner", "failed"), ("staff", "completed"), ("staff", "waiting")]
+        ("owner", "failed"),
+        ("staff", "completed"),
+        ("staff", "waiting"),
+    ]
     client_for(admin_user).post("/admin/queues/", {"action": "clean_finished"})
     assert sorted(Job.objects.values_list("owner__username", "state")) == [("staff", "waiting")]
 

@@ -42,11 +42,15 @@ def test_preview_shows_the_spring_forward_fire_times(stack, owner):
     page.select_option("#id_time_zone", "Europe/Berlin")
     expect(page.locator("#preview-next time")).to_have_count(5)
     assert page.locator("#preview-next time").evaluate_all("els => els.map(e => e.dateTime)")[:3] == [
-        "2028-03-25T01:30:00Z", "2028-03-26T01:00:00Z", "2028-03-27T00:30:00Z"]
+        "2028-03-25T01:30:00Z",
+        "2028-03-26T01:00:00Z",
+        "2028-03-27T00:30:00Z",
+    ]
     expect(page.locator("#preview-description")).to_have_text("At 02:30, every day (Europe/Berlin)")
     page.fill("#id_cron_expression", "0 0 31 2 *")
     expect(page.locator('[data-errors-for="cron_expression"] li')).to_have_text(
-        "schedule.cron: day-of-month 31 never occurs in February")
+        "schedule.cron: day-of-month 31 never occurs in February"
+    )
 
 
 def test_schedule_made_in_the_form_runs_twice_and_the_page_shows_both_runs(stack, owner):
@@ -70,8 +74,10 @@ def test_schedule_made_in_the_form_runs_twice_and_the_page_shows_both_runs(stack
 
     assert wait_until(both_runs_shown, 40, 1.0), stack["beat"].output()[-2000:]
     expect(page.locator("#schedule-state")).to_have_text("ended")
-    assert list(Job.objects.filter(schedule=row).values_list("state", "result")) == [
-        ("completed", {"hello": "browser"})] * 2
+    assert (
+        list(Job.objects.filter(schedule=row).values_list("state", "result"))
+        == [("completed", {"hello": "browser"})] * 2
+    )
 
 
 def test_admin_pauses_a_schedule_and_it_stops_firing(stack, owner, admin_user):

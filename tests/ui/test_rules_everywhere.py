@@ -13,33 +13,93 @@ NEVER_FIRES = "schedule.cron: day-of-month 31 never occurs in February"
 
 # (rule, API body overrides, API error key, page/admin form fields, page field, admin field)
 RULES = [
-    ("cron never fires", {"schedule": {"cron": "0 0 31 2 *"}}, "schedule.cron",
-     {"cron_expression": "0 0 31 2 *", "time_zone": "UTC"}, "cron_expression", "cron_expression"),
-    ("bad time zone", {"schedule": {"cron": "0 9 * * *", "tz": "Mars/Olympus"}}, "schedule.tz",
-     {"cron_expression": "0 9 * * *", "time_zone": "Mars/Olympus"}, "time_zone", "time_zone"),
-    ("endDate <= startDate",
-     {"schedule": {"cron": "0 9 * * *", "tz": "UTC", "startDate": "2031-01-02T00:00:00Z",
-                   "endDate": "2031-01-01T00:00:00Z"}}, "schedule.endDate",
-     {"cron_expression": "0 9 * * *", "time_zone": "UTC", "start_at": "2031-01-02T00:00:00",
-      "end_at": "2031-01-01T00:00:00"}, "end_at", "end_at"),
-    ("every below minimum", {"schedule": {"repeat": {"every": 500}}}, "schedule.repeat.every",
-     {"kind": "every", "every": "500", "every_unit": "ms", "every_ms": "500"}, "every", "every_ms"),
-    ("unknown handler", {"name": "nope", "schedule": {"cron": "0 9 * * *"}}, "name",
-     {"name": "nope", "cron_expression": "0 9 * * *", "time_zone": "UTC"}, "name", "name"),
-    ("unknown option key", {"options": {"colour": "red"}, "schedule": {"cron": "0 9 * * *"}}, "options",
-     {"options": '{"colour": "red"}', "cron_expression": "0 9 * * *", "time_zone": "UTC"}, "options", "options"),
+    (
+        "cron never fires",
+        {"schedule": {"cron": "0 0 31 2 *"}},
+        "schedule.cron",
+        {"cron_expression": "0 0 31 2 *", "time_zone": "UTC"},
+        "cron_expression",
+        "cron_expression",
+    ),
+    (
+        "bad time zone",
+        {"schedule": {"cron": "0 9 * * *", "tz": "Mars/Olympus"}},
+        "schedule.tz",
+        {"cron_expression": "0 9 * * *", "time_zone": "Mars/Olympus"},
+        "time_zone",
+        "time_zone",
+    ),
+    (
+        "endDate <= startDate",
+        {
+            "schedule": {
+                "cron": "0 9 * * *",
+                "tz": "UTC",
+                "startDate": "2031-01-02T00:00:00Z",
+                "endDate": "2031-01-01T00:00:00Z",
+            }
+        },
+        "schedule.endDate",
+        {
+            "cron_expression": "0 9 * * *",
+            "time_zone": "UTC",
+            "start_at": "2031-01-02T00:00:00",
+            "end_at": "2031-01-01T00:00:00",
+        },
+        "end_at",
+        "end_at",
+    ),
+    (
+        "every below minimum",
+        {"schedule": {"repeat": {"every": 500}}},
+        "schedule.repeat.every",
+        {"kind": "every", "every": "500", "every_unit": "ms", "every_ms": "500"},
+        "every",
+        "every_ms",
+    ),
+    (
+        "unknown handler",
+        {"name": "nope", "schedule": {"cron": "0 9 * * *"}},
+        "name",
+        {"name": "nope", "cron_expression": "0 9 * * *", "time_zone": "UTC"},
+        "name",
+        "name",
+    ),
+    (
+        "unknown option key",
+        {"options": {"colour": "red"}, "schedule": {"cron": "0 9 * * *"}},
+        "options",
+        {"options": '{"colour": "red"}', "cron_expression": "0 9 * * *", "time_zone": "UTC"},
+        "options",
+        "options",
+    ),
 ]
 
 
 def admin_form(owner, **fields) -> dict:
-    body = {"owner": str(owner.pk), "scheduler_id": "", "name": "echo", "data": "{}", "options": "",
-            "kind": "cron", "cron_expression": "", "time_zone": "UTC", "every_ms": "", "at": "",
-            "start_at": "", "end_at": "", "limit": "", "overlap": "allow"}
+    body = {
+        "owner": str(owner.pk),
+        "scheduler_id": "",
+        "name": "echo",
+        "data": "{}",
+        "options": "",
+        "kind": "cron",
+        "cron_expression": "",
+        "time_zone": "UTC",
+        "every_ms": "",
+        "at": "",
+        "start_at": "",
+        "end_at": "",
+        "limit": "",
+        "overlap": "allow",
+    }
     body.update(fields)
     return body
 
 
-@pytest.mark.parametrize("rule, api_body, api_key, fields, page_field, admin_field", RULES, ids=[r[0] for r in RULES])
+@pytest.mark.parametrize(
+    "rule, api_body, api_key, fields, page_field, admin_field", RULES, ids=[r[0] for r in RULES]
+)
 def test_rule_is_refused_identically_in_api_form_and_admin(
     owner, admin_user, api, rule, api_body, api_key, fields, page_field, admin_field
 ):
@@ -63,5 +123,7 @@ def test_rule_is_refused_identically_in_api_form_and_admin(
 
 
 def test_never_firing_cron_message_names_the_rule(api):
-    res = api.post("/jobs/schedule", {"name": "echo", "data": {}, "schedule": {"cron": "0 0 31 2 *"}}, format="json")
+    res = api.post(
+        "/jobs/schedule", {"name": "echo", "data": {}, "schedule": {"cron": "0 0 31 2 *"}}, format="json"
+    )
     assert res.json()["errors"] == {"schedule.cron": [NEVER_FIRES]}
