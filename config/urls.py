@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import include, path
 
 from accounts.profile_views import profile_page
@@ -20,7 +21,9 @@ urlpatterns = [
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
     # A plain Django sign-in form until the accounts pages (/login/) are merged.
-    path("accounts/login/", LoginView.as_view(template_name="pages/login_fallback.html"), name="login-fallback"),
+    path(
+        "accounts/login/", LoginView.as_view(template_name="pages/login_fallback.html"), name="login-fallback"
+    ),
     path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
@@ -31,7 +34,10 @@ urlpatterns = [
 
 
 def json_not_found(request, exception=None):
-    """404 for any unknown path as the API's error shape (never an HTML page)."""
+    """404 for any unknown path as the API's error shape (never an HTML page), except for the
+    people's pages under ``/app/`` (issue 8), which answer with an HTML page."""
+    if request.path.startswith("/app/"):
+        return render(request, "pages/not_found.html", status=404)
     return JsonResponse({"message": "Not found", "errors": {}}, status=404)
 
 

@@ -54,7 +54,12 @@ def schedule_new_page(request):
                 return redirect("schedule-detail-page", scheduler_id=row.scheduler_id)
     else:
         form = SchedulePageForm(
-            initial={"preview_from": request.GET.get("from", ""), "every_unit": "s", "data": {}}
+            initial={
+                "preview_from": request.GET.get("from", ""),
+                "every_unit": "s",
+                "data": {},
+                "time_zone": request.viewer_time_zone.key,
+            }
         )
     return render(request, "scheduling/schedule_form.html", _form_context(form, title="New schedule"))
 

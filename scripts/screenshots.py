@@ -141,7 +141,7 @@ def main() -> None:
             shot("/", "dashboard-phone")
 
             page = signed_in_context(
-                browser, web.base, admin, viewport={"width": 1280, "height": 800}
+                browser, web.base, admin, viewport={"width": 1600, "height": 800}
             ).new_page()
             shot("/admin/queues/", "admin-queues")
             shot("/admin/scheduling/schedule/", "admin-schedules")

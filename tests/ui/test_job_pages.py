@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Profile
 from jobs.models import Job, JobState
@@ -28,8 +30,10 @@ def test_dashboard_counts_next_fires_and_failures(owner, other_user):
     Job.objects.create(owner=other_user, name="echo", state=JobState.FAILED, failed_reason="not mine")
     row = services.schedule_create(owner=owner, name="echo", data=None, schedule={"cron": "0 9 * * *"})
     services.schedule_create(owner=other_user, name="echo", data=None, schedule={"cron": "0 8 * * *"})
-    res = client_for(owner).get("/")
+    with CaptureQueriesContext(connection) as queries:
+        res = client_for(owner).get("/")
     assert res.status_code == 200
+    assert len([q for q in queries if "GROUP BY" in q["sql"] and "jobs_job" in q["sql"]]) == 1
     assert res.context["counts"] == [
         ("waiting", 1),
         ("delayed", 0),

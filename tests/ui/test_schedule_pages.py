@@ -40,6 +40,12 @@ def test_list_shows_only_own_schedules_with_description_zone_and_state(owner, ot
     assert mine.scheduler_id in html and ">active<" in html
 
 
+def test_new_form_defaults_to_the_viewers_time_zone(owner):
+    client = client_for(owner)
+    client.cookies["tz"] = "Asia/Tokyo"
+    assert client.get("/app/schedules/new/").context["form"].initial["time_zone"] == "Asia/Tokyo"
+
+
 def test_create_cron_schedule_through_form(owner):
     res = client_for(owner).post("/app/schedules/new/", schedule_form())
     row = Schedule.objects.get(owner=owner)
@@ -177,7 +183,7 @@ def test_outsider_gets_404(owner, other_user, suffix, method):
     res = getattr(client_for(other_user), method)(
         f"/app/schedules/{row.scheduler_id}{suffix}", schedule_form()
     )
-    assert res.status_code == 404
+    assert res.status_code == 404 and b"<h1>Not found</h1>" in res.content
     row.refresh_from_db()
     assert row.state == "active" and row.cron_expression == "30 2 * * *"
     assert not Job.objects.exists()
