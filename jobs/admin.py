@@ -34,6 +34,20 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A job's page is read-only: saving it would write a stale copy over a worker's update.
+        # Without ``obj`` (the list and its actions) the usual permission applies.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Only finished jobs may be deleted (as DELETE /jobs/{id}); "Clean finished" does it in bulk.
+        return (obj is None or obj.is_finished) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would delete waiting and active jobs too
+        return actions
+
     @admin.action(description="Retry selected failed/cancelled jobs")
     def retry_jobs(self, request, queryset):
         done = sum(admin_ops.job_retry(job=job) for job in queryset)

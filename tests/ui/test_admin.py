@@ -176,6 +176,15 @@ def test_job_admin_filters_retry_and_cancel(admin_user, owner, other_user):
     action(client, url, "cancel_jobs", [waiting, done])
     waiting.refresh_from_db()
     assert (waiting.state, waiting.finished_at is not None) == ("cancelled", True)
+    page = client.get(f"{url}{done.pk}/change/")
+    assert page.status_code == 200 and b'name="_save"' not in page.content  # read-only
+    choices = [name for name, _ in client.get(url).context["action_form"].fields["action"].choices]
+    assert choices == ["", "retry_jobs", "cancel_jobs"]
+    assert client.post(f"{url}{done.pk}/change/", {"state": "waiting"}).status_code == 403
+    active = Job.objects.create(owner=owner, name="echo", state=JobState.ACTIVE)
+    assert client.get(f"{url}{active.pk}/delete/").status_code == 403
+    assert client.post(f"{url}{done.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Job.objects.filter(pk=done.pk).exists()
 
 
 def test_queues_page_counts_backlog_and_workers(admin_user, owner, other_user):
@@ -186,6 +195,7 @@ def test_queues_page_counts_backlog_and_workers(admin_user, owner, other_user):
     redis.Redis.from_url(settings.REDIS_URL).rpush("webhooks", "m1", "m2")
     res = client_for(admin_user).get("/admin/queues/")
     assert res.status_code == 200
+    assert '<a href="/admin/queues/">Queues</a> /' in client_for(admin_user).get("/admin/").content.decode()
     rows = {r["queue"]: r for r in res.context["rows"]}
     assert dict(rows["jobs"]["counts"]) == {
         "waiting": 0,
