@@ -68,12 +68,10 @@ def test_schedule_made_in_the_form_runs_twice_and_the_page_shows_both_runs(stack
     row = Schedule.objects.get(owner=owner)
     assert (row.every_ms, row.limit, row.data) == (2000, 2, {"hello": "browser"})
 
-    def both_runs_shown():
-        page.reload()
-        return page.locator("#runs .badge.completed").count() == 2
-
-    assert wait_until(both_runs_shown, 40, 1.0), stack["beat"].output()[-2000:]
+    # The page refreshes its runs by itself (static/js/refresh.js): no reload here.
+    expect(page.locator("#runs .badge.completed")).to_have_count(2, timeout=40_000)
     expect(page.locator("#schedule-state")).to_have_text("ended")
+    expect(page.locator("#run-count")).to_have_text("2 of 2")
     assert (
         list(Job.objects.filter(schedule=row).values_list("state", "result"))
         == [("completed", {"hello": "browser"})] * 2
