@@ -13,6 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django_celery_beat import models as beat_models
 
+from accounts.templatetags.viewer_time import when
+
 from . import services, timing
 from .forms import ScheduleDefinitionForm
 from .models import Schedule
@@ -84,8 +86,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         "owner",
         "kind",
         "description",
-        "next_fire_at",
-        "last_run_at",
+        "next_run",
         "state",
         "run_count",
     )
@@ -135,6 +136,10 @@ class ScheduleAdmin(admin.ModelAdmin):
     @admin.display(description="When")
     def description(self, obj: Schedule) -> str:
         return timing.describe(obj)
+
+    @admin.display(description="Next run", ordering="next_fire_at")
+    def next_run(self, obj: Schedule):
+        return when(obj.next_fire_at)
 
     # The form's clean() saved the row through the service; hand that row to the admin.
     def save_form(self, request, form, change):
