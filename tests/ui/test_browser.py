@@ -36,7 +36,7 @@ def stack(django_db_setup, django_db_blocker):
 
 def test_preview_shows_the_spring_forward_fire_times(stack, owner):
     base = stack["web"].base
-    page = signed_in_context(stack["browser"], base, owner).new_page()
+    page = signed_in_context(stack["browser"], base, owner, timezone_id="Europe/Berlin").new_page()
     page.goto(base + "/app/schedules/new/?from=2028-03-24T12:00:00Z")
     page.fill("#id_cron_expression", "30 2 * * *")
     page.select_option("#id_time_zone", "Europe/Berlin")
@@ -51,6 +51,13 @@ def test_preview_shows_the_spring_forward_fire_times(stack, owner):
     expect(page.locator('[data-errors-for="cron_expression"] li')).to_have_text(
         "schedule.cron: day-of-month 31 never occurs in February"
     )
+    # Start is typed in the viewer's zone (Europe/Berlin, summer time): the script sends it as UTC.
+    page.check("input[name=kind][value=every]")
+    page.fill("#id_every", "1")
+    page.select_option("#id_every_unit", "h")
+    page.fill("#id_start_at", "2028-07-01T09:00:00")
+    expect(page.locator("#preview-next time").first).to_have_attribute("datetime", "2028-07-01T07:00:00Z")
+    expect(page.locator("#preview-description")).to_have_text("Every hour")
 
 
 def test_schedule_made_in_the_form_runs_twice_and_the_page_shows_both_runs(stack, owner):
