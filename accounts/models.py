@@ -1,4 +1,6 @@
-"""``ApiKey``: a named, optionally expiring credential for scripts, stored only as a hash.
+"""Account models: ``ApiKey`` and the viewer's ``Profile`` (time zone for pages).
+
+``ApiKey``: a named, optionally expiring credential for scripts, stored only as a hash.
 
 A key reads ``jsk_<prefix>_<secret>``: ``prefix`` (16 hex characters, unique, indexed) finds the row in
 one lookup, ``key_hash`` (SHA-256 of the whole key) proves it. The raw key is shown once at creation.
@@ -46,3 +48,11 @@ class ApiKey(models.Model):
         """Same rule as ``ApiKeyQuerySet.usable`` for a row already in memory."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+class Profile(models.Model):
+    """One per user: ``time_zone`` (IANA name, blank = the browser's zone) in which pages show times."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone or 'browser time zone'})"

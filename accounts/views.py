@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -93,9 +92,3 @@ class PasswordResetConfirmView(ThrottledPostMixin, auth_views.PasswordResetConfi
         response = super().form_valid(form)
         services.tokens_revoke_all(user=form.user)  # as the API's reset: other sessions end
         return response
-
-
-@login_required
-def home(request):
-    """GET /: a placeholder "signed in as" page (anonymous → /login/) until the dashboard replaces it."""
-    return render(request, "accounts/home.html")

@@ -285,3 +285,6 @@ LIVE_PING_SECONDS = env.float("LIVE_PING_SECONDS", default=25.0)
 # (brpop_timeout 5 s): every idle websocket's receive then raised TimeoutError and the socket dropped
 # every ~5 s (django/channels_redis#422). A longer read timeout still notices a dead Redis.
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 15}]
+# --- Issue 8: pages and admin ------------------------------------------------------------------------
+# Pages show times in the viewer's zone: the profile's choice, else the browser's (cookie `tz`), else UTC.
+MIDDLEWARE += ["accounts.time_zone.ViewerTimeZoneMiddleware"]

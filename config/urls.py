@@ -2,21 +2,29 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import include, path
 
-from accounts import views as account_views
+from accounts.profile_views import profile_page
 from jobs import live_views
+from jobs.admin_queues import queues_view
+from jobs.pages import dashboard_page
 
 from . import health
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),
+    # Issue 8: pages for people, and the Queues board inside the admin (before admin's own catch-all).
+    path("", dashboard_page, name="dashboard"),
+    path("app/jobs/", include("jobs.page_urls")),
+    path("app/schedules/", include("scheduling.urls")),
+    path("app/profile/", profile_page, name="profile"),
+    path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
-    # Account pages (login, logout, register, password reset) and a placeholder home page.
+    # Account pages (login, logout, register, password reset).
     path("", include("accounts.web_urls")),
-    path("", account_views.home, name="home"),
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
@@ -27,7 +35,10 @@ urlpatterns = [
 
 
 def json_not_found(request, exception=None):
-    """404 for any unknown path as the API's error shape (never an HTML page)."""
+    """404 for any unknown path as the API's error shape (never an HTML page), except for the
+    people's pages under ``/app/`` (issue 8), which answer with an HTML page."""
+    if request.path.startswith("/app/"):
+        return render(request, "pages/not_found.html", status=404)
     return JsonResponse({"message": "Not found", "errors": {}}, status=404)
 
 

@@ -1,0 +1,66 @@
+"""Django admin for jobs: filters by state, handler, owner and schedule; actions retry and cancel.
+
+Staff who are not superusers see only their own jobs. Jobs are records of runs: they are created
+by ``job_submit`` (API, pages, schedules), never typed into the admin.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from . import admin_ops
+from .models import Job
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "owner", "state", "schedule", "attempts_made", "created_at", "finished_at")
+    list_filter = (
+        "state",
+        "name",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        ("schedule", admin.RelatedOnlyFieldListFilter),
+    )
+    search_fields = ("=id", "name", "owner__username", "schedule__scheduler_id", "failed_reason")
+    list_select_related = ("owner", "schedule")
+    date_hierarchy = "created_at"
+    actions = ("retry_jobs", "cancel_jobs")
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(owner=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A job's page is read-only: saving it would write a stale copy over a worker's update.
+        # Without ``obj`` (the list and its actions) the usual permission applies.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Only finished jobs may be deleted (as DELETE /jobs/{id}); "Clean finished" does it in bulk.
+        return (obj is None or obj.is_finished) and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would delete waiting and active jobs too
+        return actions
+
+    @admin.action(description="Retry selected failed/cancelled jobs")
+    def retry_jobs(self, request, queryset):
+        done = sum(admin_ops.job_retry(job=job) for job in queryset)
+        self._report(request, done, len(queryset), "retried", "not failed or cancelled")
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request, queryset):
+        done = sum(admin_ops.job_cancel(job=job) for job in queryset)
+        self._report(
+            request, done, len(queryset), "cancelled (active ones asked to stop)", "already finished"
+        )
+
+    def _report(self, request, done: int, total: int, verb: str, why: str) -> None:
+        self.message_user(request, f"{done} job(s) {verb}.", messages.SUCCESS)
+        if total - done:
+            self.message_user(request, f"{total - done} job(s) skipped: {why}.", messages.WARNING)

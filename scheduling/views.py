@@ -1,0 +1,132 @@
+"""Schedule pages under ``/app/schedules/``. Thin: parse the form, call a service or selector, render.
+
+Every read goes through ``scheduling.selectors`` (scoped to the signed-in user: another user's
+schedule is a 404); every write through ``scheduling.services`` via :mod:`scheduling.forms`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from jobs import handlers
+
+from . import selectors, services
+from .api.serializers import schedule_to_dict
+from .forms import SchedulePageForm, initial_from_schedule
+
+PAGE_SIZE = 20
+
+
+def _form_context(form: SchedulePageForm, **extra) -> dict:
+    return {
+        "form": form,
+        "handlers": handlers.all_handlers(),
+        "error_fields_json": json.dumps(form.error_fields()),
+        **extra,
+    }
+
+
+@login_required
+def schedule_list_page(request):
+    """GET /app/schedules/: the user's schedules (description, zone, next/last run, state), paginated."""
+    page = Paginator(selectors.schedule_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"row": row, "description": schedule_to_dict(row, next_count=0)["description"]} for row in page]
+    return render(request, "scheduling/schedule_list.html", {"page": page, "rows": rows})
+
+
+@login_required
+def schedule_new_page(request):
+    """GET/POST /app/schedules/new/: create via ``services.schedule_create``; ``?from=`` seeds the preview."""
+    if request.method == "POST":
+        form = SchedulePageForm(request.POST)
+        if form.is_valid():
+            row = form.save_through_service(owner=request.user)
+            if row is not None:
+                messages.success(request, f"Schedule {row.scheduler_id} created.")
+                return redirect("schedule-detail-page", scheduler_id=row.scheduler_id)
+    else:
+        form = SchedulePageForm(
+            initial={
+                "preview_from": request.GET.get("from", ""),
+                "every_unit": "s",
+                "data": {},
+                "time_zone": request.viewer_time_zone.key,
+            }
+        )
+    return render(request, "scheduling/schedule_form.html", _form_context(form, title="New schedule"))
+
+
+@login_required
+def schedule_edit_page(request, scheduler_id: str):
+    """GET/POST /app/schedules/<id>/edit/: replace the definition through ``services.schedule_replace``."""
+    row = selectors.schedule_get(user=request.user, scheduler_id=scheduler_id)
+    if request.method == "POST":
+        form = SchedulePageForm(request.POST)
+        if form.is_valid():
+            saved = form.save_through_service(owner=request.user, instance=row)
+            if saved is not None:
+                messages.success(request, f"Schedule {saved.scheduler_id} saved.")
+                return redirect("schedule-detail-page", scheduler_id=saved.scheduler_id)
+    else:
+        form = SchedulePageForm(initial=initial_from_schedule(row))
+    return render(
+        request,
+        "scheduling/schedule_form.html",
+        _form_context(form, title=f"Edit schedule {row.scheduler_id}", schedule=row),
+    )
+
+
+@login_required
+def schedule_detail_page(request, scheduler_id: str):
+    """GET /app/schedules/<id>/: definition, next fire times, run history (its jobs, paginated), buttons."""
+    row = selectors.schedule_get(user=request.user, scheduler_id=scheduler_id)
+    body = schedule_to_dict(row)
+    jobs = Paginator(row.jobs.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "scheduling/schedule_detail.html",
+        {
+            "schedule": row,
+            "description": body["description"],
+            "next": [parse_datetime(t) for t in body["next"]],
+            "spec_json": json.dumps(body["schedule"], indent=2),
+            "data_json": json.dumps(row.data, indent=2),
+            "options_json": json.dumps(row.options, indent=2),
+            "jobs": jobs,
+        },
+    )
+
+
+ACTIONS = {
+    "pause": (services.schedule_pause, "paused"),
+    "resume": (services.schedule_resume, "resumed"),
+    "trigger": (services.schedule_trigger, "triggered: one run now"),
+    "delete": (services.schedule_delete, "deleted; the jobs it created are kept"),
+}
+
+
+@login_required
+@require_POST
+def schedule_action_page(request, scheduler_id: str, action: str):
+    """POST /app/schedules/<id>/{pause,resume,trigger,delete}/: one service call, then back to the page."""
+    if action not in ACTIONS:
+        raise Http404
+    row = selectors.schedule_get(user=request.user, scheduler_id=scheduler_id)
+    service, done = ACTIONS[action]
+    try:
+        service(schedule=row)
+    except services.ScheduleStateError as exc:
+        messages.error(request, f"Schedule {row.scheduler_id}: {exc}")
+    else:
+        messages.success(request, f"Schedule {row.scheduler_id} {done}.")
+    if action == "delete":
+        return redirect("schedule-list-page")
+    return redirect("schedule-detail-page", scheduler_id=row.scheduler_id)

@@ -1,0 +1,31 @@
+"""Shared bits of the page tests: a signed-in Django test client and a complete schedule form POST."""
+
+from django.test import Client
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def schedule_form(**overrides) -> dict:
+    """Every field of the schedule page form, as a browser posts it (empty = not given)."""
+    body = {
+        "name": "echo",
+        "data": '{"msg": "hi"}',
+        "kind": "cron",
+        "cron_expression": "30 2 * * *",
+        "time_zone": "Europe/Berlin",
+        "every": "",
+        "every_unit": "s",
+        "at": "",
+        "start_at": "",
+        "end_at": "",
+        "limit": "",
+        "overlap": "allow",
+        "options": "",
+        "preview_from": "",
+    }
+    body.update(overrides)
+    return body

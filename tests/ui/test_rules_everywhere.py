@@ -1,0 +1,129 @@
+"""One rule, three entry points: each schedule rule is refused with the same message through the REST
+API (POST /jobs/schedule), the page form (/app/schedules/new/) and the Django admin add form."""
+
+import pytest
+
+from scheduling.models import Schedule
+
+from .helpers import client_for, schedule_form
+
+pytestmark = pytest.mark.django_db
+
+NEVER_FIRES = "schedule.cron: day-of-month 31 never occurs in February"
+
+# (rule, API body overrides, API error key, page/admin form fields, page field, admin field)
+RULES = [
+    (
+        "cron never fires",
+        {"schedule": {"cron": "0 0 31 2 *"}},
+        "schedule.cron",
+        {"cron_expression": "0 0 31 2 *", "time_zone": "UTC"},
+        "cron_expression",
+        "cron_expression",
+    ),
+    (
+        "bad time zone",
+        {"schedule": {"cron": "0 9 * * *", "tz": "Mars/Olympus"}},
+        "schedule.tz",
+        {"cron_expression": "0 9 * * *", "time_zone": "Mars/Olympus"},
+        "time_zone",
+        "time_zone",
+    ),
+    (
+        "endDate <= startDate",
+        {
+            "schedule": {
+                "cron": "0 9 * * *",
+                "tz": "UTC",
+                "startDate": "2031-01-02T00:00:00Z",
+                "endDate": "2031-01-01T00:00:00Z",
+            }
+        },
+        "schedule.endDate",
+        {
+            "cron_expression": "0 9 * * *",
+            "time_zone": "UTC",
+            "start_at": "2031-01-02T00:00:00",
+            "end_at": "2031-01-01T00:00:00",
+        },
+        "end_at",
+        "end_at",
+    ),
+    (
+        "every below minimum",
+        {"schedule": {"repeat": {"every": 500}}},
+        "schedule.repeat.every",
+        {"kind": "every", "every": "500", "every_unit": "ms", "every_ms": "500"},
+        "every",
+        "every_ms",
+    ),
+    (
+        "unknown handler",
+        {"name": "nope", "schedule": {"cron": "0 9 * * *"}},
+        "name",
+        {"name": "nope", "cron_expression": "0 9 * * *", "time_zone": "UTC"},
+        "name",
+        "name",
+    ),
+    (
+        "unknown option key",
+        {"options": {"colour": "red"}, "schedule": {"cron": "0 9 * * *"}},
+        "options",
+        {"options": '{"colour": "red"}', "cron_expression": "0 9 * * *", "time_zone": "UTC"},
+        "options",
+        "options",
+    ),
+]
+
+
+def admin_form(owner, **fields) -> dict:
+    body = {
+        "owner": str(owner.pk),
+        "scheduler_id": "",
+        "name": "echo",
+        "data": "{}",
+        "options": "",
+        "kind": "cron",
+        "cron_expression": "",
+        "time_zone": "UTC",
+        "every_ms": "",
+        "at": "",
+        "start_at": "",
+        "end_at": "",
+        "limit": "",
+        "overlap": "allow",
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.mark.parametrize(
+    "rule, api_body, api_key, fields, page_field, admin_field", RULES, ids=[r[0] for r in RULES]
+)
+def test_rule_is_refused_identically_in_api_form_and_admin(
+    owner, admin_user, api, rule, api_body, api_key, fields, page_field, admin_field
+):
+    body = {"name": "echo", "data": {}, **api_body}
+    res = api.post("/jobs/schedule", body, format="json")
+    assert res.status_code == 400, res.json()
+    api_errors = res.json()["errors"]
+    assert list(api_errors) == [api_key]
+    message = api_errors[api_key]
+    assert res.json()["message"] == message[0]
+
+    page = client_for(owner).post("/app/schedules/new/", schedule_form(**{"options": "", **fields}))
+    assert page.status_code == 200
+    assert page.context["form"].errors == {page_field: message}
+
+    admin = client_for(admin_user).post("/admin/scheduling/schedule/add/", admin_form(owner, **fields))
+    assert admin.status_code == 200
+    assert admin.context["adminform"].form.errors == {admin_field: message}
+
+    assert not Schedule.objects.exists()
+
+
+def test_never_firing_cron_message_names_the_rule(api):
+    res = api.post(
+        "/jobs/schedule", {"name": "echo", "data": {}, "schedule": {"cron": "0 0 31 2 *"}}, format="json"
+    )
+    assert res.json()["errors"] == {"schedule.cron": [NEVER_FIRES]}
