@@ -148,14 +148,3 @@ def test_nav_links_on_pages(owner):
     for href in ("/app/jobs/", "/app/jobs/new/", "/app/schedules/", "/app/schedules/new/", "/app/profile/"):
         assert f'href="{href}"' in html
     assert 'href="/admin/queues/"' not in html  # staff only
-
-
-def test_fallback_login_form_signs_in():
-    from django.contrib.auth import get_user_model
-
-    get_user_model().objects.create_user("amy", "amy@example.test", "S3cure-pass-amy")
-    client = Client()
-    assert b'name="password"' in client.get("/accounts/login/").content
-    res = client.post("/accounts/login/", {"username": "amy", "password": "S3cure-pass-amy", "next": "/"})
-    assert res.status_code == 302 and res["Location"] == "/"
-    assert client.get("/").status_code == 200
