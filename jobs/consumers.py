@@ -33,6 +33,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
 
+from accounts.services import user_for_access_token, user_for_api_key
+
 from . import selectors
 from .api.serializers import job_to_dict
 from .realtime import SCHEDULE_EVENTS, job_group, now_ms, user_group
@@ -53,34 +55,14 @@ def _credentials(scope) -> tuple[str | None, str | None]:
     return token, api_key
 
 
-def _user_for_token(raw: str):
-    """The active user of a valid access JWT, else ``None`` (simplejwt validates signature, expiry, type)."""
-    from rest_framework_simplejwt.authentication import JWTAuthentication
-    from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
-
-    auth = JWTAuthentication()
-    try:
-        return auth.get_user(auth.get_validated_token(raw.encode()))
-    except (InvalidToken, AuthenticationFailed):
-        return None
-
-
-def _user_for_api_key(raw: str):
-    try:
-        from accounts.services import user_for_api_key
-    except ImportError:  # API keys arrive with the accounts issue; until then a key authenticates nobody
-        return None
-    return user_for_api_key(raw)
-
-
 @database_sync_to_async
 def socket_user(scope):
     """The user a websocket scope authenticates as, or ``None`` (rules in the module docstring)."""
     token, api_key = _credentials(scope)
     if token is not None:
-        return _user_for_token(token)
+        return user_for_access_token(token)
     if api_key is not None:
-        return _user_for_api_key(api_key)
+        return user_for_api_key(api_key)
     user = scope.get("user")
     if user is not None and user.is_authenticated and user.is_active:
         return user

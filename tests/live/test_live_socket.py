@@ -37,6 +37,22 @@ def test_api_key_is_refused_while_it_matches_no_user(live_socket):
     assert live_socket(headers=[(b"x-api-key", b"not-a-key")]).output() == UNAUTHORISED
 
 
+def test_api_key_in_query_or_header_authenticates_its_owner(live_socket, owner, api):
+    key = api.post("/auth/api-keys", {"name": "live"}, format="json").json()["key"]
+    job = make_job(owner)
+    by_query = live_socket(query=f"?apiKey={key}")
+    by_header = live_socket(headers=[(b"x-api-key", key.encode())])
+    publish_job_event(job, "active")
+    assert by_query.receive()["jobId"] == str(job.pk)
+    assert by_header.receive()["jobId"] == str(job.pk)
+
+
+def test_revoked_api_key_is_refused(live_socket, owner, api):
+    created = api.post("/auth/api-keys", {"name": "live"}, format="json").json()
+    assert api.delete(f"/auth/api-keys/{created['id']}").status_code == 200
+    assert live_socket(query=f"?apiKey={created['key']}").output() == UNAUTHORISED
+
+
 def test_session_cookie_authenticates_and_receives_own_job_events(live_socket, owner):
     job = make_job(owner)
     sock = live_socket(headers=[(b"cookie", f"sessionid={session_cookie(owner)}".encode())])
