@@ -14,6 +14,7 @@ urlpatterns = [
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 

@@ -50,6 +50,9 @@ def publish_job_event(job, event: str, **extra: Any) -> dict:
     """Publish one job event to the owner's and the job's groups. Never raises: a dead layer must not fail a job."""
     message = job_event_message(job, event, **extra)
     _send([user_group(job.owner_id), job_group(job.pk)], message)
+    from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
+
+    webhook_fan_out(owner_id=job.owner_id, message=message)
     return message
 
 
