@@ -254,8 +254,10 @@ def _buffer(owner_id: int, job_id: int, event: str, message: dict) -> None:
     else:
         pipe.rpush(buf, json.dumps(message))
         pipe.expire(buf, BUFFER_TTL_S)
-    # The buffer is written before the gate is tried: if the gate is held, its flush has not
-    # deleted it yet, so that flush (which deletes the gate, then reads the buffer) sees our event.
+    # The gate only expires, it is never deleted, so at most one window opens per window_s however
+    # late flush tasks run. No event is stranded: the buffer is written before the gate is tried,
+    # and the window's flush runs after the gate expired (its countdown starts after the gate was
+    # set), so an event that finds the gate held is read by that flush.
     pipe.set(gate, "1", nx=True, px=max(1, int(window_s * 1000)))
     opened = pipe.execute()[-1]
     if opened:
@@ -268,15 +270,14 @@ def coalesced_flush(*, owner_id: int, job_id: int, event: str) -> int:
     Progress: one delivery with the latest value. Delta: one delivery whose ``content`` is all
     buffered deltas concatenated in order (other fields from the last one). Safe to run twice.
     """
-    buf, gate = _buffer_keys(job_id, event)
+    buf, _ = _buffer_keys(job_id, event)
     pipe = _redis().pipeline(transaction=True)
-    pipe.delete(gate)
     if event == "progress":
         pipe.get(buf)
     else:
         pipe.lrange(buf, 0, -1)
     pipe.delete(buf)
-    raw = pipe.execute()[1]
+    raw = pipe.execute()[0]
     if not raw:
         return 0
     if event == "progress":
