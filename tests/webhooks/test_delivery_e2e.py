@@ -8,6 +8,7 @@ an earlier test find no delivery row and do nothing.
 
 import math
 import socket
+import time
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from jobs.models import Job
+from jobs.realtime import publish_job_event
 from tests.conftest import start_worker, wait_until
 from tests.webhooks.conftest import Receiver
 from webhooks import signing
@@ -60,6 +62,12 @@ def _submit(api, name="echo", data=None):
     )
     assert res.status_code == 201
     return res.json()["jobId"]
+
+
+def _states():
+    return list(
+        Delivery.objects.order_by("id").values_list("event_type", "state", "attempts_made", "last_error")
+    )
 
 
 def test_500_twice_then_200_makes_exactly_three_attempts_with_one_id(api, webhook_worker, receiver):
@@ -123,29 +131,44 @@ def test_a_400_is_not_retried_and_a_redelivery_succeeds(api, webhook_worker, rec
     assert receiver.requests[0][2] == receiver.requests[1][2]
 
 
-def test_a_chatty_job_gives_few_progress_deliveries_the_last_value_and_every_delta(
+def test_a_real_job_reaches_an_all_webhook_and_a_completed_one_with_its_own_secret(
     api, webhook_worker, receiver
 ):
     everything = _webhook(api, receiver.url("/all"), "all")
     completions = _webhook(api, receiver.url("/done"), "completed")
-    _submit(api, "demo.progress", {"steps": 100, "delayMs": 2})
-    assert wait_until(
-        lambda: Delivery.objects.filter(event_type="completed", state="succeeded").count() == 2, 60
-    )
-    assert wait_until(lambda: not Delivery.objects.exclude(state="succeeded").exists(), 30)
-    rows = list(Delivery.objects.filter(webhook_id=everything["id"]).order_by("id"))
-    progress = [r.payload["progress"] for r in rows if r.event_type == "progress"]
-    assert progress[-1] == 100 and progress == sorted(progress)
-    # At most one progress delivery per 0.5 s window while the job ran (+1: the flush at completion).
-    job = Job.objects.get()
-    windows = math.ceil((job.finished_at - job.started_at).total_seconds() / 0.5)
-    assert 1 <= len(progress) <= windows + 1 < 100
-    deltas = "".join(r.payload["content"] for r in rows if r.event_type == "delta")
-    assert deltas == "".join(f"step {n} of 100 done\n" for n in range(1, 101))
-    assert {r.event_type for r in rows} == {"waiting", "active", "progress", "delta", "completed"}
-    assert [r.event_type for r in rows][-1] == "completed"
-    assert [b["eventType"] for b in receiver.bodies("/done")] == ["completed"]
-    assert completions["id"] != everything["id"]
+    job_id = _submit(api, data={"msg": "hi"})
+    assert wait_until(lambda: len(receiver.requests) == 4, 30), (_states(), webhook_worker.output()[-3000:])
+    assert sorted(b["eventType"] for b in receiver.bodies("/all")) == ["active", "completed", "waiting"]
+    assert receiver.bodies("/done") == [
+        {
+            "id": job_id,
+            "jobId": job_id,
+            "jobname": "echo",
+            "userId": Job.objects.get().owner_id,
+            "eventType": "completed",
+            "state": "completed",
+            "timestamp": receiver.bodies("/done")[0]["timestamp"],
+            "result": {"msg": "hi"},
+        }
+    ]
     for path, headers, body in receiver.requests:
         secret = everything["secret"] if path == "/all" else completions["secret"]
         assert signing.verify(secret, headers, body) is True
+
+
+@override_settings(WEBHOOK_COALESCE_WINDOW_S=0.5)
+def test_a_hundred_quick_progress_events_give_few_deliveries_and_the_last_value(
+    api, owner, webhook_worker, receiver
+):
+    _webhook(api, receiver.url(), "progress")
+    job = Job.objects.create(owner=owner, name="echo", data=None)
+    started = time.monotonic()
+    for value in range(1, 101):
+        publish_job_event(job, "progress", progress=value)
+    elapsed = time.monotonic() - started
+    assert wait_until(lambda: 100 in [b["progress"] for b in receiver.bodies()], 30), _states()
+    assert wait_until(lambda: not Delivery.objects.exclude(state="succeeded").exists(), 10), _states()
+    values = [b["progress"] for b in receiver.bodies()]
+    # At most one delivery per 0.5 s window opened while the events were published.
+    assert 1 <= len(values) <= math.floor(elapsed / 0.5) + 1 < 100
+    assert sorted(values)[-1] == 100 and len(set(values)) == len(values)
