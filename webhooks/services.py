@@ -226,7 +226,10 @@ def webhook_fan_out(*, owner_id: int, message: dict) -> None:
         job_id = int(message["jobId"])
         if event in TERMINAL_EVENTS:
             for kind in COALESCED_EVENTS:
-                coalesced_flush(owner_id=owner_id, job_id=job_id, event=kind)
+                try:
+                    coalesced_flush(owner_id=owner_id, job_id=job_id, event=kind)
+                except redis.RedisError:  # the final event itself must still be delivered
+                    logger.warning("could not flush buffered %s of job %s", kind, job_id, exc_info=True)
         hooks = _matching(owner_id, event)
         if not hooks:
             return
@@ -361,7 +364,9 @@ def delivery_attempt(*, delivery_id: int) -> AttemptOutcome | None:
     ).update(state=DeliveryState.SENDING, claimed_at=now, attempts_made=F("attempts_made") + 1)
     if not claimed:
         return None
-    delivery = Delivery.objects.select_related("webhook").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None:  # its webhook was deleted in the meantime
+        return None
     webhook = delivery.webhook
     attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts_made, started_at=now)
     if not webhook.active and not delivery.manual:
