@@ -1,6 +1,7 @@
 """Job events become deliveries for matching webhooks; progress and delta are coalesced (in-process)."""
 
 import pytest
+from django.test import override_settings
 
 from jobs.models import Job
 from jobs.realtime import publish_job_event
@@ -115,3 +116,13 @@ def test_events_of_a_user_without_webhooks_create_nothing(owner):
         publish_job_event(job, "progress", progress=value)
     publish_job_event(job, "completed", result=None)
     assert Delivery.objects.count() == 0
+
+
+def test_without_redis_events_are_delivered_uncoalesced_and_the_final_one_still_arrives(owner):
+    hook = _hook(owner, "all")
+    job = _job(owner)
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):  # nothing listens on port 1
+        publish_job_event(job, "progress", progress=1)
+        publish_job_event(job, "progress", progress=2)
+        publish_job_event(job, "completed", result=None)
+    assert _types(hook) == ["progress", "progress", "completed"]
