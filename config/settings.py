@@ -232,10 +232,13 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # event type and window (latest progress value; deltas concatenated in order).
 WEBHOOK_COALESCE_WINDOW_S = env.float("WEBHOOK_COALESCE_WINDOW_S", default=1.0)
 WEBHOOK_RESPONSE_BODY_MAX_BYTES = env.int("WEBHOOK_RESPONSE_BODY_MAX_BYTES", default=2048)
+# Finished deliveries older than this are deleted hourly (0: keep forever).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "webhooks: send due delivery retries": {
         "task": "webhooks.tasks.send_due_retries",
         "schedule": WEBHOOK_RETRY_SWEEP_S,
     },
+    "webhooks: prune old deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 3600.0},
 }

@@ -496,6 +496,27 @@ def deliveries_send_due(*, batch_size: int = 500) -> int:
     return len(ids)
 
 
+def deliveries_prune(*, batch_size: int = 1000) -> int:
+    """Delete finished deliveries (and their attempts) older than ``WEBHOOK_DELIVERY_RETENTION_DAYS``.
+
+    Run hourly by beat; at most ``batch_size`` per run so one run never holds a long lock.
+    Pending deliveries are kept whatever their age. Returns how many deliveries were deleted.
+    """
+    days = settings.WEBHOOK_DELIVERY_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    ids = list(
+        Delivery.objects.filter(
+            state__in=(DeliveryState.SUCCEEDED, DeliveryState.FAILED), created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:batch_size]
+    )
+    if not ids:
+        return 0
+    # Attempts go with them (CASCADE); redeliveries of them keep their rows (SET_NULL).
+    return Delivery.objects.filter(pk__in=ids).delete()[1].get("webhooks.Delivery", 0)
+
+
 # --- owner actions ------------------------------------------------------------------------------------
 
 

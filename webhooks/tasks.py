@@ -27,3 +27,9 @@ def flush_coalesced(owner_id: int, job_id: int, event: str) -> None:
 def send_due_retries() -> None:
     """Periodic (beat, ``WEBHOOK_RETRY_SWEEP_S``): publish deliveries whose next attempt is due."""
     services.deliveries_send_due()
+
+
+@shared_task(name="webhooks.tasks.prune_deliveries", ignore_result=True)
+def prune_deliveries() -> None:
+    """Periodic (beat, hourly): delete finished deliveries older than ``WEBHOOK_DELIVERY_RETENTION_DAYS``."""
+    services.deliveries_prune()

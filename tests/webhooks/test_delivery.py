@@ -238,3 +238,20 @@ def test_the_sweep_retries_an_attempt_whose_worker_died(owner, receiver):
     assert row.state == "pending"
     assert row.last_error == "attempt interrupted: the worker stopped before recording an outcome"
     assert services.delivery_attempt(delivery_id=row.pk).state == "succeeded"
+
+
+@override_settings(WEBHOOK_DELIVERY_RETENTION_DAYS=30)
+def test_finished_deliveries_past_the_retention_are_pruned(owner, receiver):
+    hook = _webhook(owner, receiver)
+    old_done = _delivery(hook, state=DeliveryState.SUCCEEDED)
+    old_pending = _delivery(hook)
+    recent = _delivery(hook, state=DeliveryState.FAILED)
+    redelivery = _delivery(hook, state=DeliveryState.SUCCEEDED, redelivery_of=old_done)
+    old_done.attempts.create(number=1, started_at=timezone.now(), status_code=200)
+    Delivery.objects.filter(pk__in=[old_done.pk, old_pending.pk]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert services.deliveries_prune() == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk, redelivery.pk}
+    redelivery.refresh_from_db()
+    assert redelivery.redelivery_of is None
