@@ -36,13 +36,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config import netguard
+from jobs.realtime import JOB_EVENTS
 
 from . import backoff, signing, transport
 from .models import Delivery, DeliveryAttempt, DeliveryState, EventType, Webhook
 
 logger = logging.getLogger(__name__)
 
-JOB_EVENTS = ("waiting", "active", "progress", "delta", "completed", "failed", "cancelled")
 COALESCED_EVENTS = ("progress", "delta")
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")
 PING = "ping"
