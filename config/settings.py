@@ -288,3 +288,36 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_t
 # --- Issue 8: pages and admin ------------------------------------------------------------------------
 # Pages show times in the viewer's zone: the profile's choice, else the browser's (cookie `tz`), else UTC.
 MIDDLEWARE += ["accounts.time_zone.ViewerTimeZoneMiddleware"]
+# --- Issue 6: webhooks (webhooks/) ----------------------------------------------------------------
+# Timeout of one delivery request (connect and each read), seconds.
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+# Delay before attempt n+1 is entry n (seconds, the last repeats), times a random factor in
+# [1-jitter, 1+jitter]; see webhooks/backoff.py. Tests and checks shorten it by env.
+WEBHOOK_BACKOFF_SCHEDULE_S = env.list(
+    "WEBHOOK_BACKOFF_SCHEDULE_S", cast=float, default=[5, 30, 300, 1800, 7200, 18000, 36000]
+)
+WEBHOOK_BACKOFF_JITTER = env.float("WEBHOOK_BACKOFF_JITTER", default=0.2)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Retries due within this many seconds ride on a Celery countdown (well under the Redis visibility
+# timeout of 1 h); later ones wait in the database and the periodic sweep below publishes them.
+WEBHOOK_MAX_COUNTDOWN_S = env.float("WEBHOOK_MAX_COUNTDOWN_S", default=600.0)
+WEBHOOK_RETRY_SWEEP_S = env.float("WEBHOOK_RETRY_SWEEP_S", default=15.0)
+# A due delivery whose task message is this late (lost, or never published) is published again.
+WEBHOOK_RETRY_GRACE_S = env.float("WEBHOOK_RETRY_GRACE_S", default=60.0)
+# A delivery claimed this long ago without an outcome (worker died mid-request) is retried.
+WEBHOOK_STALE_SENDING_S = env.float("WEBHOOK_STALE_SENDING_S", default=300.0)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Progress and delta events of one job are coalesced per window: at most one delivery per job,
+# event type and window (latest progress value; deltas concatenated in order).
+WEBHOOK_COALESCE_WINDOW_S = env.float("WEBHOOK_COALESCE_WINDOW_S", default=1.0)
+WEBHOOK_RESPONSE_BODY_MAX_BYTES = env.int("WEBHOOK_RESPONSE_BODY_MAX_BYTES", default=2048)
+# Finished deliveries older than this are deleted hourly (0: keep forever).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "webhooks: send due delivery retries": {
+        "task": "webhooks.tasks.send_due_retries",
+        "schedule": WEBHOOK_RETRY_SWEEP_S,
+    },
+    "webhooks: prune old deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 3600.0},
+}

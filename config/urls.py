@@ -31,6 +31,7 @@ urlpatterns = [
     # issue 7: live status page and job detail page
     path("app/live/", live_views.live_page, name="live"),
     path("app/jobs/<int:job_id>/", live_views.job_detail_page, name="job-detail"),
+    path("", include("webhooks.api.urls")),
 ]
 
 

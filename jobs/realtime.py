@@ -79,6 +79,9 @@ def publish_job_event(job, event: str, **extra: Any) -> dict:
     message = job_event_message(job, event, **extra)
     groups = [user_group(job.owner_id), job_group(job.pk)]
     _publisher().publish(f"job:{job.pk}", groups, message, coalesce=event in COALESCED_EVENTS)
+    from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
+
+    webhook_fan_out(owner_id=job.owner_id, message=message)
     return message
 
 
