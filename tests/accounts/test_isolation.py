@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.forms.models import model_to_dict
+from django.test import override_settings
 
 from accounts import services as account_services
 from accounts.models import ApiKey
@@ -23,6 +24,8 @@ from jobs import services as job_services
 from jobs.models import Job
 from scheduling import services as schedule_services
 from scheduling.models import Schedule
+from webhooks import services as webhook_services
+from webhooks.models import Delivery, DeliveryState, Webhook
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,29 @@ def _api_key_snapshot(key):
     return model_to_dict(ApiKey.objects.get(pk=key.pk))
 
 
+def _make_webhook(user) -> Webhook:
+    # A loopback URL needs the operator setting at creation; the requests below run with it off.
+    with override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=True):
+        return webhook_services.webhook_create(owner=user, url=f"http://127.0.0.1:9/hook-{user.pk}", event_type="all")
+
+
+def _webhook_snapshot(hook):
+    fresh = Webhook.objects.get(pk=hook.pk)
+    return model_to_dict(fresh), fresh.deliveries.count()
+
+
+def _make_delivery(user) -> Delivery:
+    return Delivery.objects.create(
+        webhook=_make_webhook(user), event_id=f"evt_{user.pk}", event_type="completed",
+        payload={"id": "1"}, state=DeliveryState.FAILED, attempts_made=1,
+    )
+
+
+def _delivery_snapshot(delivery):
+    fresh = Delivery.objects.get(pk=delivery.pk)
+    return model_to_dict(fresh), Delivery.objects.filter(webhook_id=fresh.webhook_id).count()
+
+
 KINDS: dict[str, Kind] = {
     "job": Kind(
         make=lambda user: job_services.job_submit(owner=user, name="echo", data={"n": 1})[0],
@@ -57,6 +83,12 @@ KINDS: dict[str, Kind] = {
         ),
         ref=lambda row: row.scheduler_id,
         snapshot=_schedule_snapshot,
+    ),
+    "webhook": Kind(make=_make_webhook, ref=lambda hook: str(hook.pk), snapshot=_webhook_snapshot),
+    "delivery": Kind(
+        make=_make_delivery,
+        ref=lambda delivery: f"{delivery.webhook_id}/deliveries/{delivery.pk}",
+        snapshot=_delivery_snapshot,
     ),
     "api_key": Kind(
         make=lambda user: account_services.api_key_create(owner=user, name="ci")[0],
@@ -90,6 +122,14 @@ ROWS: list[Row] = [
     Row("schedule", "POST", "/jobs/schedule/{id}/resume"),
     Row("schedule", "POST", "/jobs/schedule/{id}/trigger"),
     Row("schedule", "GET", "/jobs/schedule/{id}/jobs"),
+    Row("webhook", "GET", "/webhooks/{id}"),
+    Row("webhook", "PUT", "/webhooks/{id}", {"url": "http://127.0.0.1:9/hijacked", "eventType": "failed"}),
+    Row("webhook", "DELETE", "/webhooks/{id}"),
+    Row("webhook", "POST", "/webhooks/{id}/rotate-secret"),
+    Row("webhook", "POST", "/webhooks/{id}/test"),
+    Row("webhook", "GET", "/webhooks/{id}/deliveries"),
+    Row("delivery", "GET", "/webhooks/{id}"),
+    Row("delivery", "POST", "/webhooks/{id}/redeliver"),
     Row("api_key", "DELETE", "/auth/api-keys/{id}"),
 ]
 
@@ -111,7 +151,7 @@ def test_other_user_cannot_reach_the_owners_object(db, owner, other_user, api, o
     if row.status == 404:
         assert res.json() == {"message": "Not found.", "errors": {}}
     assert kind.snapshot(obj) == before
-    if row.method == "PUT":
+    if row.method == "PUT" and row.kind == "schedule":
         assert res.json()["schedulerId"] == obj.scheduler_id
         assert Schedule.objects.owned_by(other_user).get(scheduler_id=obj.scheduler_id).data == {
             "hijacked": True
@@ -132,6 +172,7 @@ class Listing:
 LISTINGS: list[Listing] = [
     Listing("job", "/jobs", "jobs", lambda item: str(item["id"])),
     Listing("schedule", "/jobs/schedule", "scheduledJobs", lambda item: item["schedulerId"]),
+    Listing("webhook", "/webhooks", "webhooks", lambda item: str(item["id"])),
     Listing("api_key", "/auth/api-keys", "apiKeys", lambda item: str(item["id"])),
 ]
 
