@@ -1,8 +1,119 @@
-"""Health endpoints: ``/healthz`` says the web process is up; it touches nothing else."""
+"""Health endpoints.
 
+- ``/healthz``: the web process is up; it touches nothing else (a liveness probe).
+- ``/readyz``: can the system do its job right now? Checks, each with a short timeout:
+  ``database`` (``SELECT 1``), ``redis`` (``PING``), ``workers`` (at least one Celery worker answers
+  ``control.ping`` within ``READYZ_WORKER_TIMEOUT_S``; the answer is cached ``READYZ_CACHE_S`` seconds per
+  web process, so a busy probe does not flood the broker) and ``beat`` (beat's leader lock
+  ``jobserver:beat:leader`` exists in Redis; the leader renews it every tick and it expires
+  ``BEAT_LEADER_TTL_S`` after the leader stops, so its presence means a leader ticked recently).
+
+  Answer: ``{"status": "ok"|"fail", "checks": {name: {"status": "ok"|"fail", ...details}}}``, 200 when
+  every check in ``READYZ_REQUIRED`` (default all four) is ok, else 503. Checks left out of
+  ``READYZ_REQUIRED`` are still reported. Why beat is required by default: without it no schedule
+  fires, which is silent otherwise; an orchestrator that routes traffic by readiness can set
+  ``READYZ_REQUIRED=database,redis`` so a missing worker or beat alerts without taking the API down
+  (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
 from django.http import JsonResponse
+
+BEAT_LEADER_KEY = "jobserver:beat:leader"  # scheduling.beat.LEADER_KEY
+CHECKS = ("database", "redis", "workers", "beat")
+
+_worker_cache: dict[str, tuple[float, dict]] = {}
+_worker_cache_lock = threading.Lock()
 
 
 def healthz(request):
     """GET /healthz → 200 ``{"status": "ok"}`` while the process serves requests."""
     return JsonResponse({"status": "ok"})
+
+
+def _redis_client() -> redis.Redis:
+    timeout = settings.READYZ_TIMEOUT_S
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+def check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok", "vendor": connection.vendor}
+
+
+def check_redis(client: redis.Redis) -> dict:
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok"}
+
+
+def check_workers() -> dict:
+    """Ping the workers through the broker; cached ``READYZ_CACHE_S`` seconds in this process."""
+    now = time.monotonic()
+    with _worker_cache_lock:
+        cached = _worker_cache.get(settings.REDIS_URL)
+        if cached and now - cached[0] < settings.READYZ_CACHE_S:
+            return cached[1]
+    from config.celery import app
+
+    try:
+        replies = app.control.ping(timeout=settings.READYZ_WORKER_TIMEOUT_S) or []
+    except Exception as exc:
+        result = {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    else:
+        names = sorted(name for reply in replies for name in reply)
+        result = {"status": "ok" if names else "fail", "workers": names}
+        if not names:
+            result["error"] = "no worker answered"
+    with _worker_cache_lock:
+        _worker_cache[settings.REDIS_URL] = (time.monotonic(), result)
+    return result
+
+
+def check_beat(client: redis.Redis) -> dict:
+    try:
+        ttl_ms = client.pttl(BEAT_LEADER_KEY)
+        leader = client.get(BEAT_LEADER_KEY) if ttl_ms and ttl_ms > 0 else None
+    except redis.RedisError as exc:
+        return {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    if not leader:
+        return {"status": "fail", "error": "no beat holds the leader lock"}
+    return {"status": "ok", "leader": leader.decode(errors="replace"), "ttlMs": ttl_ms}
+
+
+def readiness() -> tuple[bool, dict]:
+    """Run the checks; ``(ready, body)`` as described in the module docstring."""
+    client = _redis_client()
+    try:
+        checks = {"database": check_database(), "redis": check_redis(client)}
+        if checks["redis"]["status"] == "ok":
+            checks["workers"] = check_workers()
+            checks["beat"] = check_beat(client)
+        else:
+            # Both go through Redis: skip them rather than wait for the broker's reconnect loop.
+            checks["workers"] = {"status": "fail", "error": "redis unreachable"}
+            checks["beat"] = {"status": "fail", "error": "redis unreachable"}
+    finally:
+        client.close()
+    ready = all(checks[name]["status"] == "ok" for name in settings.READYZ_REQUIRED)
+    return ready, {"status": "ok" if ready else "fail", "checks": checks}
+
+
+def readyz(request):
+    """GET /readyz → 200 or 503 ``{status, checks: {database, redis, workers, beat}}`` (module docstring)."""
+    ready, body = readiness()
+    return JsonResponse(body, status=200 if ready else 503)

@@ -3,13 +3,37 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from drf_spectacular.renderers import OpenApiJsonRenderer2
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health
+from . import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),
+    # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
+    path("readyz", health.readyz),
+    path("readyz/", health.readyz),
+    path("metrics", metrics.metrics),
+    path("metrics/", metrics.metrics),
     path("admin/", admin.site.urls),
+    # issue 9: OpenAPI 3 (JSON), Swagger UI and ReDoc served from the sidecar package (no CDN)
+    path(
+        "api-docs.json",
+        SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer2]),
+        name="api-schema",
+    ),
+    path("api-docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api-docs", SpectacularSwaggerView.as_view(url_name="api-schema")),
+    path(
+        "api-docs/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api_docs/redoc.html"),
+        name="api-redoc",
+    ),
+    path(
+        "api-docs/redoc",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api_docs/redoc.html"),
+    ),
     path("auth/", include("accounts.urls")),
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),

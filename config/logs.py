@@ -1,0 +1,133 @@
+"""Log records that say which request, job or schedule they belong to; JSON lines when LOG_FORMAT=json.
+
+- ``RequestIdMiddleware`` takes the caller's ``X-Request-ID`` (if it is a sane token) or makes one,
+  keeps it for the request's log records and returns it in the response header, so a 500 answer
+  can be matched to its logged traceback.
+- Celery's ``task_prerun``/``task_postrun`` signals set the job id (``jobs.tasks.run_job``) and the
+  schedule id (``scheduling.tasks.fire_schedule``) around a task, so every record a worker logs while
+  running a job carries them.
+- ``ContextFilter`` copies these onto every record (``request_id``, ``job_id``, ``schedule_id``,
+  ``task_id``; ``None`` outside one); ``JsonFormatter`` (python-json-logger) prints one JSON object per
+  line with them. In a worker with LOG_FORMAT=json, Celery is kept from replacing these handlers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import re
+import uuid
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from celery import signals
+from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
+schedule_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("schedule_id", default=None)
+task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CONTEXT = {
+    "request_id": request_id_var,
+    "job_id": job_id_var,
+    "schedule_id": schedule_id_var,
+    "task_id": task_id_var,
+}
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id``, ``job_id``, ``schedule_id`` and ``task_id`` to every record (never drops one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _CONTEXT.items():
+            if not hasattr(record, name):
+                setattr(record, name, var.get())
+        return True
+
+
+class JsonFormatter(_LibraryJsonFormatter):
+    """One JSON object per line: ``{time, level, logger, message, request_id, job_id, schedule_id, ...}``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "fmt",
+            "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "%(request_id)s %(job_id)s %(schedule_id)s %(task_id)s",
+        )
+        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
+        super().__init__(*args, **kwargs)
+
+
+def _request_id(request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Sets the request id for the request's log records and echoes it in ``X-Request-ID``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        token = request_id_var.set(_request_id(request))
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id_var.get()
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    async def __acall__(self, request):
+        token = request_id_var.set(_request_id(request))
+        try:
+            response = await self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id_var.get()
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+# --- Celery: ids of the job / schedule a task works on --------------------------------------------------
+_TASK_ARGUMENT = {
+    "jobs.tasks.run_job": (job_id_var, "job_id"),
+    "scheduling.tasks.fire_schedule": (schedule_id_var, "schedule_id"),
+}
+_task_tokens: dict[str, list] = {}
+
+
+@signals.task_prerun.connect(weak=False)
+def _task_context_start(task_id=None, task=None, args=None, kwargs=None, **_):
+    tokens = [(task_id_var, task_id_var.set(task_id))]
+    bound = _TASK_ARGUMENT.get(getattr(task, "name", ""))
+    if bound is not None:
+        var, keyword = bound
+        value = (kwargs or {}).get(keyword, (args or [None])[0] if args else None)
+        tokens.append((var, var.set(None if value is None else str(value))))
+    _task_tokens[task_id] = tokens
+
+
+@signals.task_postrun.connect(weak=False)
+def _task_context_end(task_id=None, **_):
+    for var, token in reversed(_task_tokens.pop(task_id, [])):
+        try:
+            var.reset(token)
+        except ValueError:  # set in another context (thread pools): clearing is enough
+            var.set(None)
+
+
+if os.environ.get("LOG_FORMAT", "").lower() == "json":
+
+    @signals.setup_logging.connect(weak=False)
+    def _keep_django_logging(**_):
+        """A receiver here stops Celery from replacing Django's LOGGING handlers (and our JSON format)."""
