@@ -3,8 +3,9 @@
 - ``/healthz``: the web process is up; it touches nothing else (a liveness probe).
 - ``/readyz``: can the system do its job right now? Checks, each with a short timeout:
   ``database`` (``SELECT 1``), ``redis`` (``PING``), ``workers`` (at least one Celery worker answers
-  ``control.ping`` within ``READYZ_WORKER_TIMEOUT_S``; the answer is cached ``READYZ_CACHE_S`` seconds per
-  web process, so a busy probe does not flood the broker) and ``beat`` (beat's leader lock
+  ``control.ping``; it waits up to ``READYZ_WORKER_WAIT_S`` for the first answer, which comes within
+  milliseconds when a worker runs, and the outcome is cached ``READYZ_CACHE_S`` seconds per web
+  process, so a busy probe does not flood the broker) and ``beat`` (beat's leader lock
   ``jobserver:beat:leader`` exists in Redis; the leader renews it every tick and it expires
   ``BEAT_LEADER_TTL_S`` after the leader stops, so its presence means a leader ticked recently).
 
@@ -70,15 +71,22 @@ def check_workers() -> dict:
             return cached[1]
     from config.celery import app
 
+    # A broadcast only reaches workers already listening, so a worker that is still starting is
+    # caught by pinging again (every 0.5 s) until the wait is over; the first reply ends the wait.
+    deadline = time.monotonic() + settings.READYZ_WORKER_WAIT_S
+    names: list[str] = []
     try:
-        replies = app.control.ping(timeout=settings.READYZ_WORKER_TIMEOUT_S) or []
+        while True:
+            replies = app.control.ping(timeout=0.5, limit=1) or []
+            names = sorted(name for reply in replies for name in reply)
+            if names or time.monotonic() >= deadline:
+                break
     except Exception as exc:
         result = {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
     else:
-        names = sorted(name for reply in replies for name in reply)
         result = {"status": "ok" if names else "fail", "workers": names}
         if not names:
-            result["error"] = "no worker answered"
+            result["error"] = f"no worker answered within {settings.READYZ_WORKER_WAIT_S:g} s"
     with _worker_cache_lock:
         _worker_cache[settings.REDIS_URL] = (time.monotonic(), result)
     return result

@@ -252,5 +252,5 @@ if LOG_FORMAT == "json":
 # /readyz (config/health.py): which checks decide 200/503, timeouts, worker-ping cache.
 READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "workers", "beat"])
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=1.0)
-READYZ_WORKER_TIMEOUT_S = env.float("READYZ_WORKER_TIMEOUT_S", default=1.0)
+READYZ_WORKER_WAIT_S = env.float("READYZ_WORKER_WAIT_S", default=5.0)
 READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)
