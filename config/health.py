@@ -1,4 +1,4 @@
-"""Health endpoints.
+"""Probe endpoints: health, readiness and the Prometheus metrics page (series in :mod:`config.metrics`).
 
 - ``/healthz``: the web process is up; it touches nothing else (a liveness probe).
 - ``/readyz``: can the system do its job right now? Checks, each with a short timeout:
@@ -25,7 +25,15 @@ import time
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .metrics import registry as metrics_registry
 
 BEAT_LEADER_KEY = "jobserver:beat:leader"  # scheduling.beat.LEADER_KEY
 CHECKS = ("database", "redis", "workers", "beat")
@@ -34,9 +42,21 @@ _worker_cache: dict[str, tuple[float, dict]] = {}
 _worker_cache_lock = threading.Lock()
 
 
-def healthz(request):
-    """GET /healthz → 200 ``{"status": "ok"}`` while the process serves requests."""
-    return JsonResponse({"status": "ok"})
+class PublicProbe(APIView):
+    """A probe endpoint: no credentials (API.md), no session, no throttling."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+
+class HealthzView(PublicProbe):
+    def get(self, request):
+        """GET /healthz → 200 ``{"status": "ok"}`` while the process serves requests."""
+        return Response({"status": "ok"})
+
+
+healthz = HealthzView.as_view()
 
 
 def _redis_client() -> redis.Redis:
@@ -121,7 +141,44 @@ def readiness() -> tuple[bool, dict]:
     return ready, {"status": "ok" if ready else "fail", "checks": checks}
 
 
-def readyz(request):
-    """GET /readyz → 200 or 503 ``{status, checks: {database, redis, workers, beat}}`` (module docstring)."""
-    ready, body = readiness()
-    return JsonResponse(body, status=200 if ready else 503)
+class ReadyzView(PublicProbe):
+    def get(self, request):
+        """GET /readyz → 200 or 503 ``{status, checks: {database, redis, workers, beat}}`` (see above)."""
+        ready, body = readiness()
+        return Response(body, status=200 if ready else 503)
+
+
+readyz = ReadyzView.as_view()
+
+
+class PrometheusTextRenderer(BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        # Only an error body (a dict) reaches a renderer; the metrics page is an HttpResponse.
+        return JSONRenderer().render(data)
+
+
+class TextWhateverIsAccepted(BaseContentNegotiation):
+    """Scrapers send all sorts of Accept headers (OpenMetrics, text/plain, application/json): the
+    answer is always Prometheus text, never 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class MetricsView(PublicProbe):
+    renderer_classes = [PrometheusTextRenderer]
+    content_negotiation_class = TextWhateverIsAccepted
+
+    def get(self, request):
+        """GET /metrics → Prometheus text of :data:`config.metrics.registry` (no credentials, as /healthz)."""
+        return HttpResponse(generate_latest(metrics_registry), content_type=CONTENT_TYPE_LATEST)
+
+
+metrics = MetricsView.as_view()

@@ -3,9 +3,9 @@
 - ``RequestIdMiddleware`` takes the caller's ``X-Request-ID`` (if it is a sane token) or makes one,
   keeps it for the request's log records and returns it in the response header, so a 500 answer
   can be matched to its logged traceback.
-- Celery's ``task_prerun``/``task_postrun`` signals set the job id (``jobs.tasks.run_job``) and the
-  schedule id (``scheduling.tasks.fire_schedule``) around a task, so every record a worker logs while
-  running a job carries them.
+- Celery's ``task_prerun``/``task_postrun`` signals set the job id and its schedule's ``schedulerId``
+  (``jobs.tasks.run_job``), or the ``schedulerId`` (``scheduling.tasks.fire_schedule``), around a task,
+  so every record a worker logs while running a job carries them.
 - ``ContextFilter`` copies these onto every record (``request_id``, ``job_id``, ``schedule_id``,
   ``task_id``; ``None`` outside one); ``JsonFormatter`` (python-json-logger) prints one JSON object per
   line with them. In a worker with LOG_FORMAT=json, Celery is kept from replacing these handlers.
@@ -99,21 +99,35 @@ class RequestIdMiddleware:
 
 
 # --- Celery: ids of the job / schedule a task works on --------------------------------------------------
-_TASK_ARGUMENT = {
-    "jobs.tasks.run_job": (job_id_var, "job_id"),
-    "scheduling.tasks.fire_schedule": (schedule_id_var, "schedule_id"),
-}
+def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]:
+    """``(job id, schedulerId)`` a task works on, as the API names them; one indexed lookup."""
+    args, kwargs = args or [], kwargs or {}
+    if task_name == "jobs.tasks.run_job":
+        from jobs.models import Job
+
+        job_id = kwargs.get("job_id", args[0] if args else None)
+        scheduler_id = Job.objects.filter(pk=job_id).values_list("schedule__scheduler_id", flat=True).first()
+        return (None if job_id is None else str(job_id)), scheduler_id
+    if task_name == "scheduling.tasks.fire_schedule":
+        from scheduling.models import Schedule
+
+        pk = kwargs.get("schedule_id", args[0] if args else None)
+        return None, Schedule.objects.filter(pk=pk).values_list("scheduler_id", flat=True).first()
+    return None, None
+
+
 _task_tokens: dict[str, list] = {}
 
 
 @signals.task_prerun.connect(weak=False)
 def _task_context_start(task_id=None, task=None, args=None, kwargs=None, **_):
     tokens = [(task_id_var, task_id_var.set(task_id))]
-    bound = _TASK_ARGUMENT.get(getattr(task, "name", ""))
-    if bound is not None:
-        var, keyword = bound
-        value = (kwargs or {}).get(keyword, (args or [None])[0] if args else None)
-        tokens.append((var, var.set(None if value is None else str(value))))
+    try:
+        job_id, scheduler_id = _ids_for_task(getattr(task, "name", ""), args, kwargs)
+    except Exception:  # a log context must never fail a task
+        job_id = scheduler_id = None
+    tokens.append((job_id_var, job_id_var.set(job_id)))
+    tokens.append((schedule_id_var, schedule_id_var.set(scheduler_id)))
     _task_tokens[task_id] = tokens
 
 

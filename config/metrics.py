@@ -1,4 +1,7 @@
-"""Prometheus metrics at ``/metrics`` (prometheus-client text format), all computed at scrape time.
+"""Prometheus metrics served at ``/metrics`` (view in :mod:`config.health`), computed at scrape time.
+
+Imported by the Celery app (for the ``task_postrun`` receiver), so it must not import DRF or models
+at module level.
 
 Series (prefix ``jobserver_``):
 
@@ -25,8 +28,7 @@ import redis
 from celery import signals
 from django.conf import settings
 from django.db.models import Count
-from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 logger = logging.getLogger(__name__)
@@ -173,8 +175,3 @@ def _has_field(model, name: str) -> bool:
 
 registry = CollectorRegistry(auto_describe=False)
 registry.register(JobServerCollector())
-
-
-def metrics(request):
-    """GET /metrics → the Prometheus text exposition of :data:`registry` (no authentication, as /healthz)."""
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS.update(
             {"name": "jobs", "description": "Submit and follow jobs."},
             {"name": "schedules", "description": "Cron, interval and one-time schedules."},
             {"name": "webhooks", "description": "Signed HTTP callbacks for job events, with a delivery log."},
+            {
+                "name": "operations",
+                "description": "Health, readiness and Prometheus metrics (no credentials).",
+            },
         ],
     }
 )

@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.renderers import OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import health, metrics
+from . import health
 
 urlpatterns = [
     path("healthz", health.healthz),
@@ -14,8 +14,8 @@ urlpatterns = [
     # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
     path("readyz", health.readyz),
     path("readyz/", health.readyz),
-    path("metrics", metrics.metrics),
-    path("metrics/", metrics.metrics),
+    path("metrics", health.metrics),
+    path("metrics/", health.metrics),
     path("admin/", admin.site.urls),
     # issue 9: OpenAPI 3 (JSON), Swagger UI and ReDoc served from the sidecar package (no CDN)
     path(

@@ -298,4 +298,28 @@ OPERATIONS: dict[str, dict] = {
         "request": None,
         "responses": {200: _ok(_FREE, "The test delivery.")},
     },
+    # --- operations ---------------------------------------------------------------------------
+    "GET /healthz": {
+        "tags": ["operations"],
+        "summary": "Liveness: the web process is up",
+        "responses": {200: _ok(shapes.HealthSerializer, "Up.")},
+    },
+    "GET /readyz": {
+        "tags": ["operations"],
+        "summary": "Readiness: database, Redis, a worker, beat",
+        "description": "200 when every check in READYZ_REQUIRED passes, else 503; all four are always "
+        "reported. The worker ping waits up to READYZ_WORKER_WAIT_S when no worker answers.",
+        "responses": {
+            200: _ok(shapes.ReadinessSerializer, "Ready."),
+            503: _ok(shapes.ReadinessSerializer, "A required check failed."),
+        },
+    },
+    "GET /metrics": {
+        "tags": ["operations"],
+        "summary": "Prometheus metrics",
+        "description": "jobserver_jobs{state,handler}, jobserver_schedules{state}, "
+        "jobserver_fire_lateness_seconds (histogram), jobserver_webhook_deliveries{status}, "
+        "jobserver_queue_depth{queue}.",
+        "responses": {(200, "text/plain"): _ok(OpenApiTypes.STR, "Prometheus text exposition format.")},
+    },
 }

@@ -135,7 +135,9 @@ class ContractAutoSchema(AutoSchema):
         return auths
 
     def _error_codes(self, auths) -> set[int]:
-        codes = {429, *self.contract.get("errors", ())}
+        codes = set(self.contract.get("errors", ()))
+        if self.view.get_throttles():
+            codes.add(429)
         if {} not in auths:
             codes.add(401)
         if "{" in self.path:

@@ -415,3 +415,44 @@ class WebhookWriteSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "WebhookWrite"
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+    class Meta:
+        ref_name = "Health"
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["ok", "fail"]},
+            "error": {"type": "string", "description": "Why the check failed."},
+        },
+        "additionalProperties": True,
+        "description": "One check; details vary (vendor, workers that answered, beat leader and lock ttlMs).",
+    }
+)
+class CheckField(serializers.JSONField):
+    pass
+
+
+class ReadinessChecksSerializer(serializers.Serializer):
+    database = CheckField()
+    redis = CheckField()
+    workers = CheckField()
+    beat = CheckField()
+
+    class Meta:
+        ref_name = "ReadinessChecks"
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "fail"])
+    checks = ReadinessChecksSerializer()
+
+    class Meta:
+        ref_name = "Readiness"

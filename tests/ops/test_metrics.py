@@ -83,3 +83,4 @@ def test_scheduled_run_is_measured_by_the_worker_and_logged_as_json(transactiona
     job_records = [r for r in records if r.get("job_id") == str(job.pk)]
     assert job_records, records[-5:]
     assert {"time", "level", "logger", "message", "task_id"} <= set(job_records[0])
+    assert {r["schedule_id"] for r in job_records} == {created.json()["schedulerId"]}
