@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import uuid
+from datetime import UTC, datetime
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from celery import signals
@@ -45,11 +46,22 @@ class ContextFilter(logging.Filter):
         for name, var in _CONTEXT.items():
             if not hasattr(record, name):
                 setattr(record, name, var.get())
+        if record.request_id is None:
+            # django.request logs a 4xx/5xx after the middleware chain has returned; it passes the request.
+            record.request_id = getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 
 class JsonFormatter(_LibraryJsonFormatter):
-    """One JSON object per line: ``{time, level, logger, message, request_id, job_id, schedule_id, ...}``."""
+    """One JSON object per line: ``{time, level, logger, message, request_id, job_id, schedule_id, ...}``;
+    ``time`` is ISO 8601 UTC with milliseconds."""
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        return (
+            datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault(
@@ -80,7 +92,8 @@ class RequestIdMiddleware:
     def __call__(self, request):
         if iscoroutinefunction(self):
             return self.__acall__(request)
-        token = request_id_var.set(_request_id(request))
+        request.request_id = _request_id(request)
+        token = request_id_var.set(request.request_id)
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id_var.get()
@@ -89,7 +102,8 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
     async def __acall__(self, request):
-        token = request_id_var.set(_request_id(request))
+        request.request_id = _request_id(request)
+        token = request_id_var.set(request.request_id)
         try:
             response = await self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id_var.get()

@@ -220,16 +220,6 @@ SPECTACULAR_SETTINGS.update(
             "JobStateEnum": "config.openapi.shapes.JOB_STATES",
             "ScheduleStateEnum": "config.openapi.shapes.SCHEDULE_STATES",
         },
-        "APPEND_COMPONENTS": {
-            "securitySchemes": {
-                "apiKeyAuth": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "X-API-Key",
-                    "description": "An API key created with POST /auth/api-keys (its secret is shown once).",
-                }
-            }
-        },
         "TAGS": [
             {"name": "auth", "description": "Accounts, tokens and API keys."},
             {"name": "jobs", "description": "Submit and follow jobs."},
@@ -253,6 +243,9 @@ LOGGING["formatters"]["json"] = {"()": "config.logs.JsonFormatter"}
 LOGGING["handlers"]["console"]["filters"] = ["context"]
 if LOG_FORMAT == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
+    # uvicorn configures its own loggers before Django starts; route them through ours too.
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}
 # /readyz (config/health.py): which checks decide 200/503, timeouts, worker-ping cache.
 READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "workers", "beat"])
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=1.0)

@@ -2,9 +2,9 @@
 
 The API-key authentication class is expected at ``accounts.authentication.ApiKeyAuthentication``
 (a DRF ``BaseAuthentication`` reading ``X-API-Key``). ``optional = True`` keeps the schema
-generation quiet while that class does not exist; the scheme itself is always declared in
-``SPECTACULAR_SETTINGS["APPEND_COMPONENTS"]`` and listed on every authenticated operation by
-``ContractAutoSchema.get_auth`` (API.md: every API path takes either credential).
+generation quiet while that class does not exist; ``ContractAutoSchema.get_auth`` declares the
+scheme and lists it on every authenticated operation either way (API.md: every API path takes
+either credential).
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension

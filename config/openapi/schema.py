@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import build_basic_type, build_parameter_type
+from drf_spectacular.plumbing import ResolvedComponent, build_basic_type, build_parameter_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.views import APIView
 
-from .auth import API_KEY_SCHEME_NAME
+from .auth import API_KEY_SCHEME, API_KEY_SCHEME_NAME
 from .operations import OPERATIONS, PATH_PARAMETERS
 from .shapes import ErrorSerializer
 
@@ -129,9 +129,19 @@ class ContractAutoSchema(AutoSchema):
         return [*self.contract.get("examples", []), *super().get_examples()]
 
     def get_auth(self):
+        """The view's schemes plus ``X-API-Key`` wherever credentials are taken (API.md: every
+        authenticated path accepts an API key), declared here whether or not its class is loaded."""
         auths = super().get_auth()
         if any(auths) and not any(API_KEY_SCHEME_NAME in a for a in auths):
             auths.insert(1, {API_KEY_SCHEME_NAME: []})
+            self.registry.register_on_missing(
+                ResolvedComponent(
+                    name=API_KEY_SCHEME_NAME,
+                    type=ResolvedComponent.SECURITY_SCHEMA,
+                    object=API_KEY_SCHEME_NAME,
+                    schema=API_KEY_SCHEME,
+                )
+            )
         return auths
 
     def _error_codes(self, auths) -> set[int]:

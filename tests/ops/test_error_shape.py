@@ -10,6 +10,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from config.logs import ContextFilter
+
 
 def _post_raw(api, path: str, body: bytes):
     return api.generic("POST", path, body, content_type="application/json")
@@ -131,3 +133,13 @@ def test_request_id_is_made_when_missing_or_unsafe(api):
 def test_json_error_body_is_parseable_for_every_4xx_status(api):
     for response in (api.get("/jobs/999999"), api.get("/jobs?status=nope"), APIClient().get("/jobs")):
         assert set(json.loads(response.content)) == {"message", "errors"}
+
+
+def test_django_request_log_of_a_4xx_carries_the_request_id(api, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        api.get("/jobs/999999", HTTP_X_REQUEST_ID="req-404")
+    filter_ = ContextFilter()
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.getMessage(), filter_.filter(r), r.request_id) for r in records] == [
+        ("Not Found: /jobs/999999", True, "req-404")
+    ]
