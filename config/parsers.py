@@ -1,8 +1,9 @@
 """The API's JSON parser: DRF's, refusing what the database cannot store instead of failing later.
 
-PostgreSQL's ``jsonb`` and ``text`` refuse ``\\u0000``, and ``json.dumps`` writes ``Infinity`` for
-a number like ``1e999`` that overflows a float, which no JSON column accepts; a body nested deeper than
-Python's recursion limit raises ``RecursionError`` rather than ``ValueError``. Each of these is a 400
+PostgreSQL's ``jsonb`` and ``text`` refuse ``\\u0000`` and lone surrogates (``\\ud800``);
+``json.dumps`` writes ``Infinity`` for a number like ``1e999`` that overflows a float, which no JSON
+column accepts; a body nested deeper than Python's recursion limit raises ``RecursionError``
+rather than ``ValueError``. Each of these is a 400
 with the API's error shape here rather than a 500 from the database or the parser.
 """
 
@@ -42,22 +43,29 @@ class StrictJSONParser(JSONParser):
             value = json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {str(exc)[:200]}") from None
-        if _contains_nul(value):
-            raise ParseError("JSON parse error - NUL characters (\\u0000) are not accepted")
+        problem = _unstorable_string(value)
+        if problem:
+            raise ParseError(f"JSON parse error - {problem}")
         return value
 
 
-def _contains_nul(value) -> bool:
-    """Whether any string or key in ``value`` holds U+0000; iterative, so depth cannot overflow."""
+def _unstorable_string(value) -> str | None:
+    """What is wrong with the first string or key in ``value`` PostgreSQL would refuse (U+0000, or a
+    lone surrogate such as ``"\\ud800"``, which has no UTF-8 form); iterative, so depth cannot overflow."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "NUL characters (\\u0000) are not accepted"
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "strings must be valid Unicode (a lone surrogate \\ud800..\\udfff)"
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None

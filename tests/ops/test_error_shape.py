@@ -143,3 +143,20 @@ def test_django_request_log_of_a_4xx_carries_the_request_id(api, caplog):
     assert [(r.getMessage(), filter_.filter(r), r.request_id) for r in records] == [
         ("Not Found: /jobs/999999", True, "req-404")
     ]
+
+
+@pytest.mark.parametrize("job_id", ["²", "٣", "99999999999999999999", "1.0", "-1"])
+def test_odd_job_ids_are_404_not_500(api, job_id):
+    response = api.get(f"/jobs/{job_id}")
+    assert (response.status_code, response.json()) == (404, {"message": "Not found.", "errors": {}})
+
+
+def test_lone_surrogate_in_json_string_is_400(api):
+    response = _post_raw(api, "/jobs/submit", b'{"name": "echo", "data": {"k": "\\ud800"}}')
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "message": "JSON parse error - strings must be valid Unicode (a lone surrogate \\ud800..\\udfff)",
+            "errors": {},
+        },
+    )
