@@ -15,3 +15,6 @@ app = Celery("jobserver")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("jobs"), Queue("schedules"), Queue("webhooks"))
 app.autodiscover_tasks()
+
+# issue 9: job/schedule ids on the log records of a task, JSON logs in workers (LOG_FORMAT=json)
+from . import logs, metrics  # noqa: E402,F401

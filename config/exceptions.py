@@ -1,10 +1,22 @@
-"""One error shape for the whole API: ``{"message": str, "errors": {field: [str, ...]}}``."""
+"""One error shape for the whole API: ``{"message": str, "errors": {field: [str, ...]}}``.
+
+Two entry points share :func:`error_body`:
+
+- :func:`api_exception_handler`, DRF's ``EXCEPTION_HANDLER``: every error a DRF view raises
+  (validation, parse errors, 401/403/404/405/415, 429 with ``Retry-After``, our ``Conflict`` and
+  ``PayloadTooLarge``), and anything unexpected (logged with the request id, answered 500 without a
+  traceback).
+- :class:`ApiErrorMiddleware`: what happens outside DRF views: an unknown path or method (404/405,
+  JSON even with ``DEBUG`` on, where Django would render its HTML debug page), an exception in a plain
+  Django view (500 JSON), and NUL characters in the path or query (400: PostgreSQL cannot compare
+  them, so they would otherwise end as a 500 from the database).
+"""
 
 import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -57,10 +69,14 @@ def api_exception_handler(exc, context):
 
     response = exception_handler(exc, context)
     if response is None:
-        logger.exception("unhandled API error", exc_info=exc)
-        return Response(
-            {"message": "Internal server error", "errors": {}}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
+        request = context.get("request")
+        logger.error(
+            "unhandled API error on %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=exc,
         )
+        return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
     errors = _flatten(detail) if not isinstance(detail, str) else {}
     if isinstance(detail, dict) and set(detail) == {"message", "errors"}:
@@ -84,3 +100,90 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Payload too large."
     default_code = "too_large"
+
+
+def error_body(message: str, errors: dict | None = None) -> dict:
+    """``{"message": message, "errors": errors or {}}``."""
+    return {"message": message, "errors": errors or {}}
+
+
+def server_error_body() -> dict:
+    """The 500 body: no traceback, but the request id under which the traceback was logged."""
+    from .logs import request_id_var
+
+    request_id = request_id_var.get()
+    suffix = f" (request id {request_id})" if request_id else ""
+    return error_body(f"Internal server error{suffix}")
+
+
+# Prefixes of the JSON API (API.md). Other paths (pages, admin) answer JSON only to clients that
+# do not ask for HTML.
+API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
+_STATUS_MESSAGES = {404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
+
+
+def is_api_request(request) -> bool:
+    """Whether ``request`` should only ever get JSON errors: an API path, or a client not asking for HTML."""
+    return request.path.startswith(API_PATH_PREFIXES) or "text/html" not in request.headers.get("Accept", "")
+
+
+class ApiErrorMiddleware:
+    """JSON errors for what DRF's handler never sees (see the module docstring). Sync and async."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self._async:
+            return self.__acall__(request)
+        refused = self._refuse(request)
+        return refused or self._shape(request, self.get_response(request))
+
+    async def __acall__(self, request):
+        refused = self._refuse(request)
+        return refused or self._shape(request, await self.get_response(request))
+
+    @staticmethod
+    def _refuse(request):
+        if (
+            "\x00" in request.path
+            or "\x00" in request.META.get("QUERY_STRING", "")
+            or any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+        ):
+            return JsonResponse(
+                error_body("NUL characters are not accepted in the path or query"), status=400
+            )
+        return None
+
+    @staticmethod
+    def _shape(request, response):
+        if (
+            response.status_code in _STATUS_MESSAGES
+            and is_api_request(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            shaped = JsonResponse(
+                server_error_body()
+                if response.status_code == 500
+                else error_body(_STATUS_MESSAGES[response.status_code]),
+                status=response.status_code,
+            )
+            if response.has_header("Allow"):
+                shaped["Allow"] = response["Allow"]
+            return shaped
+        return response
+
+    def process_exception(self, request, exception):
+        """An exception escaping a non-DRF view: log it (with the request id) and answer 500 JSON."""
+        if isinstance(exception, (Http404, PermissionDenied)) or not is_api_request(request):
+            return None
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
+        return JsonResponse(server_error_body(), status=500)

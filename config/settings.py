@@ -321,3 +321,45 @@ CELERY_BEAT_SCHEDULE = {
     },
     "webhooks: prune old deliveries": {"task": "webhooks.tasks.prune_deliveries", "schedule": 3600.0},
 }
+# --- Issue 9: API docs, errors, operations ------------------------------------------------------------
+# OpenAPI: paths and shapes of API.md (config/openapi/), both auth schemes, offline Swagger UI/ReDoc.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.openapi.schema.ContractAutoSchema"
+SPECTACULAR_SETTINGS.update(
+    {
+        "PREPROCESSING_HOOKS": ["config.openapi.schema.contract_paths"],
+        "COMPONENT_SPLIT_REQUEST": True,
+        "ENUM_NAME_OVERRIDES": {
+            "JobStateEnum": "config.openapi.shapes.JOB_STATES",
+            "ScheduleStateEnum": "config.openapi.shapes.SCHEDULE_STATES",
+        },
+        "TAGS": [
+            {"name": "auth", "description": "Accounts, tokens and API keys."},
+            {"name": "jobs", "description": "Submit and follow jobs."},
+            {"name": "schedules", "description": "Cron, interval and one-time schedules."},
+            {"name": "webhooks", "description": "Signed HTTP callbacks for job events, with a delivery log."},
+            {
+                "name": "operations",
+                "description": "Health, readiness and Prometheus metrics (no credentials).",
+            },
+        ],
+    }
+)
+# One error shape outside DRF views too, and a request id on every log record and response.
+MIDDLEWARE.insert(0, "config.logs.RequestIdMiddleware")
+MIDDLEWARE.insert(1, "config.exceptions.ApiErrorMiddleware")
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["config.parsers.StrictJSONParser"]
+# LOG_FORMAT=json: one JSON object per line with request_id, job_id, schedule_id (config/logs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+LOGGING["filters"] = {"context": {"()": "config.logs.ContextFilter"}}
+LOGGING["formatters"]["json"] = {"()": "config.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["context"]
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+    # uvicorn configures its own loggers before Django starts; route them through ours too.
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+# /readyz (config/health.py): which checks decide 200/503, timeouts, worker-ping cache.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "workers", "beat"])
+READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=1.0)
+READYZ_WORKER_WAIT_S = env.float("READYZ_WORKER_WAIT_S", default=5.0)
+READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import include, path
+from drf_spectacular.renderers import OpenApiJsonRenderer2
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.profile_views import profile_page
 from jobs import live_views
@@ -21,7 +23,29 @@ urlpatterns = [
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
     path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
+    # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
+    path("readyz", health.readyz),
+    path("readyz/", health.readyz),
+    path("metrics", health.metrics),
+    path("metrics/", health.metrics),
     path("admin/", admin.site.urls),
+    # issue 9: OpenAPI 3 (JSON), Swagger UI and ReDoc served from the sidecar package (no CDN)
+    path(
+        "api-docs.json",
+        SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer2]),
+        name="api-schema",
+    ),
+    path("api-docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api-docs", SpectacularSwaggerView.as_view(url_name="api-schema")),
+    path(
+        "api-docs/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api_docs/redoc.html"),
+        name="api-redoc",
+    ),
+    path(
+        "api-docs/redoc",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api_docs/redoc.html"),
+    ),
     path("auth/", include("accounts.urls")),
     # Account pages (login, logout, register, password reset).
     path("", include("accounts.web_urls")),

@@ -17,7 +17,7 @@ def job_list(*, user, state: str | None = None, name: str | None = None):
 
 def job_get(*, user, job_id) -> Job:
     """The user's job ``job_id``; ``Http404`` if it does not exist or belongs to someone else."""
-    if not str(job_id).isdigit():
+    if not (str(job_id).isascii() and str(job_id).isdigit()):  # "²".isdigit() is True, int("²") fails
         from django.http import Http404
 
         raise Http404

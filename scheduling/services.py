@@ -137,6 +137,8 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
             limit = repeat["limit"]
     else:
         fields["at"] = parse_instant(raw["at"], "schedule.at")
+        if fields["at"] is None:  # "" parses as "no instant", but a one-time schedule needs one
+            raise _err("schedule.at", "schedule.at: must be an ISO 8601 date-time with an offset or Z")
         if fields["at"] <= now:
             raise _err("schedule.at", "schedule.at: must be in the future")
         fields["kind"] = ScheduleKind.AT

@@ -1,0 +1,161 @@
+"""Log records that say which request, job or schedule they belong to; JSON lines when LOG_FORMAT=json.
+
+- ``RequestIdMiddleware`` takes the caller's ``X-Request-ID`` (if it is a sane token) or makes one,
+  keeps it for the request's log records and returns it in the response header, so a 500 answer
+  can be matched to its logged traceback.
+- Celery's ``task_prerun``/``task_postrun`` signals set the job id and its schedule's ``schedulerId``
+  (``jobs.tasks.run_job``), or the ``schedulerId`` (``scheduling.tasks.fire_schedule``), around a task,
+  so every record a worker logs while running a job carries them.
+- ``ContextFilter`` copies these onto every record (``request_id``, ``job_id``, ``schedule_id``,
+  ``task_id``; ``None`` outside one); ``JsonFormatter`` (python-json-logger) prints one JSON object per
+  line with them. In a worker with LOG_FORMAT=json, Celery is kept from replacing these handlers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from celery import signals
+from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
+schedule_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("schedule_id", default=None)
+task_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CONTEXT = {
+    "request_id": request_id_var,
+    "job_id": job_id_var,
+    "schedule_id": schedule_id_var,
+    "task_id": task_id_var,
+}
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id``, ``job_id``, ``schedule_id`` and ``task_id`` to every record (never drops one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _CONTEXT.items():
+            if not hasattr(record, name):
+                setattr(record, name, var.get())
+        if record.request_id is None:
+            # django.request logs a 4xx/5xx after the middleware chain has returned; it passes the request.
+            record.request_id = getattr(getattr(record, "request", None), "request_id", None)
+        return True
+
+
+class JsonFormatter(_LibraryJsonFormatter):
+    """One JSON object per line: ``{time, level, logger, message, request_id, job_id, schedule_id, ...}``;
+    ``time`` is ISO 8601 UTC with milliseconds."""
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        return (
+            datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "fmt",
+            "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "%(request_id)s %(job_id)s %(schedule_id)s %(task_id)s",
+        )
+        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
+        super().__init__(*args, **kwargs)
+
+
+def _request_id(request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Sets the request id for the request's log records and echoes it in ``X-Request-ID``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        request.request_id = _request_id(request)
+        token = request_id_var.set(request.request_id)
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id_var.get()
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    async def __acall__(self, request):
+        request.request_id = _request_id(request)
+        token = request_id_var.set(request.request_id)
+        try:
+            response = await self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id_var.get()
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+# --- Celery: ids of the job / schedule a task works on --------------------------------------------------
+def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]:
+    """``(job id, schedulerId)`` a task works on, as the API names them; one indexed lookup."""
+    args, kwargs = args or [], kwargs or {}
+    if task_name == "jobs.tasks.run_job":
+        from jobs.models import Job
+
+        job_id = kwargs.get("job_id", args[0] if args else None)
+        scheduler_id = Job.objects.filter(pk=job_id).values_list("schedule__scheduler_id", flat=True).first()
+        return (None if job_id is None else str(job_id)), scheduler_id
+    if task_name == "scheduling.tasks.fire_schedule":
+        from scheduling.models import Schedule
+
+        pk = kwargs.get("schedule_id", args[0] if args else None)
+        return None, Schedule.objects.filter(pk=pk).values_list("scheduler_id", flat=True).first()
+    return None, None
+
+
+_task_tokens: dict[str, list] = {}
+
+
+@signals.task_prerun.connect(weak=False)
+def _task_context_start(task_id=None, task=None, args=None, kwargs=None, **_):
+    tokens = [(task_id_var, task_id_var.set(task_id))]
+    try:
+        job_id, scheduler_id = _ids_for_task(getattr(task, "name", ""), args, kwargs)
+    except Exception:  # a log context must never fail a task
+        job_id = scheduler_id = None
+    tokens.append((job_id_var, job_id_var.set(job_id)))
+    tokens.append((schedule_id_var, schedule_id_var.set(scheduler_id)))
+    _task_tokens[task_id] = tokens
+
+
+@signals.task_postrun.connect(weak=False)
+def _task_context_end(task_id=None, **_):
+    for var, token in reversed(_task_tokens.pop(task_id, [])):
+        try:
+            var.reset(token)
+        except ValueError:  # set in another context (thread pools): clearing is enough
+            var.set(None)
+
+
+if os.environ.get("LOG_FORMAT", "").lower() == "json":
+
+    @signals.setup_logging.connect(weak=False)
+    def _keep_django_logging(**_):
+        """A receiver here stops Celery from replacing Django's LOGGING handlers (and our JSON format)."""

@@ -1,0 +1,177 @@
+"""Prometheus metrics served at ``/metrics`` (view in :mod:`config.health`), computed at scrape time.
+
+Imported by the Celery app (for the ``task_postrun`` receiver), so it must not import DRF or models
+at module level.
+
+Series (prefix ``jobserver_``):
+
+- ``jobserver_jobs{state, handler}`` (gauge): jobs stored, by state and handler; one ``GROUP BY``.
+- ``jobserver_schedules{state}`` (gauge): schedules by state.
+- ``jobserver_fire_lateness_seconds`` (histogram): for each scheduled job, how long after its nominal
+  fire time it started (``started_at - fire_at``). Workers are separate processes on possibly many
+  machines, so the observation is made in the worker when the job's first run ends (Celery's
+  ``task_postrun``) and kept in Redis: one hash of cumulative bucket counts plus sum and count
+  (``jobserver:metrics:fire_lateness``), which every web process reads at scrape time. A Redis flush
+  resets it, which Prometheus treats as a counter reset. Each job is counted once (a ``SET NX``
+  marker that lives a day guards against a redelivered message).
+- ``jobserver_webhook_deliveries{status}`` (gauge): deliveries by status, from the webhooks app's
+  ``Delivery`` table when it has one (absent before that app's models exist).
+- ``jobserver_queue_depth{queue}`` (gauge): messages waiting in each Celery queue (``LLEN`` of the
+  queue's Redis lists, all priority levels).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from celery import signals
+from django.conf import settings
+from django.db.models import Count
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+logger = logging.getLogger(__name__)
+
+QUEUES = ("jobs", "schedules", "webhooks")
+# kombu's Redis transport keeps priorities 3, 6 and 9 in lists named queue + "\x06\x16" + priority.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+LATENESS_KEY = "jobserver:metrics:fire_lateness"
+LATENESS_SEEN_PREFIX = "jobserver:metrics:fire_lateness:seen:"
+# Seconds. Beat's tick is ~0.5 s, so most fires land in the first buckets; minutes mean trouble.
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
+
+
+def observe_fire_lateness(*, job_id: int, seconds: float, client: redis.Redis | None = None) -> bool:
+    """Count one scheduled job's lateness (seconds, >= 0) once; returns False if already counted."""
+    client = client or _redis()
+    if not client.set(f"{LATENESS_SEEN_PREFIX}{job_id}", 1, nx=True, ex=86400):
+        return False
+    seconds = max(0.0, seconds)
+    pipe = client.pipeline(transaction=True)
+    for bound in LATENESS_BUCKETS:
+        if seconds <= bound:
+            pipe.hincrby(LATENESS_KEY, repr(bound), 1)
+    pipe.hincrby(LATENESS_KEY, "count", 1)
+    pipe.hincrbyfloat(LATENESS_KEY, "sum", seconds)
+    pipe.execute()
+    return True
+
+
+@signals.task_postrun.connect(weak=False)
+def _observe_after_run(task=None, args=None, kwargs=None, **_):
+    """After ``run_job``: count the lateness of a scheduled job's first run (never raises)."""
+    if getattr(task, "name", "") != "jobs.tasks.run_job":
+        return
+    try:
+        from jobs.models import Job
+
+        job_id = (kwargs or {}).get("job_id", (args or [None])[0] if args else None)
+        row = (
+            Job.objects.filter(pk=job_id, fire_at__isnull=False, started_at__isnull=False, attempts_made=1)
+            .values("fire_at", "started_at")
+            .first()
+        )
+        if row:
+            observe_fire_lateness(job_id=job_id, seconds=(row["started_at"] - row["fire_at"]).total_seconds())
+    except Exception:
+        logger.warning("could not record fire lateness of job %s", job_id, exc_info=True)
+
+
+class JobServerCollector:
+    """Reads the series listed in the module docstring at each scrape."""
+
+    def collect(self):
+        yield self._jobs()
+        yield self._schedules()
+        client = _redis()
+        try:
+            yield from self._redis_series(client)
+        finally:
+            client.close()
+        deliveries = self._deliveries()
+        if deliveries is not None:
+            yield deliveries
+
+    @staticmethod
+    def _jobs():
+        from jobs.models import Job
+
+        family = GaugeMetricFamily(
+            "jobserver_jobs", "Jobs stored, by state and handler.", labels=["state", "handler"]
+        )
+        for row in Job.objects.order_by().values("state", "name").annotate(n=Count("id")):
+            family.add_metric([row["state"], row["name"]], row["n"])
+        return family
+
+    @staticmethod
+    def _schedules():
+        from scheduling.models import Schedule
+
+        family = GaugeMetricFamily("jobserver_schedules", "Schedules, by state.", labels=["state"])
+        for row in Schedule.objects.order_by().values("state").annotate(n=Count("id")):
+            family.add_metric([row["state"]], row["n"])
+        return family
+
+    @staticmethod
+    def _redis_series(client: redis.Redis):
+        try:
+            pipe = client.pipeline(transaction=False)
+            for queue in QUEUES:
+                for suffix in _PRIORITY_SUFFIXES:
+                    pipe.llen(queue + suffix)
+            pipe.hgetall(LATENESS_KEY)
+            *lengths, lateness = pipe.execute()
+        except redis.RedisError:
+            logger.warning("metrics: Redis unreachable; queue depths and fire lateness left out")
+            return
+        depth = GaugeMetricFamily(
+            "jobserver_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
+        )
+        per_queue = len(_PRIORITY_SUFFIXES)
+        for index, queue in enumerate(QUEUES):
+            depth.add_metric([queue], sum(lengths[index * per_queue : (index + 1) * per_queue]))
+        yield depth
+        values = {key.decode(): value for key, value in lateness.items()}
+        buckets = [(repr(bound), int(values.get(repr(bound), 0))) for bound in LATENESS_BUCKETS]
+        buckets.append(("+Inf", int(values.get("count", 0))))
+        yield HistogramMetricFamily(
+            "jobserver_fire_lateness_seconds",
+            "Seconds from a scheduled job's nominal fire time to the start of its first run.",
+            buckets=buckets,
+            sum_value=float(values.get("sum", 0.0)),
+        )
+
+    @staticmethod
+    def _deliveries():
+        from django.apps import apps
+
+        try:
+            delivery = apps.get_model("webhooks", "Delivery")
+        except LookupError:
+            return None
+        field = next((n for n in ("status", "state", "outcome") if _has_field(delivery, n)), None)
+        if field is None:
+            return None
+        family = GaugeMetricFamily(
+            "jobserver_webhook_deliveries", "Webhook deliveries, by status.", labels=["status"]
+        )
+        for row in delivery.objects.order_by().values(field).annotate(n=Count("pk")):
+            family.add_metric([str(row[field])], row["n"])
+        return family
+
+
+def _has_field(model, name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except Exception:
+        return False
+    return True
+
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(JobServerCollector())
