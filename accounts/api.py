@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import Conflict
+from config.openapi.shapes import MessageSerializer as _MessageSerializer
 
 from . import selectors, services
 from .throttling import AuthRateThrottle
@@ -56,7 +57,6 @@ class Unauthorized(exceptions.APIException):
         super().__init__({"message": message, "errors": errors or {}})
 
 
-_MessageSerializer = inline_serializer("Message", {"message": serializers.CharField()})
 _TokenPairSerializer = inline_serializer(
     "TokenPair", {"accessToken": serializers.CharField(), "refreshToken": serializers.CharField()}
 )

@@ -118,13 +118,19 @@ def server_error_body() -> dict:
 
 # Prefixes of the JSON API (API.md). Other paths (pages, admin) answer JSON only to clients that
 # do not ask for HTML.
+PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
 API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
 _STATUS_MESSAGES = {404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
 
 
 def is_api_request(request) -> bool:
-    """Whether ``request`` should only ever get JSON errors: an API path, or a client not asking for HTML."""
-    return request.path.startswith(API_PATH_PREFIXES) or "text/html" not in request.headers.get("Accept", "")
+    """Whether ``request`` should only ever get JSON errors: an API path, or a client not asking for HTML
+    on a path that is not one of the people's pages (which answer with HTML error pages)."""
+    if request.path.startswith(API_PATH_PREFIXES):
+        return True
+    if request.path.startswith(PAGE_PATH_PREFIXES):
+        return False
+    return "text/html" not in request.headers.get("Accept", "")
 
 
 class ApiErrorMiddleware:
