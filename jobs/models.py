@@ -55,6 +55,12 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job's message was last published to the broker (UTC)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refreshed every few seconds by the worker running the job (UTC)."
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -66,6 +72,9 @@ class Job(models.Model):
             models.Index(fields=["owner", "name", "state", "finished_at"], name="job_owner_name_finished"),
             models.Index(fields=["schedule", "-id"], name="job_schedule_recent"),
             models.Index(fields=["state", "run_at"], name="job_state_run_at"),
+            # The reconciler's two sweeps; partial, so they hold only the few rows in those states.
+            models.Index(fields=["enqueued_at"], condition=Q(state="waiting"), name="job_waiting_enqueued"),
+            models.Index(fields=["heartbeat_at"], condition=Q(state="active"), name="job_active_heartbeat"),
         ]
         constraints = [
             models.UniqueConstraint(
