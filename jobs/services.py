@@ -32,7 +32,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from . import handlers
@@ -289,7 +290,7 @@ class JobContext:
             self._last_flush = time.monotonic()
         fields: dict[str, Any] = {}
         if output:
-            fields["output"] = F("output") + output
+            fields["output"] = Concat(F("output"), Value(output))
         if logs is not None:
             fields["logs"] = logs
         if fields:
