@@ -1,6 +1,7 @@
 """Jobs throughput, end to end, against raw Celery on the same broker (issue 3).
 
-    REDIS_URL=redis://127.0.0.1:6379/1 [DATABASE_URL=postgres://...] .venv/bin/python bench/jobs_throughput.py [-n 5000] [--profile]
+    REDIS_URL=redis://127.0.0.1:6379/1 [DATABASE_URL=postgres://...] \
+        .venv/bin/python bench/jobs_throughput.py [-n 5000] [--profile] [--without-events]
 
 One run does, in order, with ONE worker process (``celery worker -Q jobs -c 2``, prefork):
 1. raw Celery: ``n`` no-op tasks sent one by one with ``apply_async``; done when the queue and the
@@ -65,8 +66,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=5000, help="jobs (and raw tasks) per phase")
     parser.add_argument("--profile", action="store_true", help="cProfile submission and execution in-process")
-    parser.add_argument("--without-events", action="store_true",
-                        help="diagnostic: measure with live events switched off (no channel layer)")
+    parser.add_argument(
+        "--without-events",
+        action="store_true",
+        help="diagnostic: measure with live events switched off (no channel layer)",
+    )
     args = parser.parse_args()
     if args.without_events and not os.environ.get("BENCH_WITHOUT_EVENTS"):
         os.environ["BENCH_WITHOUT_EVENTS"] = "1"
@@ -74,17 +78,17 @@ def main() -> int:
     n = args.n
 
     if os.environ["DATABASE_URL"].startswith("sqlite:///"):
-        Path(os.environ["DATABASE_URL"][len("sqlite:///"):]).unlink(missing_ok=True)
+        Path(os.environ["DATABASE_URL"][len("sqlite:///") :]).unlink(missing_ok=True)
     import django
 
     django.setup()
+    import redis
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    import redis
     from jobs import services
     from jobs.models import Job
 
@@ -99,10 +103,32 @@ def main() -> int:
 
     env = dict(os.environ)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "jobs", "-c", "2", "-n", "bench@%h",
-         "-I", "bench.jobs_throughput", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "WARNING"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "jobs",
+            "-c",
+            "2",
+            "-n",
+            "bench@%h",
+            "-I",
+            "bench.jobs_throughput",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     results: dict[str, tuple[float, float]] = {}
     try:
@@ -158,9 +184,9 @@ def main() -> int:
 
 
 def _profile(user, n: int) -> None:
+    import redis
     from django.conf import settings
 
-    import redis
     from jobs import services
     from jobs.models import Job
 
@@ -175,10 +201,16 @@ def _profile(user, n: int) -> None:
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
 
     ids: list[int] = []
-    report("job_submit", lambda: ids.extend(services.job_submit(owner=user, name="echo", data={"i": i})[0].pk
-                                            for i in range(n)))
+    report(
+        "job_submit",
+        lambda: ids.extend(
+            services.job_submit(owner=user, name="echo", data={"i": i})[0].pk for i in range(n)
+        ),
+    )
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    report("job_execute (what the worker does per job)", lambda: [services.job_execute(job_id=i) for i in ids])
+    report(
+        "job_execute (what the worker does per job)", lambda: [services.job_execute(job_id=i) for i in ids]
+    )
     Job.objects.all().delete()
 
 

@@ -82,13 +82,17 @@ def validate_options(options: Any) -> dict:
         elif isinstance(backoff, dict):
             extra = sorted(set(backoff) - {"type", "delay"})
             if extra:
-                errors["backoff"] = [f"options.backoff: unknown keys {', '.join(extra)} (allowed: type, delay)"]
+                errors["backoff"] = [
+                    f"options.backoff: unknown keys {', '.join(extra)} (allowed: type, delay)"
+                ]
             elif backoff.get("type") not in ("fixed", "exponential"):
                 errors["backoff"] = ["options.backoff.type: must be 'fixed' or 'exponential'"]
             elif "delay" in backoff:
                 _int_in(errors, "backoff", backoff["delay"], 0, MAX_MS, " ms")
         else:
-            errors["backoff"] = ["options.backoff: must be a number of ms or {type: fixed|exponential, delay}"]
+            errors["backoff"] = [
+                "options.backoff: must be a number of ms or {type: fixed|exponential, delay}"
+            ]
     if "delay" in options:
         _int_in(errors, "delay", options["delay"], 0, MAX_MS, " ms")
     if "priority" in options:

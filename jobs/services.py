@@ -164,7 +164,8 @@ def job_enqueue(job: Job) -> None:
         try:
             _publish(job)
         except Exception:
-            logger.warning("could not publish job %s; the reconciler will publish it again", job.pk, exc_info=True)
+            logger.warning("could not publish job %s; the reconciler will publish it again", job.pk,
+                           exc_info=True)
     publish_job_event(job, job.state)
 
 
@@ -228,6 +229,8 @@ class JobContext:
 
     def __init__(self, job: Job):
         self.job = job
+        if not isinstance(job.logs, list):
+            job.logs = []
         self._lock = threading.Lock()
         self._pending_output: list[str] = []
         self._output_bytes = len((job.output or "").encode())
@@ -349,7 +352,8 @@ def job_execute(*, job_id: int) -> Job | None:
         reason = f"timeout: exceeded {job.options.get('timeout')} ms"
         return _fail_or_retry(job, attempt, reason, traceback.format_exc())
     except UnrecoverableError as exc:
-        return _fail_or_retry(job, attempt, f"{type(exc).__name__}: {exc}", traceback.format_exc(), retry=False)
+        reason = f"{type(exc).__name__}: {exc}"
+        return _fail_or_retry(job, attempt, reason, traceback.format_exc(), retry=False)
     except Exception as exc:  # any handler error is the job's failure, not the worker's
         return _fail_or_retry(job, attempt, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     progress = 100 if job.progress in (0, None) else job.progress
@@ -404,7 +408,9 @@ def _fail_or_retry(
             if state == JobState.WAITING:
                 transaction.on_commit(lambda: job_enqueue(job))
             else:
-                transaction.on_commit(lambda: publish_job_event(job, state, error=reason, attemptsMade=attempt))
+                transaction.on_commit(
+                    lambda: publish_job_event(job, state, error=reason, attemptsMade=attempt)
+                )
         return job
     if not qs.update(
         state=JobState.FAILED, failed_reason=reason, stacktrace=stacktrace, finished_at=now, heartbeat_at=None
@@ -434,7 +440,8 @@ def _prune(job: Job, rule: Any) -> None:
     doomed: list[int] = []
     if age is not None:
         cutoff = timezone.now() - timedelta(seconds=age)
-        doomed += scope.filter(finished_at__lt=cutoff).order_by("finished_at").values_list("pk", flat=True)[:batch]
+        old = scope.filter(finished_at__lt=cutoff).order_by("finished_at")
+        doomed += old.values_list("pk", flat=True)[:batch]
     if count is not None:
         doomed += scope.order_by("-finished_at", "-pk").values_list("pk", flat=True)[count : count + batch]
     if doomed:
@@ -452,7 +459,8 @@ def job_cancel(*, job: Job) -> Job:
     """
     now = timezone.now()
     if Job.objects.filter(pk=job.pk, state__in=[JobState.WAITING, JobState.DELAYED]).update(
-        state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran", finished_at=now
+        state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
+        finished_at=now,
     ):
         job.refresh_from_db()
         publish_job_event(job, "cancelled")
@@ -461,7 +469,9 @@ def job_cancel(*, job: Job) -> Job:
         job.refresh_from_db()
         return job
     job.refresh_from_db()
-    raise JobStateConflict(f"job {job.pk} is {job.state}; only waiting, delayed or active jobs can be cancelled")
+    raise JobStateConflict(
+        f"job {job.pk} is {job.state}; only waiting, delayed or active jobs can be cancelled"
+    )
 
 
 def job_retry(*, job: Job) -> Job:
@@ -478,7 +488,9 @@ def job_retry(*, job: Job) -> Job:
             cancel_requested=False,
         ):
             job.refresh_from_db()
-            raise JobStateConflict(f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried")
+            raise JobStateConflict(
+                f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried"
+            )
         job.refresh_from_db()
         transaction.on_commit(lambda: job_enqueue(job))
     return job
@@ -492,7 +504,7 @@ def job_delete(*, job: Job) -> None:
         raise JobStateConflict(f"job {job.pk} is {job.state}; only finished jobs can be deleted")
 
 
-# --- beat's hook: promotion of due jobs and reconciliation ---------------------------------------------------
+# --- beat's hook: promotion of due jobs and reconciliation ------------------------------------------------
 
 _last_reconcile = 0.0
 
@@ -531,7 +543,11 @@ def jobs_promote_due(*, now=None, cap: float = 1.0) -> float:
 
 def _promote_batch(now, batch: int) -> int:
     with transaction.atomic():
-        qs = Job.objects.filter(state=JobState.DELAYED, run_at__lte=now).order_by("run_at").select_related("schedule")
+        qs = (
+            Job.objects.filter(state=JobState.DELAYED, run_at__lte=now)
+            .order_by("run_at")
+            .select_related("schedule")
+        )
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         due = list(qs[:batch])

@@ -16,8 +16,9 @@ def iso(value) -> str | None:
 
 
 def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
-    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options, scheduleId,
-    timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt (ISO 8601 UTC), ...}``"""
+    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options,
+    scheduleId, timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt
+    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``"""
     body = {
         "id": str(job.pk),
         "jobId": str(job.pk),

@@ -28,7 +28,8 @@ class JobViewSet(viewsets.ViewSet):
             raise DRFValidationError({"status": [f"status: must be one of {', '.join(JobState.values)}"]})
         qs = selectors.job_list(user=request.user, state=state, name=request.query_params.get("name"))
         items, pagination = paginate(qs, request.query_params)
-        return Response({"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination})
+        jobs = [job_to_dict(j, include_stacktrace=False) for j in items]
+        return Response({"jobs": jobs, "pagination": pagination})
 
     def retrieve(self, request, pk=None):
         """GET /jobs/{jobId} → the job."""
@@ -44,7 +45,8 @@ class JobViewSet(viewsets.ViewSet):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise PayloadTooLarge(
-                f"request body: {length} bytes is larger than the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+                f"request body: {length} bytes is larger than the limit of "
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
             )
         ser = JobSubmitSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -77,7 +79,10 @@ class JobViewSet(viewsets.ViewSet):
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """POST /jobs/{jobId}/cancel → the job (``cancelled``, or still ``active`` with ``cancelRequested``); 409 if finished."""
+        """POST /jobs/{jobId}/cancel → the job: ``cancelled``, or still ``active`` with ``cancelRequested``.
+
+        409 if the job is already finished.
+        """
         return self._act(services.job_cancel, pk)
 
     @action(detail=True, methods=["post"])

@@ -49,14 +49,22 @@ def test_cancel_finished_job_is_409(api, owner, state):
     res = api.post(f"/jobs/{job.pk}/cancel")
     assert res.status_code == 409
     assert res.json() == {
-        "message": f"job {job.pk} is {state}; only waiting, delayed or active jobs can be cancelled", "errors": {}
+        "message": f"job {job.pk} is {state}; only waiting, delayed or active jobs can be cancelled",
+        "errors": {},
     }
 
 
 @pytest.mark.parametrize("state", ["failed", "cancelled"])
 def test_retry_failed_or_cancelled_job_makes_it_waiting_again(api, owner, state):
-    job = _job(owner, state=state, attempts_made=1, failed_reason="RuntimeError: boom", stacktrace="tb",
-               progress=50, output="partial")
+    job = _job(
+        owner,
+        state=state,
+        attempts_made=1,
+        failed_reason="RuntimeError: boom",
+        stacktrace="tb",
+        progress=50,
+        output="partial",
+    )
     body = api.post(f"/jobs/{job.pk}/retry").json()
     assert body["state"] == "waiting" and body["failedReason"] is None and body["stacktrace"] is None
     assert body["progress"] == 0 and body["output"] == "" and body["attemptsMade"] == 1
@@ -94,8 +102,12 @@ def test_delete_unfinished_job_is_409(api, owner, state):
 def test_other_user_gets_404_on_every_job_endpoint(other_api, owner):
     job = _job(owner, state="failed")
     not_found = {"message": "Not found.", "errors": {}}
-    for method, path in [("get", f"/jobs/{job.pk}"), ("post", f"/jobs/{job.pk}/cancel"),
-                         ("post", f"/jobs/{job.pk}/retry"), ("delete", f"/jobs/{job.pk}")]:
+    for method, path in [
+        ("get", f"/jobs/{job.pk}"),
+        ("post", f"/jobs/{job.pk}/cancel"),
+        ("post", f"/jobs/{job.pk}/retry"),
+        ("delete", f"/jobs/{job.pk}"),
+    ]:
         res = getattr(other_api, method)(path)
         assert (method, path, res.status_code, res.json()) == (method, path, 404, not_found)
     assert other_api.get("/jobs").json()["jobs"] == []
@@ -111,7 +123,9 @@ def test_unknown_job_id_is_404(api):
 def test_two_mib_of_data_is_413(api):
     res = api.post("/jobs/submit", {"name": "echo", "data": {"blob": "x" * (2 * 1024 * 1024)}}, format="json")
     assert res.status_code == 413
-    assert res.json()["message"] == "data: 2097163 bytes is larger than the limit of 1048576 bytes", res.json()
+    assert res.json()["message"] == "data: 2097163 bytes is larger than the limit of 1048576 bytes", (
+        res.json()
+    )
     assert Job.objects.count() == 0
 
 

@@ -1,4 +1,5 @@
-"""Running jobs in this process through the service: outcomes, attempts, backoff, context, pruning, reconciler."""
+"""Running jobs in this process through the service: outcomes, attempts, backoff, context, pruning,
+reconciler."""
 
 from datetime import timedelta
 
@@ -23,7 +24,9 @@ def test_failure_with_attempts_left_waits_for_the_backoff(owner):
     assert job.state == "delayed" and job.attempts_made == 1
     assert job.failed_reason == "RuntimeError: attempt 1 failed on purpose"
     assert "RuntimeError" in job.stacktrace and job.finished_at is None
-    assert before + timedelta(milliseconds=1000) <= job.run_at <= timezone.now() + timedelta(milliseconds=1000)
+    assert (
+        before + timedelta(milliseconds=1000) <= job.run_at <= timezone.now() + timedelta(milliseconds=1000)
+    )
     # second failure: 2,000 ms
     Job.objects.filter(pk=job.pk).update(state="waiting")
     services.job_execute(job_id=job.pk)
@@ -54,7 +57,10 @@ def test_unrecoverable_error_skips_the_remaining_attempts(owner):
 
 def test_a_result_that_is_not_json_fails_the_job(owner):
     job = _run(owner, "test.bad_result")
-    assert job.state == "failed" and job.failed_reason == "TypeError: Object of type set is not JSON serializable"
+    assert (
+        job.state == "failed"
+        and job.failed_reason == "TypeError: Object of type set is not JSON serializable"
+    )
 
 
 def test_handler_that_sees_cancellation_ends_cancelled(owner):
@@ -74,8 +80,14 @@ def test_deltas_and_logs_are_kept_in_order_and_bounded(owner):
     job = _run(owner, "test.chatty", {"n": 8})
     assert job.state == "completed"
     assert job.output == "0,1,2,3,4,"
-    assert job.logs == ["line 0", "line 1", "line 2", "line 3", "line 4",
-                        "... 3 more line(s) not stored (JOB_MAX_LOG_LINES)"]
+    assert job.logs == [
+        "line 0",
+        "line 1",
+        "line 2",
+        "line 3",
+        "line 4",
+        "... 3 more line(s) not stored (JOB_MAX_LOG_LINES)",
+    ]
 
 
 @pytest.mark.parametrize("value", [101, -1, "50", True, [1]])
@@ -136,9 +148,13 @@ def test_http_request_to_a_private_address_is_refused_without_retries(owner):
 def test_reconciler_retries_a_job_whose_worker_stopped_beating(owner):
     now = timezone.now()
     job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
-    Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=31))
+    Job.objects.filter(pk=job.pk).update(
+        state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=31)
+    )
     fresh, _ = services.job_submit(owner=owner, name="echo", data=2, options={"attempts": 2})
-    Job.objects.filter(pk=fresh.pk).update(state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=5))
+    Job.objects.filter(pk=fresh.pk).update(
+        state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=5)
+    )
     assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 1}
     job.refresh_from_db()
     fresh.refresh_from_db()

@@ -35,8 +35,23 @@ def test_backoff_policy_table(backoff, attempts_made, expected_ms):
 
 @pytest.mark.parametrize(
     ("priority", "level"),
-    [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (9, 5), (10, 6), (99, 6), (100, 7), (999, 7),
-     (1000, 8), (9999, 8), (10_000, 9), (2_097_152, 9)],
+    [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 4),
+        (5, 5),
+        (9, 5),
+        (10, 6),
+        (99, 6),
+        (100, 7),
+        (999, 7),
+        (1000, 8),
+        (9999, 8),
+        (10_000, 9),
+        (2_097_152, 9),
+    ],
 )
 def test_broker_priority_table(priority, level):
     assert broker_priority(priority) == level
@@ -44,9 +59,15 @@ def test_broker_priority_table(priority, level):
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
-    [(True, (True, None, None)), (False, (False, None, None)), (None, (False, None, None)),
-     (3, (False, 3, None)), ({"count": 2}, (False, 2, None)), ({"age": 60}, (False, None, 60)),
-     ({"count": 2, "age": 60}, (False, 2, 60))],
+    [
+        (True, (True, None, None)),
+        (False, (False, None, None)),
+        (None, (False, None, None)),
+        (3, (False, 3, None)),
+        ({"count": 2}, (False, 2, None)),
+        ({"age": 60}, (False, None, 60)),
+        ({"count": 2, "age": 60}, (False, 2, 60)),
+    ],
 )
 def test_keep_rule_table(rule, expected):
     assert keep_rule(rule) == expected
@@ -93,7 +114,9 @@ def test_options_must_be_an_object(api):
 
 
 def test_options_are_merged_over_server_defaults(api):
-    body = api.post("/jobs/submit", {"name": "echo", "data": 1, "options": {"priority": 3}}, format="json").json()
+    body = api.post(
+        "/jobs/submit", {"name": "echo", "data": 1, "options": {"priority": 3}}, format="json"
+    ).json()
     assert body["options"] == {"attempts": 1, "priority": 3}
 
 
@@ -107,18 +130,26 @@ def test_data_schema_error_is_400_with_the_path(api):
 
 
 def test_job_id_returns_the_first_job_with_200(api, owner, other_user):
-    first = api.post("/jobs/submit", {"name": "echo", "data": 1, "options": {"jobId": "order-17"}}, format="json")
-    again = api.post("/jobs/submit", {"name": "echo", "data": 2, "options": {"jobId": "order-17"}}, format="json")
+    first = api.post(
+        "/jobs/submit", {"name": "echo", "data": 1, "options": {"jobId": "order-17"}}, format="json"
+    )
+    again = api.post(
+        "/jobs/submit", {"name": "echo", "data": 2, "options": {"jobId": "order-17"}}, format="json"
+    )
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["jobId"] == first.json()["jobId"] and again.json()["data"] == 1
     # the key is per user
-    theirs, created = services.job_submit(owner=other_user, name="echo", data=3, options={"jobId": "order-17"})
+    theirs, created = services.job_submit(
+        owner=other_user, name="echo", data=3, options={"jobId": "order-17"}
+    )
     assert created and str(theirs.pk) != first.json()["jobId"]
 
 
 def test_delay_keeps_the_job_delayed_until_run_at(api):
     before = timezone.now()
-    body = api.post("/jobs/submit", {"name": "echo", "data": 1, "options": {"delay": 60000}}, format="json").json()
+    body = api.post(
+        "/jobs/submit", {"name": "echo", "data": 1, "options": {"delay": 60000}}, format="json"
+    ).json()
     job = Job.objects.get(pk=body["jobId"])
     assert body["state"] == job.state == "delayed"
     # due 60,000 ms after the submission instant (taken just before the row is saved)
@@ -147,7 +178,9 @@ def test_priority_is_stored_and_sent_as_a_broker_level(api, owner):
     import redis
     from django.conf import settings
 
-    body = api.post("/jobs/submit", {"name": "echo", "data": 1, "options": {"priority": 150}}, format="json").json()
+    body = api.post(
+        "/jobs/submit", {"name": "echo", "data": 1, "options": {"priority": 150}}, format="json"
+    ).json()
     assert Job.objects.get(pk=body["jobId"]).priority == 150
     client = redis.Redis.from_url(settings.REDIS_URL)
     # kombu's Redis transport keeps one list per priority level: "jobs" for 0, "jobs\x06\x16<n>" otherwise

@@ -53,8 +53,15 @@ def _logs(engine):
 
 
 def test_exponential_backoff_runs_attempts_at_about_0_1_3_seconds(engine, api):
-    res = api.post("/jobs/submit", {"name": "test.flaky", "data": {}, "options": {
-        "attempts": 3, "backoff": {"type": "exponential", "delay": 1000}}}, format="json")
+    res = api.post(
+        "/jobs/submit",
+        {
+            "name": "test.flaky",
+            "data": {},
+            "options": {"attempts": 3, "backoff": {"type": "exponential", "delay": 1000}},
+        },
+        format="json",
+    )
     job = _finished(int(res.json()["jobId"]), 30)
     assert job is not None, _logs(engine)
     assert job.state == "failed" and job.attempts_made == 3
@@ -66,7 +73,9 @@ def test_exponential_backoff_runs_attempts_at_about_0_1_3_seconds(engine, api):
 
 
 def test_delay_holds_the_job_then_it_runs(engine, api):
-    res = api.post("/jobs/submit", {"name": "echo", "data": "later", "options": {"delay": 1500}}, format="json")
+    res = api.post(
+        "/jobs/submit", {"name": "echo", "data": "later", "options": {"delay": 1500}}, format="json"
+    )
     assert res.json()["state"] == "delayed"
     job = _finished(int(res.json()["jobId"]))
     assert job is not None and job.state == "completed" and job.result == "later", _logs(engine)
@@ -74,8 +83,11 @@ def test_delay_holds_the_job_then_it_runs(engine, api):
 
 
 def test_timeout_fails_the_job_with_a_clear_reason(engine, api):
-    res = api.post("/jobs/submit", {"name": "demo.progress", "data": {"steps": 20, "delayMs": 500},
-                                    "options": {"timeout": 1200}}, format="json")
+    res = api.post(
+        "/jobs/submit",
+        {"name": "demo.progress", "data": {"steps": 20, "delayMs": 500}, "options": {"timeout": 1200}},
+        format="json",
+    )
     job = _finished(int(res.json()["jobId"]))
     assert job is not None, _logs(engine)
     assert (job.state, job.failed_reason, job.attempts_made) == ("failed", "timeout: exceeded 1200 ms", 1)
@@ -84,11 +96,16 @@ def test_timeout_fails_the_job_with_a_clear_reason(engine, api):
 
 
 def test_cancel_active_job_the_handler_sees_it_and_the_job_ends_cancelled(engine, api):
-    jid = api.post("/jobs/submit", {"name": "demo.progress", "data": {"steps": 50, "delayMs": 200}},
-                   format="json").json()["jobId"]
-    assert wait_until(lambda: Job.objects.filter(pk=jid, state="active", progress__gte=2).exists(), 20), _logs(engine)
+    jid = api.post(
+        "/jobs/submit", {"name": "demo.progress", "data": {"steps": 50, "delayMs": 200}}, format="json"
+    ).json()["jobId"]
+    assert wait_until(lambda: Job.objects.filter(pk=jid, state="active", progress__gte=2).exists(), 20), (
+        _logs(engine)
+    )
     res = api.post(f"/jobs/{jid}/cancel")
-    assert res.status_code == 200 and res.json()["state"] == "active" and res.json()["cancelRequested"] is True
+    assert (
+        res.status_code == 200 and res.json()["state"] == "active" and res.json()["cancelRequested"] is True
+    )
     job = _finished(int(jid))
     assert (job.state, job.failed_reason) == ("cancelled", "cancelled: while active")
     assert job.progress < 100 and job.result is None
@@ -134,16 +151,25 @@ def http_server():
 
 
 def test_http_request_calls_a_local_server_when_private_targets_are_allowed(engine, api, http_server):
-    data = {"method": "POST", "url": f"{http_server}/created", "headers": {"X-Token": "t1"},
-            "body": {"n": 1}, "timeout": 5000, "expectedStatuses": [201]}
+    data = {
+        "method": "POST",
+        "url": f"{http_server}/created",
+        "headers": {"X-Token": "t1"},
+        "body": {"n": 1},
+        "timeout": 5000,
+        "expectedStatuses": [201],
+    }
     jid = api.post("/jobs/submit", {"name": "http.request", "data": data}, format="json").json()["jobId"]
     job = _finished(int(jid))
     assert job is not None and job.state == "completed", _logs(engine)
     assert job.result["status"] == 201 and job.result["truncated"] is False
     assert json.loads(job.result["body"]) == {"got": {"n": 1}, "auth": "t1"}
     assert job.result["headers"]["Content-Type"] == "application/json"
-    bad = api.post("/jobs/submit", {"name": "http.request", "data": {**data, "url": f"{http_server}/down"}},
-                   format="json").json()
+    bad = api.post(
+        "/jobs/submit",
+        {"name": "http.request", "data": {**data, "url": f"{http_server}/down"}},
+        format="json",
+    ).json()
     job = _finished(int(bad["jobId"]))
     assert job.state == "failed"
     assert job.failed_reason == "RuntimeError: http.request: status 503 is not one of the expected (201)"

@@ -24,7 +24,9 @@ FAST_RECOVERY = {
 
 def test_lower_priority_number_runs_first_on_a_single_slot_worker(owner):
     priorities = [10, 0, 1000, 3, 10_000, 1, 150]
-    jobs = [services.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0] for p in priorities]
+    jobs = [
+        services.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0] for p in priorities
+    ]
     worker = start_worker(name="prio-worker", concurrency=1)
     try:
         done = wait_until(lambda: Job.objects.filter(state="completed").count() == len(jobs), 30)
@@ -40,11 +42,12 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
     first = start_worker(name="doomed-worker", concurrency=1, **FAST_RECOVERY)
     second = None
     try:
-        job, _ = services.job_submit(owner=owner, name="demo.progress", data={"steps": 5, "delayMs": 1000},
-                                     options={"attempts": 2})
-        assert wait_until(lambda: Job.objects.filter(pk=job.pk, state="active", progress__gte=20).exists(), 30), (
-            first.output()[-3000:]
+        job, _ = services.job_submit(
+            owner=owner, name="demo.progress", data={"steps": 5, "delayMs": 1000}, options={"attempts": 2}
         )
+        assert wait_until(
+            lambda: Job.objects.filter(pk=job.pk, state="active", progress__gte=20).exists(), 30
+        ), first.output()[-3000:]
         first.kill()  # SIGKILL to the whole process group: main process and its pool child
         second = start_worker(name="rescue-worker", concurrency=1, **FAST_RECOVERY)
         done = wait_until(lambda: Job.objects.filter(pk=job.pk, state="completed").exists(), 40)
