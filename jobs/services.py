@@ -142,7 +142,8 @@ def _publish(job: Job) -> None:
     """Send the job's ``run_job`` message with its broker priority and time limits.
 
     ``timeout`` (ms) becomes Celery's per-call soft time limit (``SoftTimeLimitExceeded`` is
-    raised inside the handler); the hard limit follows ``JOB_TIMEOUT_GRACE_S`` later.
+    raised inside the handler); the hard limit follows ``JOB_TIMEOUT_GRACE_S`` later. Celery
+    enforces time limits in its default prefork pool only (not ``-P solo``/``threads``).
     """
     from .tasks import run_job
 
