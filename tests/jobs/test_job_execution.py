@@ -203,3 +203,12 @@ def test_reconciler_publishes_old_waiting_jobs_again(owner):
     old.refresh_from_db()
     assert old.enqueued_at == now and client.llen("jobs") == 1
     assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 0}
+
+
+def test_a_message_redelivered_while_the_job_runs_does_nothing(owner):
+    job, _ = services.job_submit(owner=owner, name="echo", data=1)
+    beat = timezone.now()
+    Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1, heartbeat_at=beat)
+    assert services.job_execute(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert (job.state, job.attempts_made, job.heartbeat_at) == ("active", 1, beat)
