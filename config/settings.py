@@ -212,7 +212,9 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = BEAT_MAX_SLEEP_S
 # --- Jobs engine (issue 3) ----------------------------------------------------------------------------
 # Broker priorities: ten Redis lists per queue (kombu's Redis transport: BRPOP checks the lists in step
 # order, so step 0 is served first). jobs.options.broker_priority maps BullMQ's 0..2,097,152 onto them.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10)), "queue_order_strategy": "priority"}
+# queue_order_strategy stays round_robin: it only orders the queues (jobs, schedules, webhooks) within
+# one priority step, and "priority" there would starve schedule fires and webhooks behind a jobs backlog.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10))}
 # A running job's worker refreshes `heartbeat_at` this often (seconds) from a thread.
 JOB_HEARTBEAT_S = env.float("JOB_HEARTBEAT_S", default=5.0)
 # An active job whose heartbeat is older than this is treated as lost with its worker (retry or fail).
