@@ -363,3 +363,27 @@ READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "wor
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=1.0)
 READYZ_WORKER_WAIT_S = env.float("READYZ_WORKER_WAIT_S", default=5.0)
 READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)
+# --- Jobs engine (issue 3) ----------------------------------------------------------------------------
+# Broker priorities: ten Redis lists per queue (kombu's Redis transport: BRPOP checks the lists in step
+# order, so step 0 is served first). jobs.options.broker_priority maps BullMQ's 0..2,097,152 onto them.
+# queue_order_strategy stays round_robin: it only orders the queues (jobs, schedules, webhooks) within
+# one priority step, and "priority" there would starve schedule fires and webhooks behind a jobs backlog.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10))}
+# A running job's worker refreshes `heartbeat_at` this often (seconds) from a thread.
+JOB_HEARTBEAT_S = env.float("JOB_HEARTBEAT_S", default=5.0)
+# An active job whose heartbeat is older than this is treated as lost with its worker (retry or fail).
+JOB_STALE_AFTER_S = env.float("JOB_STALE_AFTER_S", default=60.0)
+# A waiting job published longer ago than this is published again (its message may be gone, e.g. Redis
+# restarted empty); a duplicate message is harmless because claiming is a conditional UPDATE.
+JOB_REQUEUE_WAITING_AFTER_S = env.float("JOB_REQUEUE_WAITING_AFTER_S", default=300.0)
+# How often beat's leader runs that reconciliation (seconds). Promotion of due delayed jobs runs every tick.
+JOB_RECONCILE_EVERY_S = env.float("JOB_RECONCILE_EVERY_S", default=10.0)
+JOB_MAINTENANCE_BATCH_SIZE = env.int("JOB_MAINTENANCE_BATCH_SIZE", default=500)
+# `timeout` is Celery's soft time limit; the hard limit (child process killed) comes this much later.
+JOB_TIMEOUT_GRACE_S = env.float("JOB_TIMEOUT_GRACE_S", default=5.0)
+# Bounds on what one job stores from its handler (live events are not bounded).
+JOB_MAX_LOG_LINES = env.int("JOB_MAX_LOG_LINES", default=1000)
+JOB_MAX_OUTPUT_BYTES = env.int("JOB_MAX_OUTPUT_BYTES", default=1024 * 1024)
+# Deltas and log lines are written to the database at most this often (seconds), and when the job ends.
+JOB_FLUSH_EVERY_S = env.float("JOB_FLUSH_EVERY_S", default=0.5)
+JOB_HTTP_MAX_BODY_BYTES = env.int("JOB_HTTP_MAX_BODY_BYTES", default=64 * 1024)

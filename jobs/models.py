@@ -38,11 +38,14 @@ class Job(models.Model):
     options = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.WAITING)
     priority = models.IntegerField(default=0)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", means "no key": the unique constraint on (owner, key) must skip keyless jobs.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     schedule = models.ForeignKey(
         "scheduling.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
-    fire_at = models.DateTimeField(null=True, blank=True, help_text="Nominal fire time (UTC) of the schedule run.")
+    fire_at = models.DateTimeField(
+        null=True, blank=True, help_text="Nominal fire time (UTC) of the schedule run."
+    )
     attempts_made = models.PositiveIntegerField(default=0)
     progress = models.JSONField(default=int, blank=True)
     result = models.JSONField(null=True, blank=True)
@@ -50,11 +53,19 @@ class Job(models.Model):
     stacktrace = models.TextField(blank=True, default="")
     output = models.TextField(blank=True, default="", help_text="Streamed delta text, in order.")
     logs = models.JSONField(default=list, blank=True)
-    run_at = models.DateTimeField(null=True, blank=True, help_text="When a delayed job or retry is due (UTC).")
+    run_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a delayed job or retry is due (UTC)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job's message was last published to the broker (UTC)."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refreshed every few seconds by the worker running the job (UTC)."
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -66,6 +77,9 @@ class Job(models.Model):
             models.Index(fields=["owner", "name", "state", "finished_at"], name="job_owner_name_finished"),
             models.Index(fields=["schedule", "-id"], name="job_schedule_recent"),
             models.Index(fields=["state", "run_at"], name="job_state_run_at"),
+            # The reconciler's two sweeps; partial, so they hold only the few rows in those states.
+            models.Index(fields=["enqueued_at"], condition=Q(state="waiting"), name="job_waiting_enqueued"),
+            models.Index(fields=["heartbeat_at"], condition=Q(state="active"), name="job_active_heartbeat"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -82,13 +82,17 @@ def validate_options(options: Any) -> dict:
         elif isinstance(backoff, dict):
             extra = sorted(set(backoff) - {"type", "delay"})
             if extra:
-                errors["backoff"] = [f"options.backoff: unknown keys {', '.join(extra)} (allowed: type, delay)"]
+                errors["backoff"] = [
+                    f"options.backoff: unknown keys {', '.join(extra)} (allowed: type, delay)"
+                ]
             elif backoff.get("type") not in ("fixed", "exponential"):
                 errors["backoff"] = ["options.backoff.type: must be 'fixed' or 'exponential'"]
             elif "delay" in backoff:
                 _int_in(errors, "backoff", backoff["delay"], 0, MAX_MS, " ms")
         else:
-            errors["backoff"] = ["options.backoff: must be a number of ms or {type: fixed|exponential, delay}"]
+            errors["backoff"] = [
+                "options.backoff: must be a number of ms or {type: fixed|exponential, delay}"
+            ]
     if "delay" in options:
         _int_in(errors, "delay", options["delay"], 0, MAX_MS, " ms")
     if "priority" in options:
@@ -107,3 +111,61 @@ def validate_options(options: Any) -> dict:
     if errors:
         raise ValidationError({"options": [msg for msgs in errors.values() for msg in msgs]})
     return {**getattr(settings, "JOB_DEFAULT_OPTIONS", {}), **options}
+
+
+def backoff_delay_ms(backoff: Any, attempts_made: int) -> int:
+    """Milliseconds to wait before the next attempt, after ``attempts_made`` attempts have failed.
+
+    ``backoff`` is the validated option: ``None`` (no wait), a number (fixed ms), or
+    ``{type: "fixed"|"exponential", delay: ms}``. Exponential is BullMQ's formula
+    ``round(2 ** (attempts_made - 1) * delay)`` (BullMQ ``Backoffs.builtinStrategies``), so with
+    ``delay`` 1000 the attempts start at about +0 s, +1 s, +3 s, +7 s. Capped at ten years.
+    """
+    if backoff is None or isinstance(backoff, bool):
+        return 0
+    if _is_int(backoff):
+        return min(max(backoff, 0), MAX_MS)
+    if not isinstance(backoff, dict):
+        return 0
+    delay = backoff.get("delay") or 0
+    if backoff.get("type") == "exponential":
+        if attempts_made < 1:
+            return 0
+        # Past 2**60 the product is beyond the cap anyway; bounding the exponent keeps the maths cheap.
+        return min(round(2 ** min(attempts_made - 1, 60) * delay), MAX_MS)
+    return min(delay, MAX_MS)
+
+
+# Broker priority levels for BullMQ priorities: 0-4 each get their own level, then one level per decade.
+_PRIORITY_LEVELS = ((5, 5), (10, 6), (100, 7), (1000, 8), (10_000, 9))
+
+
+def broker_priority(priority: int) -> int:
+    """Map a BullMQ ``priority`` (0 highest .. 2,097,152 lowest) onto the broker's 10 levels (0 first).
+
+    0-4 map to 0-4; 5-9 → 5; 10-99 → 6; 100-999 → 7; 1,000-9,999 → 8; 10,000 and above → 9. Jobs
+    on the same level run in submission order; the exact value stays on the job. kombu's Redis
+    transport serves level 0 first (``priority_steps`` in ``CELERY_BROKER_TRANSPORT_OPTIONS``).
+    """
+    level = max(0, min(int(priority or 0), 4))
+    for start, value in _PRIORITY_LEVELS:
+        if priority >= start:
+            level = value
+    return level
+
+
+def keep_rule(rule: Any) -> tuple[bool, int | None, int | None]:
+    """Read a validated ``removeOnComplete``/``removeOnFail`` value as ``(remove_now, count, age_s)``.
+
+    ``true`` → remove the job itself (BullMQ); ``false``/absent → keep all; a count N → keep the
+    newest N; ``{count, age}`` → keep at most ``count`` and none finished more than ``age`` s ago.
+    """
+    if rule is True:
+        return True, None, None
+    if rule is None or rule is False:
+        return False, None, None
+    if _is_int(rule):
+        return False, rule, None
+    if isinstance(rule, dict):
+        return False, rule.get("count"), rule.get("age")
+    return False, None, None

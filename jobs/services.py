@@ -1,24 +1,44 @@
-"""Job services: every write to a ``Job`` goes through here (API, pages, admin, schedules, tasks)."""
+"""Job services: every write to a ``Job`` goes through here (API, pages, admin, schedules, tasks).
+
+Lifecycle (BullMQ's states plus ``cancelled``)::
+
+    submit ──> waiting ──claim──> active ──> completed
+      │  delay    ▲                 │ └────> failed      (attempts used up, UnrecoverableError, timeout)
+      └─> delayed ┘ promoter        │ └────> cancelled   (ctx.check_cancelled() after a cancel request)
+              ▲                     │
+              └──── retry with backoff (attempts left; also when its worker was lost)
+
+Guarantees: the row is written before its message is published (``transaction.on_commit``); a
+worker claims a job with a conditional UPDATE (waiting → active), so duplicate or redelivered
+messages do nothing; every later write of the attempt is conditional on (state active, attempt
+number), so a worker that lost its job to the reconciler cannot overwrite the newer attempt.
+Delays and backoffs never use the broker's eta/countdown (Redis would redeliver a message held
+longer than its visibility timeout): the job stays ``delayed`` with ``run_at`` in the database and
+beat's leader promotes it (:func:`jobs_promote_due`), which also runs the reconciler.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import traceback
 from datetime import timedelta
 from typing import Any
 
 import jsonschema
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from . import handlers
-from .models import Job, JobState
-from .options import validate_options
+from .models import FINISHED_STATES, Job, JobState
+from .options import backoff_delay_ms, broker_priority, keep_rule, validate_options
 from .realtime import publish_job_event
 
 logger = logging.getLogger(__name__)
@@ -30,6 +50,14 @@ class PayloadTooLargeError(ValidationError):
 
 class JobCancelled(Exception):
     """Raised inside a handler by ``ctx.check_cancelled()`` when its job was cancelled."""
+
+
+class UnrecoverableError(Exception):
+    """Raise from a handler to fail the job at once, without the remaining attempts (BullMQ's name)."""
+
+
+class JobStateConflict(Exception):
+    """The job's state does not allow the action (cancel, retry, delete); the API answers 409."""
 
 
 def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
@@ -71,8 +99,9 @@ def job_submit(
     """Create a job and publish it to queue ``jobs`` after commit.
 
     Returns ``(job, created)``. With ``options.jobId`` the same owner and key return the existing
-    job and ``created=False`` (idempotent). ``delay`` (ms) makes the job ``delayed`` until due.
-    Raises ``ValidationError`` / :class:`PayloadTooLargeError` for bad input; nothing is stored then.
+    job and ``created=False`` (idempotent). ``delay`` (ms) makes the job ``delayed`` until due
+    (then beat's promoter publishes it). Raises ``ValidationError`` / :class:`PayloadTooLargeError`
+    for bad input; nothing is stored then.
     """
     merged = validate_job_input(name=name, data=data, options=options)
     key = str(merged["jobId"]) if "jobId" in merged else None
@@ -93,6 +122,7 @@ def job_submit(
         fire_at=fire_at,
         state=JobState.DELAYED if delay_ms else JobState.WAITING,
         run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+        enqueued_at=None if delay_ms else now,
     )
     try:
         with transaction.atomic():
@@ -108,41 +138,171 @@ def job_submit(
     return job, True
 
 
-def job_enqueue(job: Job) -> None:
-    """Publish a waiting job's message to queue ``jobs`` and announce it (call after commit)."""
+def _publish(job: Job) -> None:
+    """Send the job's ``run_job`` message with its broker priority and time limits.
+
+    ``timeout`` (ms) becomes Celery's per-call soft time limit (``SoftTimeLimitExceeded`` is
+    raised inside the handler); the hard limit follows ``JOB_TIMEOUT_GRACE_S`` later. Celery
+    enforces time limits in its default prefork pool only (not ``-P solo``/``threads``).
+    """
     from .tasks import run_job
 
+    kwargs: dict[str, Any] = {"priority": broker_priority(job.priority)}
+    timeout_ms = (job.options or {}).get("timeout")
+    if timeout_ms:
+        kwargs["soft_time_limit"] = timeout_ms / 1000
+        kwargs["time_limit"] = timeout_ms / 1000 + settings.JOB_TIMEOUT_GRACE_S
+    run_job.apply_async(args=[job.pk], **kwargs)
+
+
+def job_enqueue(job: Job) -> None:
+    """Publish a waiting job's message to queue ``jobs`` and announce it (call after commit).
+
+    A broker error is logged, not raised: the row is stored and the reconciler publishes any
+    waiting job whose message is older than ``JOB_REQUEUE_WAITING_AFTER_S``.
+    """
     if job.state == JobState.WAITING:
-        run_job.apply_async(args=[job.pk])
+        try:
+            _publish(job)
+        except Exception:
+            logger.warning("could not publish job %s; the reconciler will publish it again", job.pk,
+                           exc_info=True)
     publish_job_event(job, job.state)
 
 
+# --- running a job ----------------------------------------------------------------------------------------
+
+
+class _Heartbeat:
+    """One daemon thread per worker process refreshing ``heartbeat_at`` of the jobs it runs.
+
+    Also flushes their buffered deltas and log lines. Started lazily, so each prefork child gets
+    its own thread after the fork. The thread closes its database connection after each beat so
+    it never holds one between beats.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[int, JobContext]] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, job_id: int, attempt: int, ctx: JobContext) -> None:
+        with self._lock:
+            self._watched[job_id] = (attempt, ctx)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+                self._thread.start()
+
+    def unwatch(self, job_id: int) -> None:
+        with self._lock:
+            self._watched.pop(job_id, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(settings.JOB_HEARTBEAT_S)
+            with self._lock:
+                items = list(self._watched.items())
+            if not items:
+                continue
+            try:
+                for job_id, (attempt, ctx) in items:
+                    ctx.flush()
+                    Job.objects.filter(pk=job_id, state=JobState.ACTIVE, attempts_made=attempt).update(
+                        heartbeat_at=timezone.now()
+                    )
+            except Exception:
+                logger.warning("job heartbeat failed", exc_info=True)
+            finally:
+                connection.close()
+
+
+_heartbeat = _Heartbeat()
+
+
 class JobContext:
-    """What a handler gets besides its data: report progress, stream deltas, log, see cancellation."""
+    """What a handler gets besides its data: report progress, stream deltas, log, see cancellation.
+
+    Deltas and log lines are published at once as events and stored in batches (at most every
+    ``JOB_FLUSH_EVERY_S`` and when the job ends), so a chatty handler costs O(total output), not a
+    rewrite of the whole column per call. Stored output is bounded by ``JOB_MAX_OUTPUT_BYTES`` and
+    ``JOB_MAX_LOG_LINES``; events are not.
+    """
 
     def __init__(self, job: Job):
         self.job = job
+        if not isinstance(job.logs, list):
+            job.logs = []
+        self._lock = threading.Lock()
+        self._pending_output: list[str] = []
+        self._output_bytes = len((job.output or "").encode())
+        self._logs_dirty = False
+        self._dropped_lines = 0
+        self._last_flush = time.monotonic()
+        self._attempt = job.attempts_made
 
     def progress(self, value: Any) -> None:
-        """Record progress: a number 0-100 or a JSON object; published as a ``progress`` event."""
+        """Record progress: a number 0-100 or a JSON object; published as a ``progress`` event.
+
+        Raises ``ValueError`` for anything else (the job then fails with that reason).
+        """
+        if isinstance(value, bool) or not (
+            (isinstance(value, int | float) and 0 <= value <= 100) or isinstance(value, dict)
+        ):
+            raise ValueError(f"progress: must be a number 0-100 or a JSON object, not {value!r}"[:200])
+        if isinstance(value, dict):
+            json.dumps(value)
         Job.objects.filter(pk=self.job.pk).update(progress=value)
         self.job.progress = value
         publish_job_event(self.job, "progress", progress=value)
 
     def delta(self, text: str) -> None:
-        """Append streamed partial output; published in order as ``delta`` events."""
+        """Append streamed partial output; published in order as ``delta`` events, stored in order."""
         text = str(text)
-        # Concat, not F() + text: "+" is numeric addition in SQLite and no text operator in PostgreSQL.
-        Job.objects.filter(pk=self.job.pk).update(output=Concat(F("output"), Value(text)))
+        with self._lock:
+            size = len(text.encode())
+            if self._output_bytes + size <= settings.JOB_MAX_OUTPUT_BYTES:
+                self._pending_output.append(text)
+                self._output_bytes += size
         publish_job_event(self.job, "delta", content=text)
+        self._maybe_flush()
 
     def log(self, line: str) -> None:
-        """Append a log line to the job."""
-        self.job.logs = [*self.job.logs, str(line)]
-        Job.objects.filter(pk=self.job.pk).update(logs=self.job.logs)
+        """Append a log line to the job (at most ``JOB_MAX_LOG_LINES`` are kept; later ones are counted)."""
+        with self._lock:
+            if len(self.job.logs) < settings.JOB_MAX_LOG_LINES:
+                self.job.logs.append(str(line))
+            else:
+                self._dropped_lines += 1
+            self._logs_dirty = True
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= settings.JOB_FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store buffered deltas and log lines now (the worker calls it when the job ends)."""
+        with self._lock:
+            output = "".join(self._pending_output)
+            self._pending_output.clear()
+            logs = None
+            if self._logs_dirty:
+                logs = list(self.job.logs)
+                if self._dropped_lines:
+                    logs.append(f"... {self._dropped_lines} more line(s) not stored (JOB_MAX_LOG_LINES)")
+                self._logs_dirty = False
+            self._last_flush = time.monotonic()
+        fields: dict[str, Any] = {}
+        if output:
+            fields["output"] = Concat(F("output"), Value(output))
+        if logs is not None:
+            fields["logs"] = logs
+        if fields:
+            Job.objects.filter(pk=self.job.pk, attempts_made=self._attempt).update(**fields)
 
     @property
     def cancelled(self) -> bool:
+        """Whether the owner asked to cancel this job (one indexed read)."""
         return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
     def check_cancelled(self) -> None:
@@ -151,38 +311,311 @@ class JobContext:
             raise JobCancelled()
 
 
+def _attempt_qs(job_id: int, attempt: int):
+    """The row as long as this attempt still owns it (not taken over by the reconciler, not retried)."""
+    return Job.objects.filter(pk=job_id, state=JobState.ACTIVE, attempts_made=attempt)
+
+
 def job_execute(*, job_id: int) -> Job | None:
     """Run a waiting job once: claim it (waiting → active), call its handler, store the outcome.
 
-    Idempotent: a job that is not ``waiting`` (already run, cancelled, or claimed by another
-    worker) is left alone and ``None`` is returned.
+    Idempotent: a job that is not ``waiting`` (already run, running elsewhere, cancelled, delayed)
+    is left alone and ``None`` is returned. Outcomes: ``completed`` with the result; on an error,
+    another attempt (``waiting`` or ``delayed`` per ``backoff``) while ``attempts`` remain, else
+    ``failed`` with the reason and stack trace; ``cancelled`` when the handler saw a cancel request;
+    a timeout fails the attempt with ``timeout: exceeded N ms``.
     """
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, state=JobState.WAITING).update(
-        state=JobState.ACTIVE, started_at=now, attempts_made=F("attempts_made") + 1
+        state=JobState.ACTIVE, started_at=now, heartbeat_at=now, attempts_made=F("attempts_made") + 1,
+        progress=0, output="", finished_at=None,
     )
     if not claimed:
         return None
     job = Job.objects.select_related("schedule").get(pk=job_id)
-    publish_job_event(job, "active")
+    attempt = job.attempts_made
+    publish_job_event(job, "active", attemptsMade=attempt)
     handler = handlers.get(job.name)
+    ctx = JobContext(job)
+    _heartbeat.watch(job.pk, attempt, ctx)
     try:
-        if handler is None:
-            raise LookupError(f"no handler named '{job.name}'")
-        result = handler.fn(job.data, JobContext(job))
-        json.dumps(result)
+        try:
+            if handler is None:
+                raise UnrecoverableError(f"no handler named '{job.name}'")
+            result = handler.fn(job.data, ctx)
+            json.dumps(result)
+        finally:
+            _heartbeat.unwatch(job.pk)
+            ctx.flush()
+    except JobCancelled:
+        return _finish_cancelled(job, attempt, "cancelled: while active")
+    except SoftTimeLimitExceeded:
+        reason = f"timeout: exceeded {job.options.get('timeout')} ms"
+        return _fail_or_retry(job, attempt, reason, traceback.format_exc())
+    except UnrecoverableError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return _fail_or_retry(job, attempt, reason, traceback.format_exc(), retry=False)
     except Exception as exc:  # any handler error is the job's failure, not the worker's
-        job.state = JobState.FAILED
-        job.failed_reason = f"{type(exc).__name__}: {exc}"
-        job.stacktrace = traceback.format_exc()
-        job.finished_at = timezone.now()
-        job.save(update_fields=["state", "failed_reason", "stacktrace", "finished_at"])
-        publish_job_event(job, "failed", error=job.failed_reason)
-        return job
-    job.state = JobState.COMPLETED
-    job.result = result
-    job.progress = 100 if job.progress in (0, None) else job.progress
-    job.finished_at = timezone.now()
-    job.save(update_fields=["state", "result", "progress", "finished_at"])
+        return _fail_or_retry(job, attempt, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    progress = 100 if job.progress in (0, None) else job.progress
+    finished = timezone.now()
+    if not _attempt_qs(job.pk, attempt).update(
+        state=JobState.COMPLETED, result=result, progress=progress, finished_at=finished, heartbeat_at=None
+    ):
+        return None  # the reconciler took the job over meanwhile; its decision stands
+    job.state, job.result, job.progress, job.finished_at = JobState.COMPLETED, result, progress, finished
     publish_job_event(job, "completed", result=result)
+    _prune(job, job.options.get("removeOnComplete"))
     return job
+
+
+def _finish_cancelled(job: Job, attempt: int, reason: str) -> Job | None:
+    finished = timezone.now()
+    if not _attempt_qs(job.pk, attempt).update(
+        state=JobState.CANCELLED, failed_reason=reason, finished_at=finished, heartbeat_at=None
+    ):
+        return None
+    job.state, job.failed_reason, job.finished_at = JobState.CANCELLED, reason, finished
+    publish_job_event(job, "cancelled")
+    return job
+
+
+def _fail_or_retry(
+    job: Job, attempt: int, reason: str, stacktrace: str, *, retry: bool = True, extra: Q | None = None
+) -> Job | None:
+    """End attempt ``attempt`` as failed: schedule the next attempt per ``attempts``/``backoff``, or fail.
+
+    Conditional on the attempt still owning the row (and on ``extra``), so two deciders never both win.
+    Returns the job in its new state, or ``None`` if another decider got there first.
+    """
+    now = timezone.now()
+    attempts = int(job.options.get("attempts", 1) or 1)
+    qs = _attempt_qs(job.pk, attempt)
+    if extra is not None:
+        qs = qs.filter(extra)
+    if retry and attempt < attempts:
+        delay_ms = backoff_delay_ms(job.options.get("backoff"), attempt)
+        state = JobState.DELAYED if delay_ms else JobState.WAITING
+        fields = {
+            "state": state, "failed_reason": reason, "stacktrace": stacktrace, "heartbeat_at": None,
+            "run_at": now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+            "enqueued_at": None if delay_ms else now,
+        }
+        with transaction.atomic():
+            if not qs.update(**fields):
+                return None
+            for key, value in fields.items():
+                setattr(job, key, value)
+            if state == JobState.WAITING:
+                transaction.on_commit(lambda: job_enqueue(job))
+            else:
+                transaction.on_commit(
+                    lambda: publish_job_event(job, state, error=reason, attemptsMade=attempt)
+                )
+        return job
+    if not qs.update(
+        state=JobState.FAILED, failed_reason=reason, stacktrace=stacktrace, finished_at=now, heartbeat_at=None
+    ):
+        return None
+    job.state, job.failed_reason, job.stacktrace, job.finished_at = JobState.FAILED, reason, stacktrace, now
+    publish_job_event(job, "failed", error=reason)
+    _prune(job, job.options.get("removeOnFail"))
+    return job
+
+
+def _prune(job: Job, rule: Any) -> None:
+    """Apply ``removeOnComplete``/``removeOnFail`` after ``job`` finished in its state.
+
+    Scope: the owner's finished jobs of the same handler name and state (BullMQ scopes it to the
+    queue). Uses the ``(owner, name, state, finished_at)`` index; each call deletes at most one
+    batch, reading at most ``count + batch`` index entries, never every job.
+    """
+    remove_now, count, age = keep_rule(rule)
+    if remove_now:
+        Job.objects.filter(pk=job.pk).delete()
+        return
+    if count is None and age is None:
+        return
+    batch = settings.JOB_MAINTENANCE_BATCH_SIZE
+    scope = Job.objects.filter(owner_id=job.owner_id, name=job.name, state=job.state)
+    doomed: list[int] = []
+    if age is not None:
+        cutoff = timezone.now() - timedelta(seconds=age)
+        old = scope.filter(finished_at__lt=cutoff).order_by("finished_at")
+        doomed += old.values_list("pk", flat=True)[:batch]
+    if count is not None:
+        doomed += scope.order_by("-finished_at", "-pk").values_list("pk", flat=True)[count : count + batch]
+    if doomed:
+        Job.objects.filter(pk__in=set(doomed)).delete()
+
+
+# --- owner actions ----------------------------------------------------------------------------------------
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Cancel ``job``. Waiting/delayed: it becomes ``cancelled`` at once and never runs (its message,
+    if any, finds it not waiting). Active: ``cancel_requested`` is set; the handler's next
+    ``ctx.check_cancelled()`` raises and the job ends ``cancelled`` (a handler that never checks
+    finishes normally). Raises :class:`JobStateConflict` for a finished job.
+    """
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, state__in=[JobState.WAITING, JobState.DELAYED]).update(
+        state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
+        finished_at=now,
+    ):
+        job.refresh_from_db()
+        publish_job_event(job, "cancelled")
+        return job
+    if Job.objects.filter(pk=job.pk, state=JobState.ACTIVE).update(cancel_requested=True):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    raise JobStateConflict(
+        f"job {job.pk} is {job.state}; only waiting, delayed or active jobs can be cancelled"
+    )
+
+
+def job_retry(*, job: Job) -> Job:
+    """Run a ``failed`` or ``cancelled`` job again: back to ``waiting``, outcome fields cleared.
+
+    ``attemptsMade`` keeps counting (BullMQ's ``job.retry()``), so this grants one more run plus
+    whatever ``attempts`` remain. Raises :class:`JobStateConflict` in any other state.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, state__in=[JobState.FAILED, JobState.CANCELLED]).update(
+            state=JobState.WAITING, enqueued_at=now, run_at=None, started_at=None, finished_at=None,
+            heartbeat_at=None, failed_reason="", stacktrace="", result=None, progress=0, output="",
+            cancel_requested=False,
+        ):
+            job.refresh_from_db()
+            raise JobStateConflict(
+                f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried"
+            )
+        job.refresh_from_db()
+        transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a finished (completed, failed, cancelled) job. Raises :class:`JobStateConflict` otherwise."""
+    deleted, _ = Job.objects.filter(pk=job.pk, state__in=FINISHED_STATES).delete()
+    if not deleted:
+        job.refresh_from_db()
+        raise JobStateConflict(f"job {job.pk} is {job.state}; only finished jobs can be deleted")
+
+
+# --- beat's hook: promotion of due jobs and reconciliation ------------------------------------------------
+
+_last_reconcile = 0.0
+
+
+def jobs_promote_due(*, now=None, cap: float = 1.0) -> float:
+    """Beat's leader calls this every tick: publish due delayed jobs, reconcile now and then.
+
+    Moves ``delayed`` jobs whose ``run_at`` has passed to ``waiting`` (conditional UPDATE, then
+    publish after commit), runs :func:`jobs_reconcile` every ``JOB_RECONCILE_EVERY_S``, and returns
+    the seconds until the next delayed job is due (at most ``cap``) so beat can sleep that long.
+    Never raises: a failure is logged and retried on the next tick.
+    """
+    global _last_reconcile
+    try:
+        now = now or timezone.now()
+        batch = settings.JOB_MAINTENANCE_BATCH_SIZE
+        while _promote_batch(now, batch) >= batch:
+            pass
+        if time.monotonic() - _last_reconcile >= settings.JOB_RECONCILE_EVERY_S:
+            _last_reconcile = time.monotonic()
+            jobs_reconcile(now=now)
+        nxt = (
+            Job.objects.filter(state=JobState.DELAYED, run_at__isnull=False)
+            .order_by("run_at")
+            .values_list("run_at", flat=True)
+            .first()
+        )
+        if nxt is None:
+            return cap
+        return max(0.0, min(cap, (nxt - timezone.now()).total_seconds()))
+    except Exception:
+        logger.exception("promoting or reconciling jobs failed; retrying next tick")
+        close_old_connections()
+        return cap
+
+
+def _promote_batch(now, batch: int) -> int:
+    with transaction.atomic():
+        qs = (
+            Job.objects.filter(state=JobState.DELAYED, run_at__lte=now)
+            .order_by("run_at")
+            .select_related("schedule")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        due = list(qs[:batch])
+        if not due:
+            return 0
+        moved = Job.objects.filter(pk__in=[j.pk for j in due], state=JobState.DELAYED).update(
+            state=JobState.WAITING, enqueued_at=now
+        )
+        for job in due:
+            job.state, job.enqueued_at = JobState.WAITING, now
+        transaction.on_commit(lambda: [job_enqueue(job) for job in due])
+    return moved
+
+
+def jobs_reconcile(*, now=None) -> dict:
+    """Repair what a lost message or a dead worker left behind. Safe to run any time, twice.
+
+    - ``waiting`` jobs published more than ``JOB_REQUEUE_WAITING_AFTER_S`` ago are published again
+      (their message may be gone, e.g. Redis restarted empty; a duplicate is a no-op at claim).
+    - ``active`` jobs whose heartbeat is older than ``JOB_STALE_AFTER_S`` lost their worker: the
+      attempt fails with ``worker lost`` (or ``timeout: exceeded N ms`` when past its timeout, or
+      ends ``cancelled`` when a cancel was requested) and is retried per ``attempts``/``backoff``.
+    Returns ``{"requeued": n, "stale": m}``.
+    """
+    now = now or timezone.now()
+    batch = settings.JOB_MAINTENANCE_BATCH_SIZE
+    cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_WAITING_AFTER_S)
+    requeued = 0
+    lost = (
+        Job.objects.filter(state=JobState.WAITING)
+        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .order_by("enqueued_at")
+    )
+    for job in lost[:batch]:
+        if Job.objects.filter(pk=job.pk, state=JobState.WAITING, enqueued_at=job.enqueued_at).update(
+            enqueued_at=now
+        ):
+            try:
+                _publish(job)
+                requeued += 1
+            except Exception:
+                logger.warning("could not publish job %s again", job.pk, exc_info=True)
+    if requeued:
+        logger.info("reconciler published %d waiting job(s) again", requeued)
+    stale_cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    stale = 0
+    for job in Job.objects.filter(state=JobState.ACTIVE, heartbeat_at__lt=stale_cutoff).select_related(
+        "schedule"
+    )[:batch]:
+        same_beat = Q(heartbeat_at=job.heartbeat_at)
+        if job.cancel_requested:
+            if _attempt_qs(job.pk, job.attempts_made).filter(same_beat).update(
+                state=JobState.CANCELLED, failed_reason="cancelled: its worker was lost", finished_at=now,
+                heartbeat_at=None,
+            ):
+                job.state = JobState.CANCELLED
+                publish_job_event(job, "cancelled")
+                stale += 1
+            continue
+        timeout_ms = job.options.get("timeout")
+        if timeout_ms and job.started_at and now - job.started_at >= timedelta(milliseconds=timeout_ms):
+            reason = f"timeout: exceeded {timeout_ms} ms"
+        else:
+            age = (now - job.heartbeat_at).total_seconds()
+            reason = f"worker lost: no heartbeat for {age:.0f} s"
+        if _fail_or_retry(job, job.attempts_made, reason, "", extra=same_beat) is not None:
+            stale += 1
+    if stale:
+        logger.info("reconciler handled %d active job(s) whose worker was lost", stale)
+    return {"requeued": requeued, "stale": stale}

@@ -76,6 +76,11 @@ class ScheduleScheduler(DatabaseScheduler):
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
             schedule_sleep = 1.0
+        # --- jobs engine hook (issue 3): promote due delayed jobs/retries, reconcile lost ones; never raises.
+        from jobs.services import jobs_promote_due
+
+        schedule_sleep = min(schedule_sleep, jobs_promote_due(cap=self.max_interval))
+        # --- end of jobs engine hook
         return max(0.0, min(system_sleep, schedule_sleep))
 
     def close(self) -> None:

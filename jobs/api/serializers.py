@@ -16,8 +16,9 @@ def iso(value) -> str | None:
 
 
 def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
-    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options, scheduleId,
-    timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt (ISO 8601 UTC), ...}``"""
+    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options,
+    scheduleId, timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt
+    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``"""
     body = {
         "id": str(job.pk),
         "jobId": str(job.pk),
@@ -32,6 +33,8 @@ def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
         "scheduleId": job.schedule.scheduler_id if job.schedule_id else None,
         "fireAt": iso(job.fire_at),
         "output": job.output,
+        "cancelRequested": job.cancel_requested,
+        "runAt": iso(job.run_at) if job.state == "delayed" else None,
         "timestamp": {
             "created": epoch_ms(job.created_at),
             "started": epoch_ms(job.started_at),
@@ -42,7 +45,9 @@ def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
         "finishedAt": iso(job.finished_at),
     }
     if include_stacktrace:
+        # Owner-only by construction: every job endpoint is scoped to the caller's own jobs.
         body["stacktrace"] = job.stacktrace or None
+        body["logs"] = job.logs
     return body
 
 

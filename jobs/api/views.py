@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
-from config.exceptions import PayloadTooLarge
+from config.exceptions import Conflict, PayloadTooLarge
 from config.pagination import paginate
 
 from .. import handlers, selectors, services
@@ -27,7 +28,8 @@ class JobViewSet(viewsets.ViewSet):
             raise DRFValidationError({"status": [f"status: must be one of {', '.join(JobState.values)}"]})
         qs = selectors.job_list(user=request.user, state=state, name=request.query_params.get("name"))
         items, pagination = paginate(qs, request.query_params)
-        return Response({"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination})
+        jobs = [job_to_dict(j, include_stacktrace=False) for j in items]
+        return Response({"jobs": jobs, "pagination": pagination})
 
     def retrieve(self, request, pk=None):
         """GET /jobs/{jobId} → the job."""
@@ -35,7 +37,17 @@ class JobViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["post"])
     def submit(self, request):
-        """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``)."""
+        """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``).
+
+        400 names the bad field or option; 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES`` (or the
+        body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, checked before parsing).
+        """
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise PayloadTooLarge(
+                f"request body: {length} bytes is larger than the limit of "
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+            )
         ser = JobSubmitSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
@@ -55,3 +67,33 @@ class JobViewSet(viewsets.ViewSet):
                 ]
             }
         )
+
+    def destroy(self, request, pk=None):
+        """DELETE /jobs/{jobId} → 200 ``{message}``; 409 unless the job is finished."""
+        job = selectors.job_get(user=request.user, job_id=pk)
+        try:
+            services.job_delete(job=job)
+        except services.JobStateConflict as exc:
+            raise Conflict(str(exc)) from None
+        return Response({"message": f"job {pk} deleted"})
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """POST /jobs/{jobId}/cancel → the job: ``cancelled``, or still ``active`` with ``cancelRequested``.
+
+        409 if the job is already finished.
+        """
+        return self._act(services.job_cancel, pk)
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """POST /jobs/{jobId}/retry → the job, ``waiting`` again; 409 unless it is failed or cancelled."""
+        return self._act(services.job_retry, pk)
+
+    def _act(self, service, pk):
+        job = selectors.job_get(user=self.request.user, job_id=pk)
+        try:
+            job = service(job=job)
+        except services.JobStateConflict as exc:
+            raise Conflict(str(exc)) from None
+        return Response(job_to_dict(job))

@@ -1,5 +1,6 @@
 """Built-in handlers that make the server useful on day one."""
 
+import json
 import time
 
 from .registry import handler
@@ -32,3 +33,67 @@ def demo_progress(data, ctx):
         ctx.delta(f"step {step} of {steps} done\n")
         ctx.progress(round(step * 100 / steps))
     return {"steps": steps}
+
+
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@handler(
+    "http.request",
+    description="Calls a URL (the classic scheduled job) and returns its status, headers and a bounded body.",
+    schema={
+        "type": "object",
+        "required": ["url"],
+        "additionalProperties": False,
+        "properties": {
+            "url": {"type": "string", "minLength": 1, "maxLength": 2048},
+            "method": {"type": "string", "enum": HTTP_METHODS + [m.lower() for m in HTTP_METHODS]},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "body": {},
+            "timeout": {"type": "integer", "minimum": 1, "maximum": 300_000},
+            "expectedStatuses": {
+                "type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 100, "maximum": 599}
+            },
+        },
+    },
+)
+def http_request(data, ctx):
+    """``{url, method?: GET, headers?, body?, timeout?: ms (10000), expectedStatuses?: [..] (any 2xx)}``.
+
+    ``body`` is sent as is when a string, else as JSON (with ``Content-Type: application/json``
+    unless given). Returns ``{status, headers, body, truncated}``; ``body`` is text, at most
+    ``JOB_HTTP_MAX_BODY_BYTES``. A status outside ``expectedStatuses`` fails the attempt (retried
+    per ``attempts``). A URL refused by ``config.netguard`` (private, loopback, link-local targets
+    unless ``ALLOW_PRIVATE_NETWORK_TARGETS``) fails the job at once, without retries.
+    """
+    from django.conf import settings
+
+    from config import netguard
+    from jobs.services import UnrecoverableError
+
+    headers = dict(data.get("headers") or {})
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    method = data.get("method", "GET").upper()
+    try:
+        response = netguard.request(
+            method, data["url"], headers=headers, body=body.encode() if body is not None else None,
+            timeout_s=data.get("timeout", 10_000) / 1000, max_body_bytes=settings.JOB_HTTP_MAX_BODY_BYTES,
+        )
+    except netguard.UnsafeTarget as exc:
+        raise UnrecoverableError(str(exc)) from None
+    expected = data.get("expectedStatuses")
+    ok = response.status in expected if expected else 200 <= response.status < 300
+    ctx.log(f"{method} {data['url']} -> {response.status}")
+    if not ok:
+        wanted = ", ".join(map(str, expected)) if expected else "2xx"
+        raise RuntimeError(f"http.request: status {response.status} is not one of the expected ({wanted})")
+    return {
+        "status": response.status,
+        "headers": response.headers,
+        "body": response.body.decode("utf-8", errors="replace"),
+        "truncated": response.truncated,
+    }

@@ -34,7 +34,8 @@ def handler(name: str, *, description: str = "", schema: dict | None = None):
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         doc = (fn.__doc__ or "").strip().splitlines()
-        _registry[name] = Handler(name=name, fn=fn, description=description or (doc[0] if doc else ""), schema=schema)
+        summary = description or (doc[0] if doc else "")
+        _registry[name] = Handler(name=name, fn=fn, description=summary, schema=schema)
         return fn
 
     return decorate
