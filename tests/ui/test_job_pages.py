@@ -92,7 +92,7 @@ def test_new_job_submits_through_service(owner):
         (
             {"name": "nope", "data": "{}"},
             "name",
-            "name: no handler named 'nope'; known handlers: demo.progress, echo",
+            "name: no handler named 'nope'; known handlers: demo.progress, echo, http.request",
         ),
         (
             {"name": "demo.progress", "data": '{"steps": 0}'},
