@@ -14,8 +14,9 @@ layer and the browser about 20 ``delta`` + 20 ``progress`` messages a second. A 
 ``delta`` whose ``content`` is every buffered text concatenated in order, then one ``progress``
 with the latest value (in the order each kind first appeared in the buffer). Any other event of the
 job (``completed``, ``failed``, ``cancelled`` ...) first sends that job's buffer, so no text is lost
-or held behind the outcome. ``publish_*`` of a non-coalesced event blocks until it is on the layer
-(at most ``LIVE_SEND_TIMEOUT_S``), so a worker never finishes a task with its outcome unsent.
+or held behind the outcome. ``publish_*`` never waits for Redis: sends are queued in call order;
+``flush_job``/``flush_all`` and process exit wait (at most ``LIVE_SEND_TIMEOUT_S``) until everything
+queued before them is on the layer.
 """
 
 from __future__ import annotations
@@ -169,7 +170,9 @@ class _Publisher:
             if opened:
                 self.loop.call_soon_threadsafe(self._schedule_flush, key)
             return
-        self._wait(self._flush_then_send(key, groups, message))
+        # Not awaited: sends run one at a time in call order on the publisher loop (FIFO lock), so
+        # order holds without making the job wait for Redis; exit and flush_job() wait for them.
+        asyncio.run_coroutine_threadsafe(self._flush_then_send(key, groups, message), self.loop)
 
     def flush(self, key: str | None) -> None:
         self._wait(self._flush_then_send(key, None, None))
