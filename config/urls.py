@@ -20,6 +20,8 @@ urlpatterns = [
     path("app/jobs/", include("jobs.page_urls")),
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
+    path("app/webhooks/", include("webhooks.urls")),
+    path("app/api-keys/", include("accounts.api_key_urls")),
     path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
