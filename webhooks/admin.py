@@ -148,14 +148,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     list_display = (
         "id",
-        "webhook",
+        "webhook_url",
         "owner",
         "event_type",
         "state",
-        "attempts_made",
+        "attempts",
         "last_status_code",
         "created_at",
-        "finished_at",
     )
     list_filter = ("state", "event_type", "manual")
     search_fields = ("=id", "event_id", "=job_id", "webhook__url", "webhook__owner__username")
@@ -169,6 +168,14 @@ class DeliveryAdmin(admin.ModelAdmin):
         return (
             qs if request.user.is_superuser else qs.filter(webhook__in=Webhook.objects.owned_by(request.user))
         )
+
+    @admin.display(description="Webhook", ordering="webhook__url")
+    def webhook_url(self, obj: Delivery) -> str:
+        return obj.webhook.url
+
+    @admin.display(description="Attempts", ordering="attempts_made")
+    def attempts(self, obj: Delivery) -> str:
+        return f"{obj.attempts_made}/{obj.max_attempts}"
 
     @admin.display(description="Owner", ordering="webhook__owner__username")
     def owner(self, obj: Delivery):
