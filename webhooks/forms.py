@@ -16,10 +16,10 @@ ERROR_FIELDS = {"url": "url", "eventType": "event_type", "description": "descrip
 class WebhookForm(forms.Form):
     """``url``, ``event_type`` (one of ``EventType``) and an optional ``description``."""
 
-    # Plain CharFields: the URL rule (http(s), resolvable, not a private network) is the service's.
+    # Plain CharFields without limits: the URL rules (length, http(s), resolvable, not a private
+    # network) are the service's, so the page says what the API says.
     url = forms.CharField(
         label="URL",
-        max_length=services.URL_MAX_LENGTH,
         help_text="An http(s) URL on a public network; each request is signed with the webhook's secret.",
         widget=forms.URLInput(attrs={"placeholder": "https://example.com/hooks/jobs", "autocomplete": "off"}),
     )

@@ -262,3 +262,22 @@ def test_forms_carry_csrf_protection(owner, allow_private):
     # log out, create, and the webhook's test, rotate, disable and delete buttons
     assert html.count('name="csrfmiddlewaretoken"') == 6
     assert Webhook.objects.count() == 1
+
+
+def test_enabling_a_webhook_whose_url_is_now_refused_shows_the_reason(owner, settings):
+    settings.ALLOW_PRIVATE_NETWORK_TARGETS = True
+    row = make_webhook(owner)
+    services.webhook_update(webhook=row, active=False)
+    settings.ALLOW_PRIVATE_NETWORK_TARGETS = False
+    client = client_for(owner)
+    res = client.post(f"/app/webhooks/{row.pk}/enable/", {"back": "detail"})
+    assert res.status_code == 302 and res["Location"] == f"/app/webhooks/{row.pk}/"
+    (message,) = [str(m) for m in client.get(res["Location"]).context["messages"]]
+    assert message.startswith("url: host '127.0.0.1' resolves to a private")
+    row.refresh_from_db()
+    assert row.active is False
+
+
+def test_too_long_url_gets_the_services_message(owner, allow_private):
+    res = client_for(owner).post("/app/webhooks/", form(url="http://127.0.0.1:9/" + "x" * 2000))
+    assert res.context["form"].errors == {"url": ["url: at most 2000 characters"]}
