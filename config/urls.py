@@ -22,6 +22,8 @@ urlpatterns = [
     path("app/jobs/", include("jobs.page_urls")),
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
+    path("app/webhooks/", include("webhooks.urls")),
+    path("app/api-keys/", include("accounts.api_key_urls")),
     path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
     # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
     path("readyz", health.readyz),

@@ -1,9 +1,10 @@
 """``/admin/queues/``: the Bull Board counterpart inside Django admin (staff only).
 
 Per queue (``jobs``, ``schedules``, ``webhooks``): job counts by state from the ``Job`` table (one
-GROUP BY per queue), the broker's backlog (Redis ``LLEN`` of the queue's lists) and the workers
-online (Celery ``inspect().ping()`` with a 1 s timeout). Actions (POST): retry all failed jobs,
-delete finished jobs. A superuser sees and acts on every user's jobs; other staff on their own.
+GROUP BY per queue; for ``webhooks`` the deliveries by state), the broker's backlog (Redis ``LLEN``
+of the queue's lists) and the workers online (Celery ``inspect().ping()`` with a 1 s timeout).
+Actions (POST): retry all failed jobs, delete finished jobs. A superuser sees and acts on every
+user's jobs; other staff on their own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from config.celery import app as celery_app
 from scheduling.models import Schedule
+from webhooks.models import Delivery, DeliveryState
 
 from . import admin_ops
 from .models import Job, JobState
@@ -46,6 +48,13 @@ def _visible_jobs(user):
 def _counts(qs) -> list[tuple[str, int]]:
     found = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
     return [(state, found.get(state, 0)) for state in SHOWN_STATES]
+
+
+def _delivery_counts(user) -> list[tuple[str, int]]:
+    """Webhook deliveries by state (one GROUP BY), of every user's webhooks or only ``user``'s."""
+    qs = Delivery.objects.all() if user.is_superuser else Delivery.objects.filter(webhook__owner=user)
+    found = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
+    return [(state, found.get(state, 0)) for state in DeliveryState.values]
 
 
 def _backlog() -> dict[str, int | None]:
@@ -94,7 +103,13 @@ def queues_view(request):
             "backlog": backlog["schedules"],
             "extra": dict(schedules.values_list("state").annotate(n=Count("id")).order_by()),
         },
-        {"queue": "webhooks", "what": "webhook deliveries", "counts": None, "backlog": backlog["webhooks"]},
+        {
+            "queue": "webhooks",
+            "what": "webhook deliveries",
+            "counts": None,
+            "backlog": backlog["webhooks"],
+            "deliveries": _delivery_counts(request.user),
+        },
     ]
     context = {
         **admin.site.each_context(request),

@@ -5,7 +5,9 @@
 Starts from a fresh SQLite file (``var/screenshots.sqlite3``), seeds a demo user with schedules and
 jobs (run by a real worker and beat), starts the web server, and photographs the pages with
 Debian's Chromium through Playwright (desktop 1280 px wide, plus the dashboard at phone width).
-Needs a Redis at ``REDIS_URL`` (its database is flushed: use a spare one).
+Needs a Redis at ``REDIS_URL`` (its database is flushed: use a spare one). Two webhook receivers run
+in this process on loopback (allowed for the run by ``ALLOW_PRIVATE_NETWORK_TARGETS``): one answers
+200, one 503, so the delivery log shows successes, retries and failures.
 """
 
 from __future__ import annotations
@@ -25,10 +27,36 @@ os.environ["TESTING"] = "1"
 os.environ["DATABASE_URL"] = f"sqlite:///{DB_FILE}"
 # Playwright's sync API keeps an event loop in this thread; the script's ORM calls are plain sync code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+# The webhook receivers below run on loopback; retries are made quick so the log fills in seconds.
+os.environ["ALLOW_PRIVATE_NETWORK_TARGETS"] = "1"
+os.environ["WEBHOOK_MAX_ATTEMPTS"] = "3"
+os.environ["WEBHOOK_BACKOFF_SCHEDULE_S"] = "0.5"
+os.environ["WEBHOOK_BACKOFF_JITTER"] = "0"
 
 
-def seed():
-    """A demo user with three schedules and a few real runs, plus an admin."""
+def seed_webhooks(demo, ok_url: str, failing_url: str):
+    """Two webhooks of the demo user, created before the jobs so their events are delivered, and
+    an API key that has been used; returns the webhook whose receiver fails (its log has retries)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import api_key_authenticate, api_key_create
+    from webhooks import services as hooks
+
+    hooks.webhook_create(
+        owner=demo, url=ok_url, event_type="all", description="Every job event to the build dashboard"
+    )
+    notifier = hooks.webhook_create(
+        owner=demo, url=failing_url, event_type="completed", description="Chat notifier"
+    )
+    _, raw = api_key_create(owner=demo, name="CI pipeline", expires_at=timezone.now() + timedelta(days=90))
+    api_key_authenticate(raw)
+    return notifier
+
+
+def seed(hook_urls: tuple[str, str]):
+    """A demo user with webhooks, an API key, three schedules and a few real runs, plus an admin."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -39,6 +67,7 @@ def seed():
     users = get_user_model().objects
     demo = users.create_user("ada", "ada@example.test", "S3cure-pass-ada")
     admin = users.create_superuser("admin", "admin@example.test", "S3cure-pass-admin")
+    failing_hook = seed_webhooks(demo, *hook_urls)
     services.schedule_create(
         owner=demo,
         name="demo.progress",
@@ -71,7 +100,7 @@ def seed():
         finished_at=timezone.now(),
         failed_reason="ConnectionError: upstream timed out after 10 s",
     )
-    return demo, admin, quick
+    return demo, admin, quick, failing_hook
 
 
 def main() -> None:
@@ -87,6 +116,8 @@ def main() -> None:
     from jobs.models import Job
     from tests.conftest import start_beat, start_worker, wait_until
     from tests.ui.browser import WebServer, launch_chromium, signed_in_context
+    from tests.webhooks.conftest import Receiver
+    from webhooks.models import Delivery
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     call_command("migrate", verbosity=0)
@@ -94,10 +125,14 @@ def main() -> None:
     worker = start_worker(name="shots-worker")
     beat = start_beat(name="shots-beat")
     web = WebServer(database_url=os.environ["DATABASE_URL"])
+    ok, failing = Receiver(), Receiver(default=503)
+    ok.answer = b'{"received": true}'
+    failing.answer = b"upstream chat service unavailable"
     try:
-        demo, admin, quick = seed()
+        demo, admin, quick, failing_hook = seed((ok.url("/hooks/jobs"), failing.url("/notify")))
         wait_until(lambda: Job.objects.filter(schedule=quick, state="completed").count() == 3, 40, 0.5)
         wait_until(lambda: not Job.objects.filter(state__in=["waiting", "active"]).exists(), 30, 0.5)
+        wait_until(lambda: not Delivery.objects.filter(state__in=["pending", "sending"]).exists(), 30, 0.5)
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             desk = signed_in_context(
@@ -127,6 +162,20 @@ def main() -> None:
             )
             shot("/app/schedules/", "schedules-list")
             shot("/app/schedules/heartbeat/", "schedule-detail")
+            shot("/app/webhooks/", "webhooks")
+
+            def open_attempts(p):
+                for details in p.locator(".delivery details").all()[:1]:
+                    details.evaluate("el => el.open = true")
+
+            shot(f"/app/webhooks/{failing_hook.pk}/", "webhook-deliveries", prepare=open_attempts)
+
+            def create_key(p):
+                p.fill("#id_name", "Nightly export")
+                p.click("#api-key-form button[type=submit]")
+                p.wait_for_selector("#api-key-secret")
+
+            shot("/app/api-keys/", "api-keys", prepare=create_key)
 
             phone = signed_in_context(
                 browser,
@@ -139,12 +188,14 @@ def main() -> None:
             )
             page = phone.new_page()
             shot("/", "dashboard-phone")
+            shot(f"/app/webhooks/{failing_hook.pk}/", "webhook-deliveries-phone", full=False)
 
             page = signed_in_context(
                 browser, web.base, admin, viewport={"width": 1600, "height": 800}
             ).new_page()
             shot("/admin/queues/", "admin-queues")
             shot("/admin/scheduling/schedule/", "admin-schedules")
+            shot("/admin/webhooks/delivery/", "admin-deliveries")
             try:
                 shot(
                     "/api-docs/",
@@ -156,6 +207,8 @@ def main() -> None:
                 print(f"no Swagger UI at /api-docs/ ({type(exc).__name__}); skipped")
             browser.close()
     finally:
+        ok.stop()
+        failing.stop()
         web.stop()
         beat.stop()
         worker.stop()

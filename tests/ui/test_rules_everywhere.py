@@ -1,5 +1,6 @@
 """One rule, three entry points: each schedule rule is refused with the same message through the REST
-API (POST /jobs/schedule), the page form (/app/schedules/new/) and the Django admin add form."""
+API (POST /jobs/schedule), the page form (/app/schedules/new/) and the Django admin add form; the
+same for webhook rules (POST /webhooks, /app/webhooks/, the webhook admin)."""
 
 import pytest
 
@@ -127,3 +128,36 @@ def test_never_firing_cron_message_names_the_rule(api):
         "/jobs/schedule", {"name": "echo", "data": {}, "schedule": {"cron": "0 0 31 2 *"}}, format="json"
     )
     assert res.json()["errors"] == {"schedule.cron": [NEVER_FIRES]}
+
+
+WEBHOOK_RULES = [
+    # (rule, url, event type, error key of the API, of the page form and of the admin form)
+    ("private network", "http://10.0.0.1/x", "all", "url", "url", "url"),
+    ("not http", "ftp://example.com/x", "all", "url", "url", "url"),
+    ("unknown event type", "http://127.0.0.1:9/x", "started", "eventType", "event_type", "event_type"),
+]
+
+
+@pytest.mark.parametrize(("rule", "url", "event_type", "api_key", "page_key", "admin_key"), WEBHOOK_RULES)
+def test_webhook_rule_is_the_same_through_api_page_and_admin(
+    owner, admin_user, settings, rule, url, event_type, api_key, page_key, admin_key
+):
+    from tests.conftest import api_for
+    from webhooks.models import Webhook
+
+    settings.ALLOW_PRIVATE_NETWORK_TARGETS = rule != "private network"
+    api = api_for(owner).post("/webhooks", {"url": url, "eventType": event_type}, format="json")
+    page = client_for(owner).post("/app/webhooks/", {"url": url, "event_type": event_type})
+    admin = client_for(admin_user).post(
+        "/admin/webhooks/webhook/add/",
+        {"owner": str(owner.pk), "url": url, "event_type": event_type, "description": "", "active": "on"},
+    )
+    page_errors = page.context["form"].errors[page_key]
+    assert page_errors == admin.context["adminform"].form.errors[admin_key]
+    if rule == "unknown event type":
+        # The API's serializer refuses an unknown choice before the service, in DRF's words.
+        assert api.json()["errors"][api_key] == ['"started" is not a valid choice.']
+        assert page_errors == ["eventType: must be one of progress, completed, failed, delta, all"]
+    else:
+        assert api.json()["errors"][api_key] == page_errors
+    assert api.status_code == 400 and Webhook.objects.count() == 0
