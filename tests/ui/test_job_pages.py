@@ -92,7 +92,7 @@ def test_new_job_submits_through_service(owner):
         (
             {"name": "nope", "data": "{}"},
             "name",
-            "name: no handler named 'nope'; known handlers: demo.progress, echo, http.request",
+            "name: no handler named 'nope'; known handlers: {known}",
         ),
         (
             {"name": "demo.progress", "data": '{"steps": 0}'},
@@ -108,6 +108,10 @@ def test_new_job_submits_through_service(owner):
     ],
 )
 def test_new_job_field_errors_match_the_api(owner, api, body, field, message):
+    from jobs import handlers
+
+    # Other test modules register extra handlers in this process; the message lists what is registered.
+    message = message.replace("{known}", ", ".join(handlers.names()))
     res = client_for(owner).post("/app/jobs/new/", body)
     assert res.status_code == 200
     assert res.context["form"].errors == {field: [message]}
