@@ -65,12 +65,19 @@ class ScheduleScheduler(DatabaseScheduler):
         return self._is_leader
 
     def tick(self, *args, **kwargs) -> float:
+        """One beat iteration; returns the seconds to sleep (at most ``BEAT_MAX_SLEEP_S``).
+
+        A standby only polls for the lock (every ``BEAT_LEADER_TTL_S / 5`` s, at most 1 s). The
+        leader renews its lock every tick and between dispatch batches, so a long catch-up never
+        lets the lock lapse while it still works.
+        """
         if not self._hold_leadership():
-            return min(1.0, settings.BEAT_LEADER_TTL_S / 3)
+            return min(1.0, settings.BEAT_LEADER_TTL_S / 5)
         system_sleep = super().tick(*args, **kwargs)
         close_old_connections()
         try:
-            while services.schedules_dispatch_due(batch_size=settings.BEAT_BATCH_SIZE) >= settings.BEAT_BATCH_SIZE:
+            batch = settings.BEAT_BATCH_SIZE
+            while services.schedules_dispatch_due(batch_size=batch) >= batch and self._hold_leadership():
                 pass
             schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
         except Exception:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_celery_beat.models import (
@@ -26,7 +26,7 @@ from django_celery_beat.models import (
 
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
-from jobs.services import job_submit, validate_job_input
+from jobs.services import job_enqueue, job_submit, validate_job_input
 
 from . import cron, timing
 from .models import Overlap, Schedule, ScheduleKind, ScheduleState
@@ -81,11 +81,16 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         raise _err("schedule", "schedule: must be an object with one of cron, repeat or at")
     unknown = sorted(set(raw) - SPEC_KEYS)
     if unknown:
-        raise _err("schedule", f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}")
+        raise _err(
+            "schedule",
+            f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}",
+        )
     repeat = raw.get("repeat")
     if repeat is None and raw.get("every") is not None:
         repeat = {"every": raw["every"]}  # BullMQ also accepts `every` at the top of the repeat options
-    kinds = [k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None]
+    kinds = [
+        k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None
+    ]
     if len(kinds) != 1:
         raise _err("schedule", "schedule: give exactly one of cron, repeat (with every) or at")
     fields: dict[str, Any] = {
@@ -123,13 +128,17 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
             raise _err("schedule.repeat", "schedule.repeat: must be an object {every, limit?}")
         extra = sorted(set(repeat) - {"every", "limit"})
         if extra:
-            raise _err("schedule.repeat", f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit")
+            raise _err(
+                "schedule.repeat",
+                f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit",
+            )
         every = repeat.get("every")
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
             raise _err(
                 "schedule.repeat.every",
-                f"schedule.repeat.every: must be an integer number of milliseconds between {minimum} and {MAX_EVERY_MS}",
+                "schedule.repeat.every: must be an integer number of milliseconds"
+                f" between {minimum} and {MAX_EVERY_MS}",
             )
         fields["every_ms"] = every
         fields["kind"] = ScheduleKind.EVERY
@@ -154,7 +163,9 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
     return fields
 
 
-def _validate_definition(*, name: Any, data: Any, options: Any, spec: Any, now: datetime) -> tuple[dict, dict]:
+def _validate_definition(
+    *, name: Any, data: Any, options: Any, spec: Any, now: datetime
+) -> tuple[dict, dict]:
     merged = validate_job_input(name=name, data=data, options=options)
     if isinstance(options, dict) and "jobId" in options:
         raise _err("options", "options.jobId: not allowed on a schedule; each run gets its own job id")
@@ -162,10 +173,16 @@ def _validate_definition(*, name: Any, data: Any, options: Any, spec: Any, now: 
 
 
 def _first_fire(schedule: Schedule, now: datetime) -> datetime | None:
-    """First fire of a new or redefined schedule: interval fire 0 is the anchor itself."""
+    """Next fire of a new, redefined or resumed schedule, never at or before a fire already made.
+
+    An interval's grid point equal to now counts (fire 0 of a schedule created without
+    ``startDate`` is its creation instant); past grid points are not made up.
+    """
     after = now
     if schedule.kind == ScheduleKind.EVERY:
-        after = min(now, schedule.anchor_at) - timedelta(microseconds=1)
+        after = now - timedelta(microseconds=1)
+    if schedule.last_run_at is not None and schedule.last_run_at >= after:
+        after = schedule.last_run_at
     return timing.next_fire(schedule, after=after)
 
 
@@ -184,7 +201,11 @@ def _project(schedule: Schedule) -> None:
         parts = schedule.cron_expression.split()
         minute, hour, dom, month, dow = parts[-5:]
         task.crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute=minute, hour=hour, day_of_month=dom, month_of_year=month, day_of_week=dow,
+            minute=minute,
+            hour=hour,
+            day_of_month=dom,
+            month_of_year=month,
+            day_of_week=dow,
             timezone=schedule.time_zone,
         )
     elif schedule.kind == ScheduleKind.EVERY:
@@ -236,13 +257,24 @@ def _stored_options(options: Any) -> dict:
 
 
 def _check_scheduler_id(scheduler_id: Any) -> None:
-    if not isinstance(scheduler_id, str) or not scheduler_id.strip() or len(scheduler_id) > 200 or "/" in scheduler_id:
-        raise _err("schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'")
+    if (
+        not isinstance(scheduler_id, str)
+        or not scheduler_id.strip()
+        or len(scheduler_id) > 200
+        or "/" in scheduler_id
+    ):
+        raise _err(
+            "schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'"
+        )
 
 
 def _ensure_fires(row: Schedule) -> None:
     if row.next_fire_at is None:
-        raise _err("schedule", "schedule: it would never fire (no fire time between startDate and endDate)", "never_fires")
+        raise _err(
+            "schedule",
+            "schedule: it would never fire (no fire time between startDate and endDate)",
+            "never_fires",
+        )
 
 
 class ScheduleExists(Exception):
@@ -280,7 +312,7 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
     if row.state == ScheduleState.ENDED and (row.limit is None or row.run_count < row.limit):
         row.state = ScheduleState.ACTIVE
     if row.state == ScheduleState.ACTIVE:
-        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        row.next_fire_at = _first_fire(row, now)
         if row.next_fire_at is None:
             if row.run_count == 0:
                 _ensure_fires(row)
@@ -323,7 +355,10 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     row = Schedule.objects.select_for_update().get(pk=schedule.pk)
     unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
     if unknown:
-        raise _err("non_field_errors", f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options")
+        raise _err(
+            "non_field_errors",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options",
+        )
     spec = spec_of(row)
     if "schedule" in changes:
         new = changes["schedule"]
@@ -332,9 +367,15 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
         if any(k in new for k in ("cron", "repeat", "every", "at")):
             for k in ("cron", "repeat", "at", "tz"):
                 spec.pop(k, None)
+        limit_given = "limit" in new or (isinstance(new.get("repeat"), dict) and "limit" in new["repeat"])
         if "limit" in new and "repeat" in spec and "repeat" not in new:
             spec["repeat"].pop("limit", None)
         spec.update(new)
+        if not limit_given and row.limit is not None:
+            # A new cadence keeps the stored run limit unless the patch sets one ("limit": null clears it).
+            if isinstance(spec.get("repeat"), dict):
+                spec["repeat"].pop("limit", None)
+            spec["limit"] = row.limit
     return _redefine(
         row,
         name=changes.get("name", row.name),
@@ -377,20 +418,35 @@ def schedule_resume(*, schedule: Schedule) -> Schedule:
     if row.state == ScheduleState.PAUSED:
         now = timezone.now()
         row.state = ScheduleState.ACTIVE
-        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        row.next_fire_at = _first_fire(row, now)
         if row.next_fire_at is None:
             row.state = ScheduleState.ENDED
         row.save(update_fields=["state", "next_fire_at", "updated_at"])
         _project(row)
-        transaction.on_commit(lambda: publish_schedule_event(row, "resumed" if row.state == "active" else "ended"))
+        transaction.on_commit(
+            lambda: publish_schedule_event(row, "resumed" if row.state == "active" else "ended")
+        )
     return row
 
 
 def schedule_trigger(*, schedule: Schedule) -> Job:
-    """Run the schedule's job once now, without changing its cadence or consuming its ``limit``."""
+    """Run the schedule's job once now, without changing its cadence or consuming its ``limit``.
+
+    Allowed while active or paused (a manual run of a paused schedule); raises
+    ``ScheduleStateError`` (API: 409) once the schedule has ended. The job has no ``fire_at`` (it is
+    not a fire of the cadence) and ``overlap`` does not hold it back: the caller asked for it.
+    Publishes ``fired`` with ``manual: true``.
+    """
+    if schedule.state == ScheduleState.ENDED:
+        raise ScheduleStateError("schedule has ended; it cannot be triggered")
     job, _ = job_submit(
-        owner=schedule.owner, name=schedule.name, data=schedule.data, options=schedule.options, schedule=schedule
+        owner=schedule.owner,
+        name=schedule.name,
+        data=schedule.data,
+        options=schedule.options,
+        schedule=schedule,
     )
+    transaction.on_commit(lambda: publish_schedule_event(schedule, "fired", jobId=str(job.pk), manual=True))
     return job
 
 
@@ -433,7 +489,9 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
     send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
     ended: list[Schedule] = []
     with transaction.atomic():
-        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by("next_fire_at")
+        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by(
+            "next_fire_at"
+        )
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         due = list(qs[:batch_size])
@@ -451,9 +509,9 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
             fires.append([row.pk, _iso(fire_at)])
         Schedule.objects.bulk_update(due, ["run_count", "last_run_at", "next_fire_at", "state"])
         if ended:
-            PeriodicTask.objects.filter(pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]).update(
-                enabled=False
-            )
+            PeriodicTask.objects.filter(
+                pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]
+            ).update(enabled=False)
             PeriodicTasks.update_changed()
         for start in range(0, len(fires), 200):
             send(fires[start : start + 200])
@@ -486,9 +544,11 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     if row is None:
         return None
     if fire_at is None:
-        return schedule_trigger(schedule=row)
+        return schedule_trigger(schedule=row) if row.state != ScheduleState.ENDED else None
     if row.overlap == Overlap.SKIP:
-        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(fire_at=fire_at)
+        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(
+            fire_at=fire_at
+        )
         if busy.exists():
             Job.objects.get_or_create(
                 schedule=row,
@@ -510,3 +570,65 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     if created:
         publish_schedule_event(row, "fired", jobId=str(job.pk), fireAt=_iso(fire_at))
     return job
+
+
+def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
+    """Turn a batch of ``(schedule pk, fire time)`` pairs into jobs: the ``fire_schedules`` task's work.
+
+    The same outcome as :func:`schedule_fire` for each pair (idempotent per pair, deleted schedules
+    ignored, ``overlap: skip`` honoured), but jobs of ``overlap: allow`` schedules are inserted with
+    one bulk INSERT per batch instead of one per fire, which is what lets 10,000 schedules due at the
+    same instant start within seconds. Falls back to the one-by-one path if the bulk insert meets a
+    concurrent duplicate (unique (schedule, fire time)). Returns the number of jobs created.
+    """
+    rows = Schedule.objects.select_related("owner").in_bulk({pk for pk, _ in fires})
+    existing = set(
+        Job.objects.filter(schedule_id__in=list(rows), fire_at__in={f for _, f in fires}).values_list(
+            "schedule_id", "fire_at"
+        )
+    )
+    one_by_one: list[tuple[int, datetime]] = []
+    jobs: list[Job] = []
+    merged_options: dict[int, dict] = {}
+    now = timezone.now()
+    for pk, fire_at in fires:
+        row = rows.get(pk)
+        if row is None or (pk, fire_at) in existing:
+            continue
+        if row.overlap == Overlap.SKIP or not connection.features.can_return_rows_from_bulk_insert:
+            one_by_one.append((pk, fire_at))
+            continue
+        if pk not in merged_options:
+            merged_options[pk] = validate_job_input(name=row.name, data=row.data, options=row.options)
+        merged = merged_options[pk]
+        delay_ms = merged.get("delay", 0)
+        jobs.append(
+            Job(
+                owner=row.owner,
+                name=row.name,
+                data=row.data,
+                options=merged,
+                priority=merged.get("priority", 0),
+                schedule=row,
+                fire_at=fire_at,
+                state=JobState.DELAYED if delay_ms else JobState.WAITING,
+                run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+            )
+        )
+    created = 0
+    if jobs:
+        try:
+            with transaction.atomic():
+                Job.objects.bulk_create(jobs)
+        except IntegrityError:
+            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)
+            jobs = []
+        for job in jobs:
+            job_enqueue(job)
+            publish_schedule_event(job.schedule, "fired", jobId=str(job.pk), fireAt=_iso(job.fire_at))
+        created += len(jobs)
+    for pk, fire_at in one_by_one:
+        before = Job.objects.filter(schedule_id=pk, fire_at=fire_at).exists()
+        job = schedule_fire(schedule_id=pk, fire_at=fire_at)
+        created += int(job is not None and not before)
+    return created
