@@ -123,7 +123,7 @@ class ScheduleViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, next}``; saves nothing."""
+        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, next}`` (unsaved)."""
         ser = PreviewSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         body = services.schedule_preview(
