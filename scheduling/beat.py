@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 import redis
 from django.conf import settings
@@ -76,9 +77,19 @@ class ScheduleScheduler(DatabaseScheduler):
         system_sleep = super().tick(*args, **kwargs)
         close_old_connections()
         try:
-            batch = settings.BEAT_BATCH_SIZE
-            while services.schedules_dispatch_due(batch_size=batch) >= batch and self._hold_leadership():
-                pass
+            batch, total, started = settings.BEAT_BATCH_SIZE, 0, time.monotonic()
+            while True:
+                sent = services.schedules_dispatch_due(batch_size=batch)
+                total += sent
+                if sent < batch or not self._hold_leadership():
+                    break
+            if total:
+                logger.log(
+                    logging.INFO if total >= batch else logging.DEBUG,
+                    "dispatched %d fires in %.3f s",
+                    total,
+                    time.monotonic() - started,
+                )
             schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
