@@ -11,6 +11,7 @@ Variables (all optional unless noted):
 - ``JOB_MAX_DATA_BYTES`` (default 1 MiB), ``SCHEDULE_MIN_EVERY_MS`` (default 1000).
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -155,7 +156,8 @@ CELERY_TASK_ROUTES = {
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.BearerJWTAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -208,3 +210,67 @@ BEAT_MAX_SLEEP_S = env.float("BEAT_MAX_SLEEP_S", default=0.5)  # bounds change-t
 BEAT_LEADER_TTL_S = env.float("BEAT_LEADER_TTL_S", default=5.0)
 BEAT_BATCH_SIZE = env.int("BEAT_BATCH_SIZE", default=1000)
 CELERY_BEAT_MAX_LOOP_INTERVAL = BEAT_MAX_SLEEP_S
+
+# --- Issue 5: accounts and access (caches, throttles, email, production security) -----------------
+# One cache in Redis so throttle counters are shared by every web process. Two servers (two databases)
+# sharing one Redis must not share counters, so the key prefix defaults to one derived from the database.
+_db = DATABASES["default"]
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str(
+            "CACHE_KEY_PREFIX",
+            default="js-" + hashlib.sha256(
+                f"{_db['ENGINE']}|{_db.get('HOST', '')}|{_db.get('PORT', '')}|{_db['NAME']}".encode()
+            ).hexdigest()[:10],
+        ),
+    }
+}
+
+# Per client address (X-Forwarded-For is trusted only for NUM_PROXIES hops); "N/second|minute|hour|day".
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=None)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "login": env.str("THROTTLE_LOGIN", default="10/minute"),
+    "register": env.str("THROTTLE_REGISTER", default="30/hour"),
+    "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+    "password_reset_confirm": env.str("THROTTLE_PASSWORD_RESET_CONFIRM", default="10/hour"),
+}
+
+# Mail (password reset): console unless EMAIL_URL (e.g. smtp+tls://user:pass@host:587) or EMAIL_HOST is set.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="jobserver <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 60 * 60)  # seconds
+
+# API keys: last-used time is written at most once per this many seconds per key (cheap hot path).
+API_KEY_LAST_USED_RESOLUTION_S = env.int("API_KEY_LAST_USED_RESOLUTION_S", default=60)
+
+# Production security. Safe defaults when DEBUG is off; each can be overridden by env for unusual set-ups
+# (e.g. SECURE_SSL_REDIRECT=0 when the proxy already redirects). `manage.py check --deploy` is clean with
+# DEBUG=0, a long random SECRET_KEY and ALLOWED_HOSTS set (see README, "Production").
+_prod = not (DEBUG or TESTING)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_prod)
+# Load balancers and orchestrators probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_prod)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_prod)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _prod else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_prod)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_prod)
+if env.bool("BEHIND_PROXY", default=False):
+    # Only behind a proxy that sets X-Forwarded-Proto itself and strips any client-sent value.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if TESTING:
+    # Tests log in hundreds of times; PBKDF2's deliberate slowness would dominate the suite (Django's advice).
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 
+from accounts import views as account_views
+
 from . import health
 
 urlpatterns = [
@@ -11,6 +13,9 @@ urlpatterns = [
     path("healthz/", health.healthz),
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.urls")),
+    # Account pages (login, logout, register, password reset) and a placeholder home page.
+    path("", include("accounts.web_urls")),
+    path("", account_views.home, name="home"),
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
