@@ -30,9 +30,8 @@ def main() -> None:
         Schedule.objects.filter(owner=user).update(next_fire_at=boundary)
     w = worker(concurrency)
     b = beat()
-    print(
-        f"waiting for the boundary {boundary:%H:%M:%S} ({(boundary - datetime.now(UTC)).total_seconds():.0f} s)"
-    )
+    wait_s = (boundary - datetime.now(UTC)).total_seconds()
+    print(f"waiting for the boundary {boundary:%H:%M:%S} ({wait_s:.0f} s)")
     jobs = Job.objects.filter(owner=user, fire_at=boundary)
     deadline = boundary + timedelta(seconds=timeout)
     started = 0
@@ -54,9 +53,8 @@ def main() -> None:
     ]
     print(f"schedules={n} jobs={len(created)} started={len(starts)}   [{load()}]")
     if dispatched:
-        print(
-            f"beat dispatch: {sum(a for a, _ in dispatched)} fires in {sum(c for _, c in dispatched):.2f} s of ticks"
-        )
+        fires, spent = sum(a for a, _ in dispatched), sum(c for _, c in dispatched)
+        print(f"beat dispatch: {fires} fires in {spent:.2f} s of ticks")
     if created:
         print(f"jobs inserted: first {min(created):.2f} s, last {max(created):.2f} s after the boundary")
     if starts:

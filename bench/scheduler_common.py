@@ -211,5 +211,6 @@ def summary(values_ms: list[float]) -> str:
         return "no samples"
     return (
         f"n={len(values_ms)} p50={pct(values_ms, 50):.1f} ms p95={pct(values_ms, 95):.1f} ms "
-        f"p99={pct(values_ms, 99):.1f} ms max={max(values_ms):.1f} ms mean={statistics.fmean(values_ms):.1f} ms"
+        f"p99={pct(values_ms, 99):.1f} ms max={max(values_ms):.1f} ms "
+        f"mean={statistics.fmean(values_ms):.1f} ms"
     )
