@@ -211,15 +211,34 @@ def _project(schedule: Schedule) -> None:
             timezone=schedule.time_zone,
         )
     elif schedule.kind == ScheduleKind.EVERY:
-        task.interval, _ = IntervalSchedule.objects.get_or_create(
-            every=schedule.every_ms * 1000, period=IntervalSchedule.MICROSECONDS
-        )
+        every, period = _interval_projection(schedule.every_ms)
+        task.interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
     else:
         task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.at)
     task.save()
     if schedule.periodic_task_id != task.pk:
         schedule.periodic_task = task
         Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+def _interval_projection(every_ms: int) -> tuple[int, str]:
+    """``(every, period)`` for django-celery-beat's ``IntervalSchedule``: the coarsest exact unit.
+
+    Its ``every`` is a 32-bit integer, so microseconds only fit below ~35.8 minutes; an interval
+    that is not a whole number of seconds and longer than that is shown rounded down to seconds
+    (the projection is for admin only; beat fires from ``Schedule.every_ms``).
+    """
+    for period, size in (
+        (IntervalSchedule.DAYS, 86_400_000),
+        (IntervalSchedule.HOURS, 3_600_000),
+        (IntervalSchedule.MINUTES, 60_000),
+        (IntervalSchedule.SECONDS, 1000),
+    ):
+        if every_ms % size == 0:
+            return every_ms // size, period
+    if every_ms * 1000 <= 2**31 - 1:
+        return every_ms * 1000, IntervalSchedule.MICROSECONDS
+    return every_ms // 1000, IntervalSchedule.SECONDS
 
 
 @transaction.atomic

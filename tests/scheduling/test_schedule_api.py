@@ -60,9 +60,24 @@ def test_repeat_every_with_limit_is_projected_as_an_interval(api):
     assert body["schedule"] == {"repeat": {"every": 1000, "limit": 3}}
     assert body["limit"] == 3 and len(body["next"]) == 3
     row = Schedule.objects.get(scheduler_id=body["schedulerId"])
-    assert (
-        row.periodic_task.interval.every == 1_000_000 and row.periodic_task.interval.period == "microseconds"
-    )
+    assert (row.periodic_task.interval.every, row.periodic_task.interval.period) == (1, "seconds")
+
+
+def test_interval_projection_fits_django_celery_beats_integer_field(api):
+    """`every` beyond 2^31 microseconds (~35.8 min) overflowed IntervalSchedule.every (500 on PostgreSQL)."""
+    cases = [
+        (1500, (1_500_000, "microseconds")),
+        (90_000, (90, "seconds")),
+        (3_600_000, (1, "hours")),
+        (2 * 86_400_000, (2, "days")),
+        (3_600_001, (3600, "seconds")),
+    ]
+    for every, projected in cases:
+        body = {"name": "echo", "data": {}, "schedule": {"repeat": {"every": every}}}
+        res = api.post("/jobs/schedule", body, format="json")
+        assert res.status_code == 201, res.json()
+        task = Schedule.objects.get(scheduler_id=res.json()["schedulerId"]).periodic_task
+        assert (task.interval.every, task.interval.period) == projected
 
 
 def test_get_list_and_delete_are_scoped_to_the_owner(api, other_api):
