@@ -77,24 +77,24 @@ class ScheduleScheduler(DatabaseScheduler):
         system_sleep = super().tick(*args, **kwargs)
         close_old_connections()
         try:
-            batch, total, started = settings.BEAT_BATCH_SIZE, 0, time.monotonic()
-            while True:
-                sent = services.schedules_dispatch_due(batch_size=batch)
-                total += sent
-                if sent < batch or not self._hold_leadership():
-                    break
-            if total:
-                logger.log(
-                    logging.INFO if total >= batch else logging.DEBUG,
-                    "dispatched %d fires in %.3f s",
-                    total,
-                    time.monotonic() - started,
-                )
+            self._dispatch_due()
             schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
             schedule_sleep = 1.0
         return max(0.0, min(system_sleep, schedule_sleep))
+
+    def _dispatch_due(self) -> None:
+        """Dispatch every due schedule in batches, renewing the lock between batches; logs the count."""
+        batch, total, started = settings.BEAT_BATCH_SIZE, 0, time.monotonic()
+        while True:
+            sent = services.schedules_dispatch_due(batch_size=batch)
+            total += sent
+            if sent < batch or not self._hold_leadership():
+                break
+        if total:
+            level = logging.INFO if total >= batch else logging.DEBUG
+            logger.log(level, "dispatched %d fires in %.3f s", total, time.monotonic() - started)
 
     def close(self) -> None:
         if self._is_leader and self._lock is not None:
