@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 import redis
 from django.conf import settings
@@ -65,13 +66,18 @@ class ScheduleScheduler(DatabaseScheduler):
         return self._is_leader
 
     def tick(self, *args, **kwargs) -> float:
+        """One beat iteration; returns the seconds to sleep (at most ``BEAT_MAX_SLEEP_S``).
+
+        A standby only polls for the lock (every ``BEAT_LEADER_TTL_S / 5`` s, at most 1 s). The
+        leader renews its lock every tick and between dispatch batches, so a long catch-up never
+        lets the lock lapse while it still works.
+        """
         if not self._hold_leadership():
-            return min(1.0, settings.BEAT_LEADER_TTL_S / 3)
+            return min(1.0, settings.BEAT_LEADER_TTL_S / 5)
         system_sleep = super().tick(*args, **kwargs)
         close_old_connections()
         try:
-            while services.schedules_dispatch_due(batch_size=settings.BEAT_BATCH_SIZE) >= settings.BEAT_BATCH_SIZE:
-                pass
+            self._dispatch_due()
             schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
@@ -82,6 +88,18 @@ class ScheduleScheduler(DatabaseScheduler):
         schedule_sleep = min(schedule_sleep, jobs_promote_due(cap=self.max_interval))
         # --- end of jobs engine hook
         return max(0.0, min(system_sleep, schedule_sleep))
+
+    def _dispatch_due(self) -> None:
+        """Dispatch every due schedule in batches, renewing the lock between batches; logs the count."""
+        batch, total, started = settings.BEAT_BATCH_SIZE, 0, time.monotonic()
+        while True:
+            sent = services.schedules_dispatch_due(batch_size=batch)
+            total += sent
+            if sent < batch or not self._hold_leadership():
+                break
+        if total:
+            level = logging.INFO if total >= batch else logging.DEBUG
+            logger.log(level, "dispatched %d fires in %.3f s", total, time.monotonic() - started)
 
     def close(self) -> None:
         if self._is_leader and self._lock is not None:

@@ -56,7 +56,9 @@ class Schedule(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     every_ms = models.BigIntegerField(null=True, blank=True)
     at = models.DateTimeField(null=True, blank=True)
-    anchor_at = models.DateTimeField(null=True, blank=True, help_text="Interval fire k is at anchor + k*every.")
+    anchor_at = models.DateTimeField(
+        null=True, blank=True, help_text="Interval fire k is at anchor + k*every."
+    )
     start_at = models.DateTimeField(null=True, blank=True)
     end_at = models.DateTimeField(null=True, blank=True)
     limit = models.PositiveIntegerField(null=True, blank=True)
@@ -66,7 +68,11 @@ class Schedule(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     next_fire_at = models.DateTimeField(null=True, blank=True)
     periodic_task = models.OneToOneField(
-        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="job_schedule"
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="job_schedule",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -78,13 +84,17 @@ class Schedule(models.Model):
         indexes = [
             models.Index(fields=["owner", "-id"], name="schedule_owner_recent"),
             models.Index(
-                fields=["next_fire_at"], name="schedule_due", condition=Q(state="active", next_fire_at__isnull=False)
+                fields=["next_fire_at"],
+                name="schedule_due",
+                condition=Q(state="active", next_fire_at__isnull=False),
             ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["owner", "scheduler_id"], name="schedule_unique_id_per_owner"),
             models.CheckConstraint(
-                condition=Q(end_at__isnull=True) | Q(start_at__isnull=True) | Q(end_at__gt=models.F("start_at")),
+                condition=Q(end_at__isnull=True)
+                | Q(start_at__isnull=True)
+                | Q(end_at__gt=models.F("start_at")),
                 name="schedule_end_after_start",
             ),
             models.CheckConstraint(

@@ -11,9 +11,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_celery_beat.models import (
@@ -26,7 +28,7 @@ from django_celery_beat.models import (
 
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
-from jobs.services import job_submit, validate_job_input
+from jobs.services import job_enqueue, job_submit, validate_job_input
 
 from . import cron, timing
 from .models import Overlap, Schedule, ScheduleKind, ScheduleState
@@ -81,11 +83,16 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         raise _err("schedule", "schedule: must be an object with one of cron, repeat or at")
     unknown = sorted(set(raw) - SPEC_KEYS)
     if unknown:
-        raise _err("schedule", f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}")
+        raise _err(
+            "schedule",
+            f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}",
+        )
     repeat = raw.get("repeat")
     if repeat is None and raw.get("every") is not None:
         repeat = {"every": raw["every"]}  # BullMQ also accepts `every` at the top of the repeat options
-    kinds = [k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None]
+    kinds = [
+        k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None
+    ]
     if len(kinds) != 1:
         raise _err("schedule", "schedule: give exactly one of cron, repeat (with every) or at")
     fields: dict[str, Any] = {
@@ -123,13 +130,17 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
             raise _err("schedule.repeat", "schedule.repeat: must be an object {every, limit?}")
         extra = sorted(set(repeat) - {"every", "limit"})
         if extra:
-            raise _err("schedule.repeat", f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit")
+            raise _err(
+                "schedule.repeat",
+                f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit",
+            )
         every = repeat.get("every")
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
             raise _err(
                 "schedule.repeat.every",
-                f"schedule.repeat.every: must be an integer number of milliseconds between {minimum} and {MAX_EVERY_MS}",
+                "schedule.repeat.every: must be an integer number of milliseconds"
+                f" between {minimum} and {MAX_EVERY_MS}",
             )
         fields["every_ms"] = every
         fields["kind"] = ScheduleKind.EVERY
@@ -156,7 +167,9 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
     return fields
 
 
-def _validate_definition(*, name: Any, data: Any, options: Any, spec: Any, now: datetime) -> tuple[dict, dict]:
+def _validate_definition(
+    *, name: Any, data: Any, options: Any, spec: Any, now: datetime
+) -> tuple[dict, dict]:
     merged = validate_job_input(name=name, data=data, options=options)
     if isinstance(options, dict) and "jobId" in options:
         raise _err("options", "options.jobId: not allowed on a schedule; each run gets its own job id")
@@ -164,10 +177,16 @@ def _validate_definition(*, name: Any, data: Any, options: Any, spec: Any, now: 
 
 
 def _first_fire(schedule: Schedule, now: datetime) -> datetime | None:
-    """First fire of a new or redefined schedule: interval fire 0 is the anchor itself."""
+    """Next fire of a new, redefined or resumed schedule, never at or before a fire already made.
+
+    An interval's grid point equal to now counts (fire 0 of a schedule created without
+    ``startDate`` is its creation instant); past grid points are not made up.
+    """
     after = now
     if schedule.kind == ScheduleKind.EVERY:
-        after = min(now, schedule.anchor_at) - timedelta(microseconds=1)
+        after = now - timedelta(microseconds=1)
+    if schedule.last_run_at is not None and schedule.last_run_at >= after:
+        after = schedule.last_run_at
     return timing.next_fire(schedule, after=after)
 
 
@@ -186,19 +205,42 @@ def _project(schedule: Schedule) -> None:
         parts = schedule.cron_expression.split()
         minute, hour, dom, month, dow = parts[-5:]
         task.crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute=minute, hour=hour, day_of_month=dom, month_of_year=month, day_of_week=dow,
+            minute=minute,
+            hour=hour,
+            day_of_month=dom,
+            month_of_year=month,
+            day_of_week=dow,
             timezone=schedule.time_zone,
         )
     elif schedule.kind == ScheduleKind.EVERY:
-        task.interval, _ = IntervalSchedule.objects.get_or_create(
-            every=schedule.every_ms * 1000, period=IntervalSchedule.MICROSECONDS
-        )
+        every, period = _interval_projection(schedule.every_ms)
+        task.interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
     else:
         task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.at)
     task.save()
     if schedule.periodic_task_id != task.pk:
         schedule.periodic_task = task
         Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+def _interval_projection(every_ms: int) -> tuple[int, str]:
+    """``(every, period)`` for django-celery-beat's ``IntervalSchedule``: the coarsest exact unit.
+
+    Its ``every`` is a 32-bit integer, so microseconds only fit below ~35.8 minutes; an interval
+    that is not a whole number of seconds and longer than that is shown rounded down to seconds
+    (the projection is for admin only; beat fires from ``Schedule.every_ms``).
+    """
+    for period, size in (
+        (IntervalSchedule.DAYS, 86_400_000),
+        (IntervalSchedule.HOURS, 3_600_000),
+        (IntervalSchedule.MINUTES, 60_000),
+        (IntervalSchedule.SECONDS, 1000),
+    ):
+        if every_ms % size == 0:
+            return every_ms // size, period
+    if every_ms * 1000 <= 2**31 - 1:
+        return every_ms * 1000, IntervalSchedule.MICROSECONDS
+    return every_ms // 1000, IntervalSchedule.SECONDS
 
 
 @transaction.atomic
@@ -238,13 +280,24 @@ def _stored_options(options: Any) -> dict:
 
 
 def _check_scheduler_id(scheduler_id: Any) -> None:
-    if not isinstance(scheduler_id, str) or not scheduler_id.strip() or len(scheduler_id) > 200 or "/" in scheduler_id:
-        raise _err("schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'")
+    if (
+        not isinstance(scheduler_id, str)
+        or not scheduler_id.strip()
+        or len(scheduler_id) > 200
+        or "/" in scheduler_id
+    ):
+        raise _err(
+            "schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'"
+        )
 
 
 def _ensure_fires(row: Schedule) -> None:
     if row.next_fire_at is None:
-        raise _err("schedule", "schedule: it would never fire (no fire time between startDate and endDate)", "never_fires")
+        raise _err(
+            "schedule",
+            "schedule: it would never fire (no fire time between startDate and endDate)",
+            "never_fires",
+        )
 
 
 class ScheduleExists(Exception):
@@ -282,7 +335,7 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
     if row.state == ScheduleState.ENDED and (row.limit is None or row.run_count < row.limit):
         row.state = ScheduleState.ACTIVE
     if row.state == ScheduleState.ACTIVE:
-        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        row.next_fire_at = _first_fire(row, now)
         if row.next_fire_at is None:
             if row.run_count == 0:
                 _ensure_fires(row)
@@ -325,7 +378,10 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     row = Schedule.objects.select_for_update().get(pk=schedule.pk)
     unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
     if unknown:
-        raise _err("non_field_errors", f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options")
+        raise _err(
+            "non_field_errors",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options",
+        )
     spec = spec_of(row)
     if "schedule" in changes:
         new = changes["schedule"]
@@ -334,9 +390,15 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
         if any(k in new for k in ("cron", "repeat", "every", "at")):
             for k in ("cron", "repeat", "at", "tz"):
                 spec.pop(k, None)
+        limit_given = "limit" in new or (isinstance(new.get("repeat"), dict) and "limit" in new["repeat"])
         if "limit" in new and "repeat" in spec and "repeat" not in new:
             spec["repeat"].pop("limit", None)
         spec.update(new)
+        if not limit_given and row.limit is not None:
+            # A new cadence keeps the stored run limit unless the patch sets one ("limit": null clears it).
+            if isinstance(spec.get("repeat"), dict):
+                spec["repeat"].pop("limit", None)
+            spec["limit"] = row.limit
     return _redefine(
         row,
         name=changes.get("name", row.name),
@@ -379,20 +441,35 @@ def schedule_resume(*, schedule: Schedule) -> Schedule:
     if row.state == ScheduleState.PAUSED:
         now = timezone.now()
         row.state = ScheduleState.ACTIVE
-        row.next_fire_at = timing.next_fire(row, after=now) if row.run_count else _first_fire(row, now)
+        row.next_fire_at = _first_fire(row, now)
         if row.next_fire_at is None:
             row.state = ScheduleState.ENDED
         row.save(update_fields=["state", "next_fire_at", "updated_at"])
         _project(row)
-        transaction.on_commit(lambda: publish_schedule_event(row, "resumed" if row.state == "active" else "ended"))
+        transaction.on_commit(
+            lambda: publish_schedule_event(row, "resumed" if row.state == "active" else "ended")
+        )
     return row
 
 
 def schedule_trigger(*, schedule: Schedule) -> Job:
-    """Run the schedule's job once now, without changing its cadence or consuming its ``limit``."""
+    """Run the schedule's job once now, without changing its cadence or consuming its ``limit``.
+
+    Allowed while active or paused (a manual run of a paused schedule); raises
+    ``ScheduleStateError`` (API: 409) once the schedule has ended. The job has no ``fire_at`` (it is
+    not a fire of the cadence) and ``overlap`` does not hold it back: the caller asked for it.
+    Publishes ``fired`` with ``manual: true``.
+    """
+    if schedule.state == ScheduleState.ENDED:
+        raise ScheduleStateError("schedule has ended; it cannot be triggered")
     job, _ = job_submit(
-        owner=schedule.owner, name=schedule.name, data=schedule.data, options=schedule.options, schedule=schedule
+        owner=schedule.owner,
+        name=schedule.name,
+        data=schedule.data,
+        options=schedule.options,
+        schedule=schedule,
     )
+    transaction.on_commit(lambda: publish_schedule_event(schedule, "fired", jobId=str(job.pk), manual=True))
     return job
 
 
@@ -420,6 +497,31 @@ def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
 # --- firing (beat and the `schedules` queue) ------------------------------------------------------------
 
 
+_CADENCE_FIELDS = (
+    "kind",
+    "cron_expression",
+    "time_zone",
+    "every_ms",
+    "at",
+    "anchor_at",
+    "start_at",
+    "end_at",
+    "limit",
+    "run_count",
+    "last_run_at",
+)
+_DISPATCH_FIELDS = (
+    *_CADENCE_FIELDS,
+    "id",
+    "owner_id",
+    "scheduler_id",
+    "name",
+    "state",
+    "next_fire_at",
+    "periodic_task_id",
+)
+
+
 def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
     """Advance every due active schedule by one fire and hand the fires to queue ``schedules``.
 
@@ -435,27 +537,43 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
     send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
     ended: list[Schedule] = []
     with transaction.atomic():
-        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by("next_fire_at")
+        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by(
+            "next_fire_at"
+        )
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        due = list(qs[:batch_size])
+        due = list(qs.only(*_DISPATCH_FIELDS)[:batch_size])
         if not due:
             return 0
         fires = []
+        memo: dict[tuple, datetime | None] = {}
         for row in due:
             fire_at = row.next_fire_at
             row.run_count += 1
             row.last_run_at = fire_at
-            row.next_fire_at = timing.next_fire(row, after=max(now, fire_at))
+            # Rows with the same cadence due at the same instant share their next fire: compute it once.
+            key = tuple(getattr(row, f) for f in _CADENCE_FIELDS)
+            if key not in memo:
+                memo[key] = timing.next_fire(row, after=max(now, fire_at))
+            row.next_fire_at = memo[key]
             if row.next_fire_at is None:
                 row.state = ScheduleState.ENDED
                 ended.append(row)
             fires.append([row.pk, _iso(fire_at)])
-        Schedule.objects.bulk_update(due, ["run_count", "last_run_at", "next_fire_at", "state"])
-        if ended:
-            PeriodicTask.objects.filter(pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]).update(
-                enabled=False
+        # One UPDATE per distinct (fire time, next fire, state): schedules due at the same instant on the
+        # same cadence share them, so 1,000 due rows are usually 1 statement (Django's bulk_update
+        # builds a CASE per row and per field: 5 s for 1,000 rows here).
+        groups: dict[tuple, list[int]] = {}
+        for row in due:
+            groups.setdefault((row.last_run_at, row.next_fire_at, row.state), []).append(row.pk)
+        for (fire_at, next_fire_at, state), pks in groups.items():
+            Schedule.objects.filter(pk__in=pks).update(
+                run_count=F("run_count") + 1, last_run_at=fire_at, next_fire_at=next_fire_at, state=state
             )
+        if ended:
+            PeriodicTask.objects.filter(
+                pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]
+            ).update(enabled=False)
             PeriodicTasks.update_changed()
         for start in range(0, len(fires), 200):
             send(fires[start : start + 200])
@@ -488,9 +606,13 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     if row is None:
         return None
     if fire_at is None:
-        return schedule_trigger(schedule=row)
+        return schedule_trigger(schedule=row) if row.state != ScheduleState.ENDED else None
+    if row.state == ScheduleState.PAUSED:  # paused after beat sent the fire: the pause wins
+        return None
     if row.overlap == Overlap.SKIP:
-        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(fire_at=fire_at)
+        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(
+            fire_at=fire_at
+        )
         if busy.exists():
             Job.objects.get_or_create(
                 schedule=row,
@@ -512,3 +634,85 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     if created:
         publish_schedule_event(row, "fired", jobId=str(job.pk), fireAt=_iso(fire_at))
     return job
+
+
+def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
+    """Turn a batch of ``(schedule pk, fire time)`` pairs into jobs: the ``fire_schedules`` task's work.
+
+    The same outcome as :func:`schedule_fire` for each pair (idempotent per pair, deleted schedules
+    ignored, ``overlap: skip`` honoured), but jobs of ``overlap: allow`` schedules are inserted with
+    one bulk INSERT per batch instead of one per fire, which is what lets 10,000 schedules due at the
+    same instant start within seconds. Falls back to the one-by-one path if the bulk insert meets a
+    concurrent duplicate (unique (schedule, fire time)). Returns the number of jobs created.
+    """
+    rows = Schedule.objects.select_related("owner").in_bulk({pk for pk, _ in fires})
+    existing = set(
+        Job.objects.filter(schedule_id__in=list(rows), fire_at__in={f for _, f in fires}).values_list(
+            "schedule_id", "fire_at"
+        )
+    )
+    one_by_one: list[tuple[int, datetime]] = []
+    jobs: list[Job] = []
+    merged_options: dict[int, dict] = {}
+    now = timezone.now()
+    for pk, fire_at in fires:
+        row = rows.get(pk)
+        if row is None or row.state == ScheduleState.PAUSED or (pk, fire_at) in existing:
+            continue
+        if row.overlap == Overlap.SKIP or not connection.features.can_return_rows_from_bulk_insert:
+            one_by_one.append((pk, fire_at))
+            continue
+        if pk not in merged_options:
+            merged_options[pk] = validate_job_input(name=row.name, data=row.data, options=row.options)
+        merged = merged_options[pk]
+        delay_ms = merged.get("delay", 0)
+        jobs.append(
+            Job(
+                owner=row.owner,
+                name=row.name,
+                data=row.data,
+                options=merged,
+                priority=merged.get("priority", 0),
+                schedule=row,
+                fire_at=fire_at,
+                state=JobState.DELAYED if delay_ms else JobState.WAITING,
+                run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+            )
+        )
+    created = 0
+    if jobs:
+        try:
+            with transaction.atomic():
+                Job.objects.bulk_create(jobs)
+        except IntegrityError:
+            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)
+            jobs = []
+        _in_one_event_loop(_enqueue_fired, jobs)
+        created += len(jobs)
+    for pk, fire_at in one_by_one:
+        before = Job.objects.filter(schedule_id=pk, fire_at=fire_at).exists()
+        job = schedule_fire(schedule_id=pk, fire_at=fire_at)
+        created += int(job is not None and not before)
+    return created
+
+
+def _enqueue_fired(jobs: list[Job]) -> None:
+    for job in jobs:  # every job's message first, so the last job of the batch is not held by events
+        job_enqueue(job)
+    for job in jobs:
+        publish_schedule_event(job.schedule, "fired", jobId=str(job.pk), fireAt=_iso(job.fire_at))
+
+
+def _in_one_event_loop(fn, *args) -> None:
+    """Call ``fn(*args)`` in this thread with one event loop shared by the ``async_to_sync`` calls it makes.
+
+    Each event publish is an ``async_to_sync`` call; from plain sync code asgiref builds a loop and a
+    thread for every call (6.5 ms per event measured here under load). Inside an outer
+    ``async_to_sync`` they reuse its loop (1.5 ms). ``thread_sensitive=True`` keeps ``fn`` in the
+    calling thread, so it uses the same database connection and transaction state.
+    """
+
+    async def outer() -> None:
+        await sync_to_async(fn, thread_sensitive=True)(*args)
+
+    async_to_sync(outer)()

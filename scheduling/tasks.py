@@ -9,8 +9,7 @@ from . import services
 @shared_task(name="scheduling.tasks.fire_schedules", ignore_result=True)
 def fire_schedules(fires: list) -> None:
     """Create the job of each ``[schedule_pk, fire_at ISO]`` pair (idempotent per pair)."""
-    for schedule_id, fire_at in fires:
-        services.schedule_fire(schedule_id=schedule_id, fire_at=parse_datetime(fire_at))
+    services.schedules_fire(fires=[(schedule_id, parse_datetime(fire_at)) for schedule_id, fire_at in fires])
 
 
 @shared_task(name="scheduling.tasks.fire_schedule", ignore_result=True)

@@ -3,6 +3,11 @@
 Beat, the preview endpoint and the pages all call :func:`fire_times` / :func:`next_fire`, so what a
 user previews is what beat does. Rules: no fire before ``start_at`` or after ``end_at`` (both
 inclusive); interval fire k is at ``anchor_at + k*every_ms`` (k >= 0); a one-time schedule fires at ``at``.
+
+Beat's next-fire computation goes through :func:`celery_schedule`, which returns our Celery schedule
+classes (:class:`scheduling.cron.CronSchedule`, :class:`scheduling.cron.IntervalSchedule`, both
+backed by cronsim / anchored integer arithmetic); :func:`fire_times` calls the same functions those
+classes call (``cron_fire_times`` / ``interval_fire_times``), so there is one code path.
 """
 
 from __future__ import annotations
@@ -13,6 +18,18 @@ from . import cron
 from .models import ScheduleKind
 
 _TICK = timedelta(microseconds=1)
+
+
+def celery_schedule(schedule) -> cron.CronSchedule | cron.IntervalSchedule | None:
+    """The Celery schedule object (ours, cronsim-backed) of a cron or interval schedule; ``None`` for ``at``.
+
+    Beat advances a due schedule with ``celery_schedule(row).next_after(fire_time)``.
+    """
+    if schedule.kind == ScheduleKind.CRON:
+        return cron.CronSchedule(schedule.cron_expression, schedule.time_zone)
+    if schedule.kind == ScheduleKind.EVERY:
+        return cron.IntervalSchedule(schedule.anchor_at or schedule.start_at, schedule.every_ms)
+    return None
 
 
 def fire_times(schedule, *, after: datetime, count: int) -> list[datetime]:
@@ -35,13 +52,25 @@ def fire_times(schedule, *, after: datetime, count: int) -> list[datetime]:
 
 
 def next_fire(schedule, *, after: datetime) -> datetime | None:
-    """The next fire time strictly after ``after``, or ``None`` once the schedule has no more runs."""
+    """The next fire time strictly after ``after`` (aware UTC); ``None`` once the schedule has no more runs.
+
+    ``None`` when ``limit`` runs were made, a one-time schedule has run, or the next fire would be
+    after ``end_at``. Cron and interval schedules are advanced by their Celery schedule object.
+    """
     if schedule.limit is not None and schedule.run_count >= schedule.limit:
         return None
-    if schedule.kind == ScheduleKind.AT and schedule.run_count > 0:
+    if schedule.kind == ScheduleKind.AT:
+        if schedule.run_count > 0:
+            return None
+        found = fire_times(schedule, after=after, count=1)
+        return found[0] if found else None
+    start, end = schedule.start_at, schedule.end_at
+    if start is not None and after < start:
+        after = start - _TICK
+    fire = celery_schedule(schedule).next_after(after)
+    if fire is None or (end is not None and fire > end):
         return None
-    found = fire_times(schedule, after=after, count=1)
-    return found[0] if found else None
+    return fire
 
 
 def describe(schedule) -> str:

@@ -15,7 +15,8 @@ def _iso(value):
 
 
 def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
-    """``{schedulerId, name, data, options, schedule, state, runCount, lastRunAt, nextRunAt, description, next}``."""
+    """``{schedulerId, name, data, options, schedule, state, runCount, lastRunAt, nextRunAt, description,
+    next}`` plus BullMQ aliases; ``next`` holds up to ``next_count`` fire times within ``limit``."""
     upcoming: list = []
     if row.state == ScheduleState.ACTIVE and row.next_fire_at and next_count:
         upcoming = [row.next_fire_at]

@@ -36,8 +36,12 @@ class ScheduleViewSet(viewsets.ViewSet):
         v = ser.validated_data
         try:
             row = services.schedule_create(
-                owner=request.user, name=v["name"], data=v["data"], schedule=v["schedule"],
-                options=v["options"], scheduler_id=v.get("schedulerId"),
+                owner=request.user,
+                name=v["name"],
+                data=v["data"],
+                schedule=v["schedule"],
+                options=v["options"],
+                scheduler_id=v.get("schedulerId"),
             )
         except services.ScheduleExists as exc:
             raise Conflict(str(exc)) from None
@@ -53,10 +57,16 @@ class ScheduleViewSet(viewsets.ViewSet):
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
         row, created = services.schedule_replace(
-            owner=request.user, scheduler_id=scheduler_id, name=v["name"], data=v["data"],
-            schedule=v["schedule"], options=v["options"],
+            owner=request.user,
+            scheduler_id=scheduler_id,
+            name=v["name"],
+            data=v["data"],
+            schedule=v["schedule"],
+            options=v["options"],
         )
-        return Response(schedule_to_dict(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            schedule_to_dict(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     def partial_update(self, request, scheduler_id=None):
         """PATCH /jobs/schedule/{schedulerId}: any subset of ``{name, data, schedule, options}``."""
@@ -89,23 +99,36 @@ class ScheduleViewSet(viewsets.ViewSet):
 
     @action(detail=True, methods=["post"])
     def trigger(self, request, scheduler_id=None):
-        """POST .../trigger → 201 ``{job}``: one run now; cadence and ``limit`` unchanged."""
-        job = services.schedule_trigger(schedule=self._get(request, scheduler_id))
-        return Response({"message": "Schedule triggered", "job": job_to_dict(job)}, status=status.HTTP_201_CREATED)
+        """POST .../trigger → 201 ``{message, job}``: one run now, cadence and ``limit`` unchanged.
+
+        409 if the schedule has ended; allowed while paused."""
+        try:
+            job = services.schedule_trigger(schedule=self._get(request, scheduler_id))
+        except services.ScheduleStateError as exc:
+            raise Conflict(str(exc)) from None
+        return Response(
+            {"message": "Schedule triggered", "job": job_to_dict(job)}, status=status.HTTP_201_CREATED
+        )
 
     @action(detail=True, methods=["get"])
     def jobs(self, request, scheduler_id=None):
         """GET .../jobs ``?page&limit`` → ``{jobs, pagination}`` created by this schedule, newest first."""
         row = self._get(request, scheduler_id)
-        items, pagination = paginate(row.jobs.order_by("-id").select_related("schedule"), request.query_params)
-        return Response({"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination})
+        items, pagination = paginate(
+            row.jobs.order_by("-id").select_related("schedule"), request.query_params
+        )
+        return Response(
+            {"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination}
+        )
 
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, next}`` (nothing saved)."""
+        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, next}`` (unsaved)."""
         ser = PreviewSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         body = services.schedule_preview(
-            spec=ser.validated_data["schedule"], count=ser.validated_data["count"], after=request.data.get("from")
+            spec=ser.validated_data["schedule"],
+            count=ser.validated_data["count"],
+            after=request.data.get("from"),
         )
         return Response(body)

@@ -37,21 +37,47 @@ def test_seed_payload_creates_schedule_and_periodic_task(api, owner):
     task = PeriodicTask.objects.get(pk=row.periodic_task_id)
     assert task.task == "scheduling.tasks.fire_schedule" and task.queue == "schedules" and task.enabled
     cron = task.crontab
-    assert (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week) == ("0", "0", "*", "*", "*")
+    assert (cron.minute, cron.hour, cron.day_of_month, cron.month_of_year, cron.day_of_week) == (
+        "0",
+        "0",
+        "*",
+        "*",
+        "*",
+    )
     assert str(cron.timezone) == "America/New_York"
     assert task.start_time == datetime(2030, 7, 1, tzinfo=UTC)
     assert task.expires == datetime(2030, 12, 31, tzinfo=UTC)
 
 
 def test_repeat_every_with_limit_is_projected_as_an_interval(api):
-    res = api.post("/jobs/schedule", {"name": "echo", "data": {"msg": "hi"},
-                                      "schedule": {"repeat": {"every": 1000, "limit": 3}}}, format="json")
+    res = api.post(
+        "/jobs/schedule",
+        {"name": "echo", "data": {"msg": "hi"}, "schedule": {"repeat": {"every": 1000, "limit": 3}}},
+        format="json",
+    )
     assert res.status_code == 201
     body = res.json()
     assert body["schedule"] == {"repeat": {"every": 1000, "limit": 3}}
     assert body["limit"] == 3 and len(body["next"]) == 3
     row = Schedule.objects.get(scheduler_id=body["schedulerId"])
-    assert row.periodic_task.interval.every == 1_000_000 and row.periodic_task.interval.period == "microseconds"
+    assert (row.periodic_task.interval.every, row.periodic_task.interval.period) == (1, "seconds")
+
+
+def test_interval_projection_fits_django_celery_beats_integer_field(api):
+    """`every` beyond 2^31 microseconds (~35.8 min) overflowed IntervalSchedule.every (500 on PostgreSQL)."""
+    cases = [
+        (1500, (1_500_000, "microseconds")),
+        (90_000, (90, "seconds")),
+        (3_600_000, (1, "hours")),
+        (2 * 86_400_000, (2, "days")),
+        (3_600_001, (3600, "seconds")),
+    ]
+    for every, projected in cases:
+        body = {"name": "echo", "data": {}, "schedule": {"repeat": {"every": every}}}
+        res = api.post("/jobs/schedule", body, format="json")
+        assert res.status_code == 201, res.json()
+        task = Schedule.objects.get(scheduler_id=res.json()["schedulerId"]).periodic_task
+        assert (task.interval.every, task.interval.period) == projected
 
 
 def test_get_list_and_delete_are_scoped_to_the_owner(api, other_api):
@@ -80,8 +106,10 @@ def test_bad_schedules_are_400_naming_the_field(api):
         ({"repeat": {"every": 1000, "limit": 0}}, "schedule.limit"),
         ({"cron": "* * * * *", "repeat": {"every": 1000}}, "schedule"),
         ({}, "schedule"),
-        ({"cron": "* * * * *", "startDate": "2030-01-02T00:00:00Z", "endDate": "2030-01-01T00:00:00Z"},
-         "schedule.endDate"),
+        (
+            {"cron": "* * * * *", "startDate": "2030-01-02T00:00:00Z", "endDate": "2030-01-01T00:00:00Z"},
+            "schedule.endDate",
+        ),
         ({"cron": "* * * * *", "endDate": "2020-01-01T00:00:00Z"}, "schedule.endDate"),
         ({"at": "2020-01-01T00:00:00Z"}, "schedule.at"),
         ({"cron": "* * * * *", "startDate": "2030-01-01T00:00:00"}, "schedule.startDate"),
