@@ -116,7 +116,9 @@ def test_admin_change_form_replaces_through_service(admin_user, owner):
     assert res.status_code == 302
     row.refresh_from_db()
     assert (row.kind, row.every_ms, row.cron_expression, row.owner) == ("every", 60000, "", owner)
-    assert row.periodic_task.interval.every == 60_000_000 and Schedule.objects.count() == 1
+    # The projection uses the coarsest exact unit (scheduling.services._project): 60,000 ms is 1 minute.
+    assert (row.periodic_task.interval.every, row.periodic_task.interval.period) == (1, "minutes")
+    assert Schedule.objects.count() == 1
 
 
 def test_schedule_actions_pause_resume_trigger_duplicate(admin_user, owner):
