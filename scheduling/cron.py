@@ -45,6 +45,7 @@ Time zones are IANA names checked against the zone database (``zoneinfo.availabl
 
 from __future__ import annotations
 
+import abc
 import calendar
 import functools
 import re
@@ -594,7 +595,7 @@ def describe_interval(every_ms: int) -> str:
 # Celery beat
 
 
-class _FireTimeSchedule(BaseSchedule):
+class _FireTimeSchedule(BaseSchedule, abc.ABC):
     """Celery schedule driven by ``next_after``, so beat and the preview share one code path.
 
     ``is_due(last_run_at)`` returns ``schedstate(is_due, next)`` per celery's contract: due when
@@ -603,8 +604,9 @@ class _FireTimeSchedule(BaseSchedule):
     Naive datetimes (from ``nowfun`` or ``last_run_at``) are taken as UTC, as celery does.
     """
 
+    @abc.abstractmethod
     def next_after(self, dt: datetime) -> datetime | None:
-        raise NotImplementedError
+        """The first fire time strictly after ``dt`` (aware UTC), or ``None`` if it never fires again."""
 
     def _now_utc(self) -> datetime:
         return _as_utc(self.now())
