@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
+
+from config.devstack import _free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,7 +36,9 @@ def _clean_redis():
 
 
 def make_user(django_user_model, username: str, **extra):
-    return django_user_model.objects.create_user(username, f"{username}@example.test", "S3cure-pass-" + username, **extra)
+    return django_user_model.objects.create_user(
+        username, f"{username}@example.test", "S3cure-pass-" + username, **extra
+    )
 
 
 @pytest.fixture
@@ -87,7 +93,11 @@ class Process:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", *args],
-            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def stop(self, sig=signal.SIGTERM, timeout: float = 15) -> None:
@@ -130,15 +140,29 @@ def _ready(proc: Process, marker: str, timeout: float = 30) -> Process:
 
 def start_worker(queues: str = "jobs,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env):
     proc = Process(
-        ["worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
-         "--without-gossip", "--without-mingle"],
-        name, env,
+        [
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        name,
+        env,
     )
     return _ready(proc, "ready.")
 
 
 def start_beat(name: str = "beat", **env):
-    proc = Process(["beat", "--loglevel", "INFO", "--pidfile=", "-s", str(BASE_DIR / "var" / f"{name}.db")], name, env)
+    proc = Process(
+        ["beat", "--loglevel", "INFO", "--pidfile=", "-s", str(BASE_DIR / "var" / f"{name}.db")], name, env
+    )
     return _ready(proc, "beat: Starting")
 
 
@@ -154,3 +178,70 @@ def beat(transactional_db):
     proc = start_beat()
     yield proc
     proc.stop()
+
+
+class WebServer:
+    """``uvicorn config.asgi:application`` on a free port, on the test database (or ``database_url``)
+    and the suite's Redis (or ``redis_url``); ``env`` adds settings. ``base`` is its URL."""
+
+    def __init__(self, redis_url: str | None = None, database_url: str | None = None, **env):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        full_env = dict(
+            os.environ,
+            DATABASE_URL=database_url or _database_url(),
+            REDIS_URL=redis_url or settings.REDIS_URL,
+            TESTING="1",
+            **env,
+        )
+        self.log_path = BASE_DIR / "var" / f"test-web-{os.getpid()}-{self.port}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            cwd=BASE_DIR,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not wait_until(
+            lambda: self.get("/healthz")[0] == 200 or self.proc.poll() is not None, 60, 0.2
+        ) or (self.proc.poll() is not None):
+            out = self.output()
+            self.stop()
+            raise RuntimeError(f"uvicorn did not start:\n{out[-3000:]}")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """``(status, body)`` of a GET; status 0 when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=15) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except OSError:
+            return 0, b""
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()

@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -30,7 +26,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
 from django.db import connections
 
-from tests.conftest import BASE_DIR, _database_url
+from tests.conftest import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -133,67 +129,6 @@ def live_socket():
     yield open_socket
     for sock in sockets:
         sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebServer:
-    """``uvicorn config.asgi:application`` on a free port, on the test database and Redis."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DATABASE_URL=_database_url(), REDIS_URL=settings.REDIS_URL, TESTING="1")
-        self.log_path = BASE_DIR / "var" / f"test-web-{os.getpid()}.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                with urllib.request.urlopen(self.base_url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.2)
-        out = self.output()
-        self.stop()
-        raise RuntimeError(f"uvicorn did not start:\n{out[-3000:]}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ TEXT = "".join(f"step {i} of {STEPS} done\n" for i in range(1, STEPS + 1))
 
 def test_live_page_shows_progress_and_streamed_text_without_reload(owner, worker, web_server, browser_page):
     page = browser_page
-    login_browser(page, web_server.base_url, owner)
-    page.goto(web_server.base_url + "/app/live/")
+    login_browser(page, web_server.base, owner)
+    page.goto(web_server.base + "/app/live/")
     page.wait_for_selector("[data-live-status]:text('live')", timeout=15000)
     page.evaluate("window.__loaded = 'yes'")  # gone if the page were reloaded
 
     status, body = api_call(
-        web_server.base_url,
+        web_server.base,
         "POST",
         "/jobs/submit",
         owner,

@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import start_beat, start_worker
 
-from .conftest import WebServer, poll
+from tests.conftest import WebServer
+
+from .conftest import poll
 
 pytestmark = pytest.mark.e2e
 
