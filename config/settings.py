@@ -179,7 +179,7 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Job server API",
-    "DESCRIPTION": "Background jobs and scheduled jobs (cron, interval, one-time) with live status and webhooks.",
+    "DESCRIPTION": "Background and scheduled jobs (cron, interval, one-time) with live status and webhooks.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -119,7 +119,7 @@ class Process:
 
 
 def wait_until(predicate, timeout: float, every: float = 0.1):
-    """Poll ``predicate`` until it returns a truthy value or ``timeout`` seconds pass; returns the last value."""
+    """Poll ``predicate`` until it is truthy or ``timeout`` seconds pass; returns its last value."""
     end = time.monotonic() + timeout
     value = predicate()
     while not value and time.monotonic() < end:

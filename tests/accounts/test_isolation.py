@@ -51,7 +51,9 @@ def _api_key_snapshot(key):
 def _make_webhook(user) -> Webhook:
     # A loopback URL needs the operator setting at creation; the requests below run with it off.
     with override_settings(ALLOW_PRIVATE_NETWORK_TARGETS=True):
-        return webhook_services.webhook_create(owner=user, url=f"http://127.0.0.1:9/hook-{user.pk}", event_type="all")
+        return webhook_services.webhook_create(
+            owner=user, url=f"http://127.0.0.1:9/hook-{user.pk}", event_type="all"
+        )
 
 
 def _webhook_snapshot(hook):
@@ -61,8 +63,12 @@ def _webhook_snapshot(hook):
 
 def _make_delivery(user) -> Delivery:
     return Delivery.objects.create(
-        webhook=_make_webhook(user), event_id=f"evt_{user.pk}", event_type="completed",
-        payload={"id": "1"}, state=DeliveryState.FAILED, attempts_made=1,
+        webhook=_make_webhook(user),
+        event_id=f"evt_{user.pk}",
+        event_type="completed",
+        payload={"id": "1"},
+        state=DeliveryState.FAILED,
+        attempts_made=1,
     )
 
 

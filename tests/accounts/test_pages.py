@@ -45,7 +45,11 @@ def test_login_sets_the_session_and_goes_home(db, owner, browser):
     assert res.status_code == 302 and res["Location"] == "/"
     assert browser.session["_auth_user_id"] == str(owner.pk)
     home = browser.get("/")
-    assert home.status_code == 200 and b"<h1>Dashboard</h1>" in home.content and b"<span>owner</span>" in home.content
+    assert (
+        home.status_code == 200
+        and b"<h1>Dashboard</h1>" in home.content
+        and b"<span>owner</span>" in home.content
+    )
 
 
 def test_wrong_password_shows_the_form_again(db, owner, browser):

@@ -9,9 +9,7 @@ import socket
 
 import pytest
 
-from tests.conftest import start_beat, start_worker
-
-from tests.conftest import WebServer
+from tests.conftest import WebServer, start_beat, start_worker
 
 from .conftest import poll
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .. import signing
-
 from rest_framework import serializers
 
+from .. import signing
 from ..models import Delivery, EventType, Webhook
 
 
