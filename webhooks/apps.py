@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self) -> None:
+        from .models import Webhook
+        from .services import webhooks_changed
+
+        # Every save or delete (services, admin, cascades from a deleted user) invalidates the
+        # per-process caches of active webhooks; the one bulk update (disabling) calls it itself.
+        def changed(sender, **kwargs) -> None:
+            webhooks_changed()
+
+        post_save.connect(changed, sender=Webhook, weak=False, dispatch_uid="webhooks-cache")
+        post_delete.connect(changed, sender=Webhook, weak=False, dispatch_uid="webhooks-cache-delete")

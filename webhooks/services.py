@@ -181,6 +181,53 @@ def _buffer_keys(job_id: int, event: str) -> tuple[str, str]:
     return f"{base}:buf", f"{base}:gate"
 
 
+_VERSION_KEY = "jobserver:webhooks:version"
+_MAX_CACHED_OWNERS = 10_000
+
+
+class _ActiveWebhooks:
+    """This process's cache of each owner's active webhooks, valid while the Redis version is unchanged.
+
+    Every job event asks "which webhooks of this owner are active?"; answering it from the database
+    cost a SELECT per event (most owners have none). :func:`webhooks_changed` sets a new version in
+    Redis right away and again after commit, so a lookup that raced a change is dropped at the next
+    event; without Redis the cache is bypassed.
+    """
+
+    version: object = object()
+    owners: dict[int, list[Webhook]] = {}
+
+
+def webhooks_changed() -> None:
+    """Invalidate every process's cache of active webhooks (call after any change to a ``Webhook``)."""
+    _bump_version()
+    transaction.on_commit(_bump_version)
+
+
+def _bump_version() -> None:
+    # A fresh random token, not a counter: a counter restarts after Redis loses its data and could
+    # come back to a value some process cached under, making a stale list look current.
+    try:
+        _redis().set(_VERSION_KEY, uuid.uuid4().hex)
+    except redis.RedisError:
+        logger.warning("could not bump the webhooks version; caches expire at the next change", exc_info=True)
+
+
+def _active_webhooks(owner_id: int) -> list[Webhook]:
+    query = Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id")
+    try:
+        version = _redis().get(_VERSION_KEY)
+    except redis.RedisError:
+        return list(query)
+    cache = _ActiveWebhooks
+    if version != cache.version or len(cache.owners) > _MAX_CACHED_OWNERS:
+        cache.version, cache.owners = version, {}
+    hooks = cache.owners.get(owner_id)
+    if hooks is None:
+        hooks = cache.owners[owner_id] = list(query)
+    return hooks
+
+
 def _matching(owner_id: int, event: str) -> list[Webhook]:
     return list(
         Webhook.objects.filter(
@@ -224,8 +271,8 @@ def webhook_fan_out(*, owner_id: int, message: dict) -> None:
         if event not in JOB_EVENTS:
             return
         job_id = int(message["jobId"])
-        # One indexed query answers the common case (an owner without webhooks) before any Redis work.
-        active = list(Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id"))
+        # The common case (an owner without webhooks) is answered from this process's cache.
+        active = _active_webhooks(owner_id)
         if not active:
             return
         if event in TERMINAL_EVENTS:
@@ -458,6 +505,7 @@ def _count_failure(webhook: Webhook, last_error: str) -> None:
             ],
         )
         if disabled:
+            webhooks_changed()
             logger.warning("webhook %s disabled after %s consecutive failed deliveries", webhook.pk, limit)
 
 

@@ -126,3 +126,24 @@ def test_without_redis_events_are_delivered_uncoalesced_and_the_final_one_still_
         publish_job_event(job, "progress", progress=2)
         publish_job_event(job, "completed", result=None)
     assert _types(hook) == ["progress", "progress", "completed"]
+
+
+def test_the_per_process_cache_sees_webhooks_created_deleted_or_disabled_after_it_was_filled(owner):
+    job = _job(owner)
+    publish_job_event(job, "completed", result=1)  # fills this process's cache with "no webhooks"
+    assert Delivery.objects.count() == 0
+    hook = _hook(owner, "completed")
+    publish_job_event(job, "completed", result=2)
+    assert _types(hook) == ["completed"]
+    with override_settings(WEBHOOK_DISABLE_AFTER_FAILURES=1):
+        services._count_failure(hook, "HTTP 500")
+    assert Webhook.objects.get(pk=hook.pk).active is False
+    publish_job_event(job, "completed", result=3)
+    assert _types(hook) == ["completed"]
+    Webhook.objects.filter(pk=hook.pk).update(active=True)
+    services.webhooks_changed()
+    publish_job_event(job, "completed", result=4)
+    assert _types(hook) == ["completed", "completed"]
+    hook.delete()
+    publish_job_event(job, "completed", result=5)
+    assert Delivery.objects.count() == 0  # the deliveries went with the webhook; none was made after
