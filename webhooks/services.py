@@ -214,17 +214,19 @@ def _bump_version() -> None:
 
 
 def _active_webhooks(owner_id: int) -> list[Webhook]:
-    query = Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id")
+    def query() -> list[Webhook]:
+        return list(Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id"))
+
     try:
         version = _redis().get(_VERSION_KEY)
     except redis.RedisError:
-        return list(query)
+        return query()
     cache = _ActiveWebhooks
     if version != cache.version or len(cache.owners) > _MAX_CACHED_OWNERS:
         cache.version, cache.owners = version, {}
     hooks = cache.owners.get(owner_id)
     if hooks is None:
-        hooks = cache.owners[owner_id] = list(query)
+        hooks = cache.owners[owner_id] = query()
     return hooks
 
 
