@@ -2,6 +2,7 @@
 the secret can be shown only once, to them. Staff who are not superusers see only their own keys."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 
 from . import services
 from .models import ApiKey
@@ -15,6 +16,35 @@ class OwnerScopedAdminMixin:
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else qs.owned_by(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Such staff can only make rows of their own.
+        if db_field.name == "owner" and not request.user.is_superuser:
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ServiceSavedAdminMixin:
+    """For an admin whose form's ``clean()`` already saved the row through the app's service (as the
+    API and the pages do) and left it in ``form.saved_row``: the admin must not save it again, and
+    deletes go through the service too. Subclasses define ``delete_row(obj)``."""
+
+    def save_form(self, request, form, change):
+        return form.saved_row
+
+    def save_model(self, request, obj, form, change):
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def delete_model(self, request, obj):
+        self.delete_row(obj)
+
+    def delete_queryset(self, request, queryset):
+        for row in queryset:
+            self.delete_row(row)
 
 
 @admin.register(ApiKey)

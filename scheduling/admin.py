@@ -9,10 +9,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django_celery_beat import models as beat_models
 
+from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
 from accounts.templatetags.viewer_time import when
 
 from . import services, timing
@@ -78,7 +78,7 @@ class ScheduleAdminForm(ScheduleDefinitionForm, forms.ModelForm):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(OwnerScopedAdminMixin, ServiceSavedAdminMixin, admin.ModelAdmin):
     form = ScheduleAdminForm
     list_display = (
         "scheduler_id",
@@ -119,19 +119,9 @@ class ScheduleAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("state", "run_count", "last_run_at", "next_fire_at", "created_at", "updated_at")
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(owner=request.user)
-
     def get_readonly_fields(self, request, obj=None):
         # Owner and id are fixed once created (the id is what API clients address).
         return self.readonly_fields + (("owner", "scheduler_id") if obj is not None else ())
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "owner" and not request.user.is_superuser:
-            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
-            kwargs["initial"] = request.user.pk
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="When")
     def description(self, obj: Schedule) -> str:
@@ -141,22 +131,8 @@ class ScheduleAdmin(admin.ModelAdmin):
     def next_run(self, obj: Schedule):
         return when(obj.next_fire_at)
 
-    # The form's clean() saved the row through the service; hand that row to the admin.
-    def save_form(self, request, form, change):
-        return form.saved_row
-
-    def save_model(self, request, obj, form, change):
-        pass
-
-    def save_related(self, request, form, formsets, change):
-        pass
-
-    def delete_model(self, request, obj):
+    def delete_row(self, obj) -> None:
         services.schedule_delete(schedule=obj)
-
-    def delete_queryset(self, request, queryset):
-        for row in queryset:
-            services.schedule_delete(schedule=row)
 
     def _each(self, request, queryset, service, verb: str) -> None:
         done = 0

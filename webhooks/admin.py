@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from accounts.admin import OwnerScopedAdminMixin
+from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
 
 from . import services
 from .forms import ERROR_FIELDS
@@ -72,7 +71,7 @@ class WebhookAdminForm(forms.ModelForm):
 
 
 @admin.register(Webhook)
-class WebhookAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
+class WebhookAdmin(OwnerScopedAdminMixin, ServiceSavedAdminMixin, admin.ModelAdmin):
     form = WebhookAdminForm
     list_display = ("id", "owner", "url", "event_type", "active", "consecutive_failures", "created_at")
     list_filter = ("active", "event_type", ("owner", admin.RelatedOnlyFieldListFilter))
@@ -104,28 +103,8 @@ class WebhookAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
         # The owner is fixed once created.
         return self.readonly_fields + (("owner",) if obj is not None else ())
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "owner" and not request.user.is_superuser:
-            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
-            kwargs["initial"] = request.user.pk
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    # The form's clean() saved the row through the service; hand that row to the admin.
-    def save_form(self, request, form, change):
-        return form.saved_row
-
-    def save_model(self, request, obj, form, change):
-        pass
-
-    def save_related(self, request, form, formsets, change):
-        pass
-
-    def delete_model(self, request, obj):
+    def delete_row(self, obj) -> None:
         services.webhook_delete(webhook=obj)
-
-    def delete_queryset(self, request, queryset):
-        for row in queryset:
-            services.webhook_delete(webhook=row)
 
 
 class DeliveryAttemptInline(admin.TabularInline):
