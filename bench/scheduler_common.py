@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,13 +33,14 @@ import redis  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks  # noqa: E402
 
 from jobs.models import Job  # noqa: E402
 from scheduling import timing  # noqa: E402
 from scheduling.models import Schedule, ScheduleKind  # noqa: E402
 from scheduling.services import FIRE_TASK  # noqa: E402
+from tests.conftest import Process as Proc  # noqa: E402  (the test suite's real-process helper)
+from tests.conftest import _ready  # noqa: E402
 
 
 def load() -> str:
@@ -132,48 +131,6 @@ def bulk_schedules(
     return ids
 
 
-def _db_url() -> str:
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-class Proc:
-    """A celery process (``worker`` or ``beat``) in its own session; ``stop()`` ends it and its children."""
-
-    def __init__(self, args: list[str], name: str):
-        env = dict(os.environ, DATABASE_URL=_db_url(), REDIS_URL=settings.REDIS_URL)
-        (BASE_DIR / "var").mkdir(exist_ok=True)
-        self.log_path = BASE_DIR / "var" / f"bench-{name}.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *args],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_for(self, marker: str, timeout: float = 60) -> None:
-        end = time.monotonic() + timeout
-        while marker not in self.log_path.read_text():
-            if time.monotonic() > end or self.proc.poll() is not None:
-                raise RuntimeError(self.log_path.read_text()[-3000:])
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
 def worker(concurrency: int = 2, queues: str = "jobs,schedules", name: str = "worker") -> Proc:
     p = Proc(
         [
@@ -200,7 +157,7 @@ def beat() -> Proc:
     p = Proc(
         ["beat", "--loglevel", "INFO", "--pidfile=", "-s", str(BASE_DIR / "var" / "bench-beat.db")], "beat"
     )
-    p.wait_for("is now the leader")
+    _ready(p, "is now the leader", 60)
     return p
 
 

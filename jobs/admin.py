@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 
 from . import admin_ops
 from .models import Job
+from .services import job_retry
 
 
 @admin.register(Job)
@@ -50,12 +51,12 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed/cancelled jobs")
     def retry_jobs(self, request, queryset):
-        done = sum(admin_ops.job_retry(job=job) for job in queryset)
+        done = sum(admin_ops.applied(job_retry, job) for job in queryset)
         self._report(request, done, len(queryset), "retried", "not failed or cancelled")
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request, queryset):
-        done = sum(admin_ops.job_cancel(job=job) for job in queryset)
+        done = admin_ops.jobs_cancel(jobs=queryset)
         self._report(
             request, done, len(queryset), "cancelled (active ones asked to stop)", "already finished"
         )

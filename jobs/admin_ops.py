@@ -1,69 +1,34 @@
-"""Job operations used by Django admin and the Queues page: retry, cancel, clean finished jobs.
+"""Bulk job operations of the admin's Queues page, built on the same services as the API.
 
-Stand-ins until the jobs engine's ``jobs.services.job_retry`` / ``job_cancel`` are merged; the
-admin calls only these three functions, so switching is a one-line change each. Every change is
-a conditional UPDATE on the expected states (safe against a worker finishing the job meanwhile),
-and the message / event goes out after commit.
+``jobs.services.job_retry`` and ``job_cancel`` hold the rules; these only apply them to many jobs.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from .models import FINISHED_STATES, Job, JobState
-from .realtime import publish_job_event
-from .services import job_enqueue
-
-RETRYABLE = (JobState.FAILED, JobState.CANCELLED)
-CANCELLABLE = (JobState.WAITING, JobState.DELAYED, JobState.ACTIVE)
+from .services import JobStateConflict, job_cancel, job_retry
 
 
-@transaction.atomic
-def job_retry(*, job: Job) -> bool:
-    """Put a failed or cancelled job back to ``waiting`` and enqueue it after commit.
-
-    Returns ``False`` (nothing changed) when the job is in any other state.
-    """
-    changed = Job.objects.filter(pk=job.pk, state__in=RETRYABLE).update(
-        state=JobState.WAITING,
-        failed_reason="",
-        stacktrace="",
-        result=None,
-        progress=0,
-        started_at=None,
-        finished_at=None,
-        run_at=None,
-        cancel_requested=False,
-    )
-    if changed:
-        fresh = Job.objects.select_related("schedule").get(pk=job.pk)
-        transaction.on_commit(lambda: job_enqueue(fresh))
-    return bool(changed)
-
-
-@transaction.atomic
-def job_cancel(*, job: Job) -> bool:
-    """Cancel a waiting or delayed job at once; ask an active one to stop (its handler sees
-    ``ctx.cancelled``). Returns ``False`` for a finished job."""
-    now = timezone.now()
-    changed = Job.objects.filter(pk=job.pk, state__in=(JobState.WAITING, JobState.DELAYED)).update(
-        state=JobState.CANCELLED,
-        finished_at=now,
-        cancel_requested=True,
-        failed_reason="cancelled by an admin",
-    )
-    if changed:
-        fresh = Job.objects.select_related("schedule").get(pk=job.pk)
-        transaction.on_commit(lambda: publish_job_event(fresh, "cancelled"))
-        return True
-    return bool(Job.objects.filter(pk=job.pk, state=JobState.ACTIVE).update(cancel_requested=True))
+def applied(service, job: Job) -> bool:
+    """Run ``service(job=job)``; ``False`` when the job's state does not allow it (the API's 409)."""
+    try:
+        service(job=job)
+    except JobStateConflict:
+        return False
+    return True
 
 
 def jobs_retry_failed(*, jobs: QuerySet) -> int:
     """Retry every failed job of ``jobs`` (an owner-scoped queryset); returns how many."""
-    return sum(job_retry(job=job) for job in jobs.filter(state=JobState.FAILED).only("pk"))
+    return sum(applied(job_retry, job) for job in jobs.filter(state=JobState.FAILED))
+
+
+def jobs_cancel(*, jobs: QuerySet) -> int:
+    """Cancel each job of ``jobs`` that can be (active ones are asked to stop); returns how many."""
+    return sum(applied(job_cancel, job) for job in jobs)
 
 
 @transaction.atomic
