@@ -6,7 +6,7 @@ Run a worker with ``celery -A config worker -Q jobs,schedules,webhooks`` and bea
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -18,3 +18,12 @@ app.autodiscover_tasks()
 
 # issue 9: job/schedule ids on the log records of a task, JSON logs in workers (LOG_FORMAT=json)
 from . import logs, metrics  # noqa: E402,F401
+
+
+@signals.task_postrun.connect(weak=False)
+def _close_old_connections(**_):
+    """After each task, close database connections that broke or outlived CONN_MAX_AGE (as Django
+    does after each request); the rest are reused by the next task (``CELERY_DB_REUSE_MAX``)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

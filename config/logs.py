@@ -114,14 +114,14 @@ class RequestIdMiddleware:
 
 # --- Celery: ids of the job / schedule a task works on --------------------------------------------------
 def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]:
-    """``(job id, schedulerId)`` a task works on, as the API names them; one indexed lookup."""
+    """``(job id, schedulerId)`` a task works on, as the API names them.
+
+    A job's ``schedulerId`` is not looked up here (that cost a query per job): ``job_execute``
+    binds it with :func:`bind_task_schedule` once its claim has returned the row."""
     args, kwargs = args or [], kwargs or {}
     if task_name == "jobs.tasks.run_job":
-        from jobs.models import Job
-
         job_id = kwargs.get("job_id", args[0] if args else None)
-        scheduler_id = Job.objects.filter(pk=job_id).values_list("schedule__scheduler_id", flat=True).first()
-        return (None if job_id is None else str(job_id)), scheduler_id
+        return (None if job_id is None else str(job_id)), None
     if task_name == "scheduling.tasks.fire_schedule":
         from scheduling.models import Schedule
 
@@ -131,6 +131,11 @@ def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]
 
 
 _task_tokens: dict[str, list] = {}
+
+
+def bind_task_schedule(scheduler_id: str | None) -> None:
+    """Tag the running task's further log records with ``schedule_id`` (reset when the task ends)."""
+    schedule_id_var.set(scheduler_id)
 
 
 @signals.task_prerun.connect(weak=False)

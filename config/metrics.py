@@ -1,7 +1,7 @@
 """Prometheus metrics served at ``/metrics`` (view in :mod:`config.health`), computed at scrape time.
 
-Imported by the Celery app (for the ``task_postrun`` receiver), so it must not import DRF or models
-at module level.
+Imported by the Celery app and by ``jobs.services``, so it must not import DRF or models at module
+level.
 
 Series (prefix ``jobserver_``):
 
@@ -9,9 +9,10 @@ Series (prefix ``jobserver_``):
 - ``jobserver_schedules{state}`` (gauge): schedules by state.
 - ``jobserver_fire_lateness_seconds`` (histogram): for each scheduled job, how long after its nominal
   fire time it started (``started_at - fire_at``). Workers are separate processes on possibly many
-  machines, so the observation is made in the worker when the job's first run ends (Celery's
-  ``task_postrun``) and kept in Redis: one hash of cumulative bucket counts plus sum and count
-  (``jobserver:metrics:fire_lateness``), which every web process reads at scrape time. A Redis flush
+  machines, so the observation is made in the worker when it claims the job for its first run
+  (``jobs.services.job_execute``, from the claimed row: no extra query) and kept in Redis: one hash
+  of cumulative bucket counts plus sum and count (``jobserver:metrics:fire_lateness``), which every
+  web process reads at scrape time. A Redis flush
   resets it, which Prometheus treats as a counter reset. Each job is counted once (a ``SET NX``
   marker that lives a day guards against a redelivered message).
 - ``jobserver_webhook_deliveries{status}`` (gauge): deliveries by status, from the webhooks app's
@@ -25,11 +26,11 @@ from __future__ import annotations
 import logging
 
 import redis
-from celery import signals
-from django.conf import settings
 from django.db.models import Count
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+from .redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0)
+    return redis_client(timeout_s=1.0)
 
 
 def observe_fire_lateness(*, job_id: int, seconds: float, client: redis.Redis | None = None) -> bool:
@@ -60,26 +61,6 @@ def observe_fire_lateness(*, job_id: int, seconds: float, client: redis.Redis | 
     pipe.hincrbyfloat(LATENESS_KEY, "sum", seconds)
     pipe.execute()
     return True
-
-
-@signals.task_postrun.connect(weak=False)
-def _observe_after_run(task=None, args=None, kwargs=None, **_):
-    """After ``run_job``: count the lateness of a scheduled job's first run (never raises)."""
-    if getattr(task, "name", "") != "jobs.tasks.run_job":
-        return
-    try:
-        from jobs.models import Job
-
-        job_id = (kwargs or {}).get("job_id", (args or [None])[0] if args else None)
-        row = (
-            Job.objects.filter(pk=job_id, fire_at__isnull=False, started_at__isnull=False, attempts_made=1)
-            .values("fire_at", "started_at")
-            .first()
-        )
-        if row:
-            observe_fire_lateness(job_id=job_id, seconds=(row["started_at"] - row["fire_at"]).total_seconds())
-    except Exception:
-        logger.warning("could not record fire lateness of job %s", job_id, exc_info=True)
 
 
 class JobServerCollector:

@@ -7,7 +7,8 @@ Protocol (JSON text frames):
   valid credentials (or with explicit credentials that are bad, even if a session exists) is
   accepted and closed at once with code 4401, so clients can tell "unauthorised" from a network
   failure; nothing is sent before the close.
-- On connect the socket receives every event of the user's own jobs and schedules.
+- On connect the socket receives every event of the user's own jobs and schedules published after
+  the handshake completed (it joins before it accepts).
 - ``{"action": "subscribe", "jobId": ...}`` narrows the socket to that job: from the first
   subscribe on, job events arrive only for subscribed jobs (each further subscribe adds one);
   schedule events keep coming. ``{"action": "unsubscribe", "jobId": ...}`` removes one; after the
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -37,9 +40,13 @@ from accounts.services import user_for_access_token, user_for_api_key
 
 from . import selectors
 from .api.serializers import job_to_dict
-from .realtime import SCHEDULE_EVENTS, job_group, now_ms, user_group
+from .realtime import SCHEDULE_EVENTS, listen, now_ms, unlisten, user_group
 
 CLOSE_UNAUTHORISED = 4401
+logger = logging.getLogger(__name__)
+# Redis calls of the listener registry, off the event loop (they are short; no database involved).
+_listen = sync_to_async(listen, thread_sensitive=False)
+_unlisten = sync_to_async(unlisten, thread_sensitive=False)
 
 
 def _credentials(scope) -> tuple[str | None, str | None]:
@@ -97,12 +104,16 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.subscriptions = set()
         user = await socket_user(self.scope)
-        await self.accept()
         if user is None:
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHORISED)
             return
         self.user = user
+        # Registered before joining (the publisher skips groups nobody listens to, jobs.realtime),
+        # and both before accepting: once the socket is open, every later event reaches it.
+        await _listen(user_group(user.pk), self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
         self.heartbeat = asyncio.create_task(self._heartbeat(getattr(settings, "LIVE_PING_SECONDS", 25)))
 
     async def disconnect(self, code):
@@ -111,13 +122,16 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if self.user is None:
             return
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        for job_id in self.subscriptions:
-            await self.channel_layer.group_discard(job_group(job_id), self.channel_name)
+        await _unlisten(user_group(self.user.pk), self.channel_name)
 
     async def _heartbeat(self, every_s: float) -> None:
         while True:
             await asyncio.sleep(every_s)
             await self.send_json({"event": "ping", "timestamp": now_ms()})
+            try:
+                await _listen(user_group(self.user.pk), self.channel_name)
+            except Exception:  # Redis away: the next heartbeat tries again
+                logger.warning("could not refresh a live listener", exc_info=True)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # A frame that is not JSON is the client's mistake: answer it, do not crash the socket.
@@ -146,9 +160,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._error(job_id, f"jobId: no job {job_id!r} of yours")
             return
         key = str(job.pk)
-        if key not in self.subscriptions:
-            await self.channel_layer.group_add(job_group(job.pk), self.channel_name)
-            self.subscriptions.add(key)
+        self.subscriptions.add(key)
         await self.send_json({"event": "subscribed", "jobId": key})
 
     async def _unsubscribe(self, job_id: str) -> None:
@@ -156,7 +168,6 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._error(job_id, f"jobId: not subscribed to {job_id!r}")
             return
         self.subscriptions.discard(job_id)
-        await self.channel_layer.group_discard(job_group(int(job_id)), self.channel_name)
         await self.send_json({"event": "unsubscribed", "jobId": job_id})
 
     async def _snapshot(self, job_id: str) -> None:
@@ -172,11 +183,9 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def job_event(self, envelope: dict) -> None:
         """A message from :mod:`jobs.realtime`: ``{"type", "group", "message"}``."""
         message = envelope["message"]
-        via_user_group = envelope.get("group", "").startswith("user.")
-        # Narrowed: job events come through the subscribed jobs' groups only (the user group
-        # would deliver them a second time, and deliver other jobs); schedule events still pass.
-        # (Any event that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)
+        # Narrowed: only the subscribed jobs' events pass; schedule events always do. (Any event
+        # that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)
         is_job_event = message.get("event") not in SCHEDULE_EVENTS
-        if self.subscriptions and via_user_group and is_job_event:
+        if self.subscriptions and is_job_event and message.get("jobId") not in self.subscriptions:
             return
         await self.send_json(message)

@@ -100,3 +100,15 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+    @property
+    def scheduler_id(self) -> str | None:
+        """The API's ``scheduleId``: the ``schedulerId`` of the schedule that made this job, or ``None``.
+
+        The worker's claim returns it with the row (``_scheduler_id``), so publishing a scheduled
+        job's events does not fetch its schedule; elsewhere it is the related row's value.
+        """
+        if self.schedule_id is None:
+            return None
+        claimed = self.__dict__.get("_scheduler_id")
+        return claimed if claimed is not None else self.schedule.scheduler_id

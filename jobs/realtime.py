@@ -1,22 +1,30 @@
 """Job and schedule events: the one function that publishes them, and the group names.
 
-Every job event goes to the owner's group (``user.<id>``) and the job's group (``job.<id>``) on the
-Redis channel layer, which is the only path from workers to browsers; schedule events go to the
-owner's group. Webhook fan-out hangs off the same function so no event is published twice by two
-code paths.
+Every job and schedule event goes to the owner's group (``user.<id>``) on the Redis channel layer,
+which is the only path from workers to browsers; a socket narrowed to some jobs drops the others'
+events itself (``jobs.consumers``), so one event is one group send. Webhook fan-out hangs off the
+same function so no event is published twice by two code paths.
 
-Ordering and volume. All sends of one process go through one publisher thread that owns an event
-loop (so the Redis connections stay open instead of one per event) and sends one message at a time,
-in the order ``publish_*`` was called: the events of one job arrive in order. ``progress`` and
-``delta`` events are coalesced per job: the first one opens a buffer that is flushed
-``LIVE_COALESCE_MS`` (default 50 ms) later, so a handler streaming 1,000 deltas a second costs the
-layer and the browser about 20 ``delta`` + 20 ``progress`` messages a second. A flush sends one
-``delta`` whose ``content`` is every buffered text concatenated in order, then one ``progress``
-with the latest value (in the order each kind first appeared in the buffer). Any other event of the
-job (``completed``, ``failed``, ``cancelled`` ...) first sends that job's buffer, so no text is lost
-or held behind the outcome. ``publish_*`` never waits for Redis: sends are queued in call order;
-``flush_job``/``flush_all`` and process exit wait (at most ``LIVE_SEND_TIMEOUT_S``) until everything
-queued before them is on the layer.
+Nobody listening, nothing sent. A socket adds its channel to ``jobserver:live:listeners:<group>``
+(:func:`listen`) before it joins the group and refreshes it with every heartbeat; the publisher asks
+Redis which groups of a batch have listeners (one pipelined ``SCARD`` per batch) and skips the
+others. The check runs after the event's transaction committed, and a socket registers before it
+joins, so an event the check skips was committed before that socket could receive anything:
+the same guarantee as without the check (a page resyncs by snapshot). An entry left behind by a
+killed web server only costs sends until its key expires (``LISTENER_TTL_S``).
+
+Ordering and volume. All sends of one process go through one publisher thread, in the order
+``publish_*`` was called: the events of one job arrive in order. The thread takes whatever queued
+up while it was sending as one batch (one listener check, then the sends on an event loop it owns,
+so the Redis connections stay open). ``progress`` and ``delta`` events are coalesced per job: the
+first one opens a buffer that is flushed ``LIVE_COALESCE_MS`` (default 50 ms) later, so a handler
+streaming 1,000 deltas a second costs the layer and the browser about 20 ``delta`` + 20
+``progress`` messages a second. A flush sends one ``delta`` whose ``content`` is every buffered
+text concatenated in order, then one ``progress`` with the latest value (in the order each kind
+first appeared in the buffer). Any other event of the job (``completed``, ``failed``,
+``cancelled`` ...) first queues that job's buffer, so no text is lost or held behind the outcome.
+``publish_*`` never waits for Redis; ``flush_job``/``flush_all`` and process exit wait (at most
+``LIVE_SEND_TIMEOUT_S``) until everything queued before them is on the layer.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import logging
 import os
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future
 from typing import Any
 
 from django.conf import settings
@@ -46,11 +56,6 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def job_group(job_id: int) -> str:
-    """The channel-layer group of the events of job ``job_id`` only."""
-    return f"job.{job_id}"
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -62,7 +67,7 @@ def job_event_message(job, event: str, **extra: Any) -> dict:
         "jobId": str(job.pk),
         "name": job.name,
         "state": job.state,
-        "scheduleId": job.schedule.scheduler_id if job.schedule_id else None,
+        "scheduleId": job.scheduler_id,
         "timestamp": now_ms(),
     }
     message.update(extra)
@@ -70,15 +75,15 @@ def job_event_message(job, event: str, **extra: Any) -> dict:
 
 
 def publish_job_event(job, event: str, **extra: Any) -> dict:
-    """Publish one job event to the owner's and the job's groups; returns the message.
+    """Publish one job event to the owner's group; returns the message.
 
     ``event`` is one of :data:`JOB_EVENTS`; ``extra`` adds fields (``progress``, ``content``,
     ``result``, ``error``). ``progress``/``delta`` are coalesced (module docstring); any other event
-    flushes the job's buffer first and returns once sent. Never raises: a dead layer must not fail
-    a job (its outcome is stored; a page resyncs by snapshot).
+    queues the job's buffer before itself. Returns without waiting for Redis and never raises: a
+    dead layer must not fail a job (its outcome is stored; a page resyncs by snapshot).
     """
     message = job_event_message(job, event, **extra)
-    groups = [user_group(job.owner_id), job_group(job.pk)]
+    groups = [user_group(job.owner_id)]
     _publisher().publish(f"job:{job.pk}", groups, message, coalesce=event in COALESCED_EVENTS)
     from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
 
@@ -114,14 +119,57 @@ def flush_all() -> None:
     _publisher().flush(None)
 
 
+# --- who listens ----------------------------------------------------------------------------------------
+
+LISTENER_PREFIX = "jobserver:live:listeners:"
+# Seconds an entry outlives its socket's last heartbeat (LIVE_PING_SECONDS refreshes it).
+LISTENER_TTL_S = 3600
+
+
+def listen(group: str, channel_name: str) -> None:
+    """Register ``channel_name`` as listening to ``group`` (call before joining it, and per heartbeat)."""
+    from config.redis_client import redis_client
+
+    key = LISTENER_PREFIX + group
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.sadd(key, channel_name)
+    pipe.expire(key, LISTENER_TTL_S)
+    pipe.execute()
+
+
+def unlisten(group: str, channel_name: str) -> None:
+    """Remove ``channel_name`` from ``group``'s listeners (call after leaving the group)."""
+    from config.redis_client import redis_client
+
+    redis_client().srem(LISTENER_PREFIX + group, channel_name)
+
+
+def _listened(groups: list[str]) -> set[str]:
+    """Which of ``groups`` have a listener: one pipelined round trip. Redis down: all of them."""
+    from config.redis_client import redis_client
+
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for group in groups:
+            pipe.scard(LISTENER_PREFIX + group)
+        return {group for group, count in zip(groups, pipe.execute(), strict=True) if count}
+    except Exception:  # the layer decides; sending to nobody is harmless
+        logger.warning("could not read live listeners; sending to every group", exc_info=True)
+        return set(groups)
+
+
+# --- the publisher ----------------------------------------------------------------------------------------
+
+
 class _Buffer:
     """Pending coalesced messages of one job: one merged message per event kind, in first-seen order."""
 
-    __slots__ = ("groups", "messages")
+    __slots__ = ("groups", "messages", "due")
 
-    def __init__(self, groups: list[str]):
+    def __init__(self, groups: list[str], due: float):
         self.groups = groups
         self.messages: dict[str, dict] = {}
+        self.due = due  # time.monotonic() at which the buffer is sent
 
     def add(self, message: dict) -> None:
         kind = message["event"]
@@ -135,93 +183,101 @@ class _Buffer:
 
 
 class _Publisher:
-    """One per process: a daemon thread running an event loop that sends everything, in call order."""
+    """One per process: a daemon thread that sends queued messages in call order, batch by batch.
+
+    The queue holds ``(groups, message)`` pairs and :class:`Future` markers (resolved once
+    everything queued before them was sent). Coalesced messages wait in ``buffers`` until due.
+    """
 
     def __init__(self):
         self.pid = os.getpid()
         self.window_s = getattr(settings, "LIVE_COALESCE_MS", 50) / 1000
         self.timeout_s = getattr(settings, "LIVE_SEND_TIMEOUT_S", 5.0)
+        self.cond = threading.Condition()
+        self.queue: deque = deque()
         self.buffers: dict[str, _Buffer] = {}
-        self.buffers_lock = threading.Lock()
+        # Owned by the thread and never left running, so the thread may also do synchronous work.
         self.loop = asyncio.new_event_loop()
-        self.send_lock: asyncio.Lock | None = None
-        self.flushes: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
-        ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(ready,), name="live-publisher", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
         self.thread.start()
-        ready.wait()
-
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
-        # Created on the loop so that its FIFO wake-up order is the order sends were scheduled.
-        self.send_lock = asyncio.Lock()
-        ready.set()
-        self.loop.run_forever()
 
     # --- called from any thread -------------------------------------------------------------------
     def publish(self, key: str, groups: list[str], message: dict, *, coalesce: bool) -> None:
-        if coalesce and self.window_s > 0:
-            with self.buffers_lock:
+        with self.cond:
+            if coalesce and self.window_s > 0:
                 buffer = self.buffers.get(key)
-                opened = buffer is None
-                if opened:
-                    buffer = self.buffers[key] = _Buffer(groups)
+                if buffer is None:
+                    buffer = self.buffers[key] = _Buffer(groups, time.monotonic() + self.window_s)
+                    self.cond.notify()  # the thread's next wake-up may now be sooner
                 buffer.add(message)
-            if opened:
-                self.loop.call_soon_threadsafe(self._schedule_flush, key)
-            return
-        # Not awaited: sends run one at a time in call order on the publisher loop (FIFO lock), so
-        # order holds without making the job wait for Redis; exit and flush_job() wait for them.
-        asyncio.run_coroutine_threadsafe(self._flush_then_send(key, groups, message), self.loop)
+                return
+            self._queue_buffers(key)
+            self.queue.append((groups, message))
+            self.cond.notify()
 
     def flush(self, key: str | None) -> None:
-        self._wait(self._flush_then_send(key, None, None))
-
-    def _wait(self, coro) -> None:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        """Queue ``key``'s buffer (every buffer if ``None``) and wait until all queued so far is sent."""
+        done: Future = Future()
+        with self.cond:
+            self._queue_buffers(key)
+            self.queue.append(done)
+            self.cond.notify()
         try:
-            future.result(self.timeout_s)
+            done.result(self.timeout_s)
         except Exception:  # the outcome is stored; a lost live update is recoverable by snapshot
-            logger.warning("could not publish a live event within %ss", self.timeout_s, exc_info=True)
+            logger.warning("could not publish live events within %ss", self.timeout_s, exc_info=True)
 
-    # --- on the publisher loop ----------------------------------------------------------------------
-    def _schedule_flush(self, key: str) -> None:
-        self.loop.call_later(self.window_s, self._start_flush, key)
-
-    def _start_flush(self, key: str) -> None:
-        task = self.loop.create_task(self._flush_then_send(key, None, None))
-        self.flushes.add(task)
-        task.add_done_callback(self.flushes.discard)
-
-    def _take(self, key: str | None) -> list[_Buffer]:
-        with self.buffers_lock:
-            if key is None:
-                taken, self.buffers = list(self.buffers.values()), {}
-                return taken
+    def _queue_buffers(self, key: str | None) -> None:
+        # Under self.cond. Whatever was buffered before the caller's message goes out before it.
+        if key is None:
+            taken, self.buffers = list(self.buffers.values()), {}
+        else:
             buffer = self.buffers.pop(key, None)
-            return [buffer] if buffer is not None else []
+            taken = [buffer] if buffer is not None else []
+        for buffer in taken:
+            self.queue.extend((buffer.groups, pending) for pending in buffer.messages.values())
 
-    async def _flush_then_send(self, key: str | None, groups: list[str] | None, message: dict | None) -> None:
-        async with self.send_lock:
-            # Taking the buffer inside the lock keeps order: whatever was buffered before this call
-            # goes out before ``message``, whatever comes after waits for a later flush.
-            for buffer in self._take(key):
-                for pending in buffer.messages.values():
-                    await self._send(buffer.groups, pending)
-            if message is not None:
-                await self._send(groups, message)
+    # --- on the publisher thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        while True:
+            with self.cond:
+                while not self.queue:
+                    now = time.monotonic()
+                    due = [key for key, buffer in self.buffers.items() if buffer.due <= now]
+                    for key in due:
+                        self._queue_buffers(key)
+                    if self.queue:
+                        break
+                    wait = min((b.due for b in self.buffers.values()), default=None)
+                    self.cond.wait(None if wait is None else max(0.0, wait - now))
+                batch, self.queue = list(self.queue), deque()
+            try:
+                self._send_batch(batch)
+            except Exception:  # never let one failed batch stop the publisher
+                logger.warning("could not publish %s live messages", len(batch), exc_info=True)
+            for item in batch:
+                if isinstance(item, Future) and not item.done():
+                    item.set_result(None)
 
-    async def _send(self, groups: list[str], message: dict) -> None:
+    def _send_batch(self, batch: list) -> None:
         from channels.layers import get_channel_layer
 
-        layer = get_channel_layer()
+        sends = [item for item in batch if not isinstance(item, Future)]
+        layer = get_channel_layer() if sends else None
         if layer is None:
             return
-        try:
-            for group in groups:
+        listened = _listened(sorted({group for groups, _ in sends for group in groups}))
+        todo = [(group, message) for groups, message in sends for group in groups if group in listened]
+        if todo:
+            self.loop.run_until_complete(self._send(layer, todo))
+
+    async def _send(self, layer, todo: list[tuple[str, dict]]) -> None:
+        for group, message in todo:
+            try:
                 await layer.group_send(group, {"type": MESSAGE_TYPE, "group": group, "message": message})
-        except Exception:  # never let one failed send stop the publisher or the job
-            logger.warning("could not publish %s to %s", message.get("event"), groups, exc_info=True)
+            except Exception:  # one failed send must not hold back the rest
+                logger.warning("could not publish %s to %s", message.get("event"), group, exc_info=True)
 
 
 _state: dict[str, _Publisher] = {}

@@ -36,6 +36,9 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from config.logs import bind_task_schedule
+from config.metrics import observe_fire_lateness
+
 from . import handlers
 from .models import FINISHED_STATES, Job, JobState
 from .options import backoff_delay_ms, broker_priority, keep_rule, validate_options
@@ -318,12 +321,16 @@ def _attempt_qs(job_id: int, attempt: int):
 
 def _claim(job_id: int, now) -> Job | None:
     """waiting → active in one statement that also returns the row (``UPDATE ... RETURNING``, which
-    PostgreSQL and SQLite >= 3.35 both have): the claim is atomic and the worker skips a SELECT."""
-    table = Job._meta.db_table
+    PostgreSQL and SQLite >= 3.35 both have): the claim is atomic and the worker skips a SELECT.
+    The row comes with its schedule's ``schedulerId`` (``Job.scheduler_id``) for the job's events."""
+    from scheduling.models import Schedule
+
+    table, schedules = Job._meta.db_table, Schedule._meta.db_table
     sql = (
         f"UPDATE {table} SET state = %s, started_at = %s, heartbeat_at = %s, "
         "attempts_made = attempts_made + 1, progress = %s, output = '', finished_at = NULL "
-        "WHERE id = %s AND state = %s RETURNING *"
+        f"WHERE id = %s AND state = %s RETURNING *, (SELECT s.scheduler_id FROM {schedules} s "
+        f"WHERE s.id = {table}.schedule_id) AS _scheduler_id"
     )
     stamp = Job._meta.get_field("started_at").get_db_prep_value(now, connection)
     progress = Job._meta.get_field("progress").get_db_prep_value(0, connection)
@@ -344,6 +351,9 @@ def job_execute(*, job_id: int) -> Job | None:
     if job is None:
         return None
     attempt = job.attempts_made
+    bind_task_schedule(job.scheduler_id)
+    if attempt == 1 and job.fire_at is not None:
+        _observe_fire_lateness(job)
     publish_job_event(job, "active", attemptsMade=attempt)
     handler = handlers.get(job.name)
     ctx = JobContext(job)
@@ -377,6 +387,14 @@ def job_execute(*, job_id: int) -> Job | None:
     publish_job_event(job, "completed", result=result)
     _prune(job, job.options.get("removeOnComplete"))
     return job
+
+
+def _observe_fire_lateness(job: Job) -> None:
+    """Count a scheduled job's first start against its fire time in /metrics (never raises)."""
+    try:
+        observe_fire_lateness(job_id=job.pk, seconds=(job.started_at - job.fire_at).total_seconds())
+    except Exception:
+        logger.warning("could not record fire lateness of job %s", job.pk, exc_info=True)
 
 
 def _finish_cancelled(job: Job, attempt: int, reason: str) -> Job | None:

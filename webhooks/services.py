@@ -36,6 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config import netguard
+from config.redis_client import redis_client
 from jobs.realtime import JOB_EVENTS
 
 from . import backoff, signing, transport
@@ -166,14 +167,8 @@ def webhook_rotate_secret(*, webhook: Webhook) -> Webhook:
 
 # --- fan-out and coalescing ----------------------------------------------------------------------------
 
-_redis_clients: dict[str, redis.Redis] = {}
-
-
 def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _redis_clients:
-        _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    return _redis_clients[url]
+    return redis_client()
 
 
 def _buffer_keys(job_id: int, event: str) -> tuple[str, str]:

@@ -30,7 +30,7 @@ def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
         "attemptsMade": job.attempts_made,
         "data": job.data,
         "options": job.options,
-        "scheduleId": job.schedule.scheduler_id if job.schedule_id else None,
+        "scheduleId": job.scheduler_id,
         "fireAt": iso(job.fire_at),
         "output": job.output,
         "cancelRequested": job.cancel_requested,
