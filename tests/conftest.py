@@ -28,11 +28,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Each test starts with an empty Redis database (the suite's own, never `make run`'s)."""
+    """Each test starts with an empty Redis database (the suite's own, never `make run`'s), and with
+    an empty cache of active webhooks: the tables are emptied between tests without model signals."""
+    from webhooks.services import _invalidate
+
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
+    _invalidate()
     yield
     client.flushdb()
+    _invalidate()
 
 
 def make_user(django_user_model, username: str, **extra):

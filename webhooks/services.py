@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -176,52 +178,109 @@ def _buffer_keys(job_id: int, event: str) -> tuple[str, str]:
     return f"{base}:buf", f"{base}:gate"
 
 
-_VERSION_KEY = "jobserver:webhooks:version"
+CHANGED_CHANNEL = "jobserver:webhooks:changed"
 _MAX_CACHED_OWNERS = 10_000
 
 
 class _ActiveWebhooks:
-    """This process's cache of each owner's active webhooks, valid while the Redis version is unchanged.
+    """This process's cache of each owner's active webhooks, kept fresh by Redis pub/sub.
 
     Every job event asks "which webhooks of this owner are active?"; answering it from the database
-    cost a SELECT per event (most owners have none). :func:`webhooks_changed` sets a new version in
-    Redis right away and again after commit, so a lookup that raced a change is dropped at the next
-    event; without Redis the cache is bypassed.
+    cost a SELECT per event, and asking Redis for a version token cost a round trip per event (most
+    owners have none). Now :func:`webhooks_changed` clears this process's cache and publishes on
+    ``CHANGED_CHANNEL`` (right away and again after commit); a listener thread per process clears
+    the cache on every message. The cache is trusted only while that listener is subscribed: before
+    it is, and after it lost Redis, every lookup goes to the database, and each (re)subscription
+    clears the cache, since changes may have been announced while it was away. A lookup that raced
+    a change is not stored (``generation``), nor one made inside a transaction. Changes made without
+    model signals (raw SQL, ``QuerySet.update``) must call :func:`webhooks_changed`.
     """
 
-    version: object = object()
+    lock = threading.Lock()
+    generation = 0
     owners: dict[int, list[Webhook]] = {}
+    subscribed = False
+    listener_pid: int | None = None
 
 
 def webhooks_changed() -> None:
     """Invalidate every process's cache of active webhooks (call after any change to a ``Webhook``)."""
-    _bump_version()
-    transaction.on_commit(_bump_version)
+    _changed()
+    transaction.on_commit(_changed)
 
 
-def _bump_version() -> None:
-    # A fresh random token, not a counter: a counter restarts after Redis loses its data and could
-    # come back to a value some process cached under, making a stale list look current.
+def _changed() -> None:
+    _invalidate()
     try:
-        _redis().set(_VERSION_KEY, uuid.uuid4().hex)
+        _redis().publish(CHANGED_CHANNEL, "1")
     except redis.RedisError:
-        logger.warning("could not bump the webhooks version; caches expire at the next change", exc_info=True)
+        # Listeners that lost Redis clear their caches when they subscribe again.
+        logger.warning("could not announce a webhook change", exc_info=True)
+
+
+def _invalidate(subscribed: bool | None = None) -> None:
+    cache = _ActiveWebhooks
+    with cache.lock:
+        cache.generation += 1
+        cache.owners = {}
+        if subscribed is not None:
+            cache.subscribed = subscribed
+
+
+def _listen_for_changes() -> None:
+    """Body of the listener thread: clear the cache on each announced change, forever."""
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=5, socket_timeout=10, health_check_interval=15
+    )
+    while True:
+        pubsub = client.pubsub()
+        try:
+            pubsub.subscribe(CHANGED_CHANNEL)
+            while True:
+                message = pubsub.get_message(timeout=5.0)
+                if message is not None:
+                    _invalidate(subscribed=True if message["type"] == "subscribe" else None)
+        except Exception:
+            _invalidate(subscribed=False)
+            logger.warning("webhook change listener lost Redis; retrying in 1 s", exc_info=True)
+            time.sleep(1)
+        finally:
+            try:
+                pubsub.close()
+            except Exception:
+                pass
+
+
+def _ensure_listener() -> None:
+    cache = _ActiveWebhooks
+    pid = os.getpid()
+    if cache.listener_pid == pid:
+        return
+    with cache.lock:
+        if cache.listener_pid == pid:
+            return
+        # A forked child inherits the parent's flags and cache but not its thread.
+        cache.listener_pid, cache.subscribed, cache.owners = pid, False, {}
+        threading.Thread(target=_listen_for_changes, name="webhook-changes", daemon=True).start()
 
 
 def _active_webhooks(owner_id: int) -> list[Webhook]:
-    def query() -> list[Webhook]:
-        return list(Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id"))
-
-    try:
-        version = _redis().get(_VERSION_KEY)
-    except redis.RedisError:
-        return query()
+    _ensure_listener()
     cache = _ActiveWebhooks
-    if version != cache.version or len(cache.owners) > _MAX_CACHED_OWNERS:
-        cache.version, cache.owners = version, {}
-    hooks = cache.owners.get(owner_id)
-    if hooks is None:
-        hooks = cache.owners[owner_id] = query()
+    with cache.lock:
+        trusted, generation = cache.subscribed, cache.generation
+        hooks = cache.owners.get(owner_id) if trusted else None
+    if hooks is not None:
+        return hooks
+    hooks = list(Webhook.objects.filter(owner_id=owner_id, active=True).order_by("id"))
+    # Inside a transaction the answer may hold uncommitted rows that a rollback (which sends no
+    # signal) would leave in the cache: use it for this event only.
+    if trusted and not connection.in_atomic_block:
+        with cache.lock:
+            if cache.generation == generation and cache.subscribed:
+                if len(cache.owners) >= _MAX_CACHED_OWNERS:
+                    cache.owners = {}
+                cache.owners[owner_id] = hooks
     return hooks
 
 

@@ -198,3 +198,44 @@ def test_a_frame_that_is_not_json_is_answered_with_an_error(live_socket, owner):
     }
     sock.send({"action": "ping"})
     assert sock.receive()["event"] == "pong"
+
+
+def test_an_open_socket_is_a_registered_listener_until_it_closes(live_socket, owner, other_user):
+    from config.redis_client import redis_client
+    from jobs.realtime import LISTENER_PREFIX, _listened, user_group
+
+    mine, theirs = user_group(owner.pk), user_group(other_user.pk)
+    assert _listened([mine, theirs]) == set()
+    first, second = live_socket(owner), live_socket(owner)
+    channels = redis_client().smembers(LISTENER_PREFIX + mine)
+    assert len(channels) == 2 and all(c.startswith(b"specific.") for c in channels)
+    assert _listened([mine, theirs]) == {mine}
+    first.close()
+    assert redis_client().scard(LISTENER_PREFIX + mine) == 1
+    second.close()
+    assert _listened([mine, theirs]) == set()
+
+
+def test_events_of_a_user_nobody_listens_to_are_not_sent_to_the_layer(live_socket, owner, other_user):
+    from channels.layers import get_channel_layer
+
+    from jobs.realtime import flush_all
+
+    layer = get_channel_layer()
+    sent: list[str] = []
+    original = layer.group_send
+
+    async def counting(group, message):
+        sent.append(group)
+        await original(group, message)
+
+    layer.group_send = counting
+    try:
+        sock = live_socket(owner)
+        publish_job_event(make_job(other_user), "active")  # nobody listens to other_user
+        publish_job_event(make_job(owner), "active")
+        flush_all()
+        assert sock.receive()["event"] == "active"
+    finally:
+        del layer.group_send
+    assert sent == [f"user.{owner.pk}"]

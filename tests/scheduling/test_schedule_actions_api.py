@@ -97,9 +97,15 @@ def test_patch_merges_over_the_stored_definition(api, other_api):
 
 
 def listen(owner):
-    """A channel in the owner's group; returns a function draining the schedule events received."""
+    """A channel in the owner's group; returns a function draining the schedule events received.
+
+    Registered as a listener first, as a socket does (the publisher skips groups nobody listens to).
+    """
+    from jobs.realtime import listen as register_listener
+
     layer = get_channel_layer()
     channel = asyncio.run(layer.new_channel())
+    register_listener(f"user.{owner.pk}", channel)
     asyncio.run(layer.group_add(f"user.{owner.pk}", channel))
 
     def drain():

@@ -128,6 +128,7 @@ def test_without_redis_events_are_delivered_uncoalesced_and_the_final_one_still_
     assert _types(hook) == ["progress", "progress", "completed"]
 
 
+@pytest.mark.django_db(transaction=True)  # inside a transaction the cache is not filled
 def test_the_per_process_cache_sees_webhooks_created_deleted_or_disabled_after_it_was_filled(owner):
     job = _job(owner)
     publish_job_event(job, "completed", result=1)  # fills this process's cache with "no webhooks"
@@ -147,3 +148,25 @@ def test_the_per_process_cache_sees_webhooks_created_deleted_or_disabled_after_i
     hook.delete()
     publish_job_event(job, "completed", result=5)
     assert Delivery.objects.count() == 0  # the deliveries went with the webhook; none was made after
+
+
+@pytest.mark.django_db(transaction=True)  # inside a transaction the cache is not filled
+def test_a_change_announced_by_another_process_clears_this_processs_cache(owner):
+    from config.redis_client import redis_client
+    from tests.conftest import wait_until
+
+    job = _job(owner)
+    publish_job_event(job, "completed", result=1)  # starts this process's change listener
+    assert wait_until(lambda: services._ActiveWebhooks.subscribed, 5)
+    publish_job_event(job, "completed", result=2)  # caches "no webhooks" for the owner
+    assert services._ActiveWebhooks.owners[owner.pk] == []
+    # bulk_create sends no post_save: as if another process had created the webhook.
+    (hook,) = Webhook.objects.bulk_create(
+        [Webhook(owner=owner, url="http://127.0.0.1:9/hook", event_type="completed", secret="whsec_AAAA")]
+    )
+    publish_job_event(job, "completed", result=3)
+    assert _types(hook) == []  # this process still trusts its cache: the change was not announced
+    redis_client().publish(services.CHANGED_CHANNEL, "1")
+    assert wait_until(lambda: owner.pk not in services._ActiveWebhooks.owners, 5)
+    publish_job_event(job, "completed", result=4)
+    assert _types(hook) == ["completed"]
