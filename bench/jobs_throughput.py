@@ -1,18 +1,20 @@
 """Jobs throughput, end to end, against raw Celery on the same broker (issue 3).
 
     REDIS_URL=redis://127.0.0.1:6379/1 [DATABASE_URL=postgres://...] \
-        .venv/bin/python bench/jobs_throughput.py [-n 5000] [--profile] [--without-events]
+        .venv/bin/python bench/jobs_throughput.py [-n 5000] [--rounds 3] [--profile] [--without-events]
 
 One run does, in order, with ONE worker process (``celery worker -Q jobs -c 2``, prefork):
 1. raw Celery: ``n`` no-op tasks sent one by one with ``apply_async``; done when the queue and the
    unacknowledged set are empty.
-2. service layer: ``n`` ``echo`` jobs through ``jobs.services.job_submit`` one by one (each its own
-   transaction; message published on commit); done when ``n`` are ``completed`` in the database.
+2. service layer: ``n`` ``echo`` jobs through ``jobs.services.job_submit`` one by one (each INSERT
+   committed on its own; message published after it); done when ``n`` are ``completed`` in the database.
 3. HTTP: ``n`` ``echo`` jobs through ``POST /jobs/submit`` with Django's test client (the whole DRF
    stack with JWT auth, no socket, no ASGI server); done when ``n`` are ``completed``.
 Each rate is ``n`` / (first send → last completion), so submission and draining overlap as in real
-use. ``--profile`` then runs cProfile over 1,000 submissions and 1,000 executions in this process
-and prints where the time goes. The database is a fresh SQLite file unless ``DATABASE_URL`` is
+use. ``--rounds R`` runs the three phases R times in turn and prints, for each phase, the median rate
+and the median of its per-round ratio to raw Celery (the machine's load drifts between rounds).
+``--profile`` then runs cProfile over 1,000 submissions and 1,000 executions in this process and
+prints where the time goes. The database is a fresh SQLite file unless ``DATABASE_URL`` is
 set; the Redis database at ``REDIS_URL`` is FLUSHED: give the benchmark its own database number.
 """
 
@@ -23,6 +25,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import time
@@ -65,6 +68,7 @@ def _wait(predicate, timeout: float = 600, every: float = 0.05) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=5000, help="jobs (and raw tasks) per phase")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the three phases; print medians")
     parser.add_argument("--profile", action="store_true", help="cProfile submission and execution in-process")
     parser.add_argument(
         "--without-events",
@@ -130,40 +134,43 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    results: dict[str, tuple[float, float]] = {}
+    rounds: list[dict[str, tuple[float, float]]] = []
     try:
         # Warm up: the worker is ready once it has run a task of each kind.
         noop.apply_async()
         services.job_submit(owner=user, name="echo", data="warm-up")
         _wait(lambda: _queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
         Job.objects.all().delete()
-
-        t0 = time.perf_counter()
-        for _ in range(n):
-            noop.apply_async()
-        sent = time.perf_counter()
-        _wait(lambda: _queue_empty(client))
-        results["raw Celery no-op tasks"] = (sent - t0, time.perf_counter() - t0)
-
-        done = Job.objects.filter(owner=user, state="completed")
-        t0 = time.perf_counter()
-        for i in range(n):
-            services.job_submit(owner=user, name="echo", data={"i": i})
-        sent = time.perf_counter()
-        _wait(lambda: done.count() >= n, every=0.2)
-        results["echo jobs, service layer"] = (sent - t0, time.perf_counter() - t0)
-        Job.objects.all().delete()
-
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-        t0 = time.perf_counter()
-        for i in range(n):
-            res = api.post("/jobs/submit", {"name": "echo", "data": {"i": i}}, format="json")
-            assert res.status_code == 201, res.content
-        sent = time.perf_counter()
-        _wait(lambda: done.count() >= n, every=0.2)
-        results["echo jobs, HTTP (test client)"] = (sent - t0, time.perf_counter() - t0)
-        Job.objects.all().delete()
+        done = Job.objects.filter(owner=user, state="completed")
+        for _ in range(args.rounds):
+            results: dict[str, tuple[float, float]] = {}
+            t0 = time.perf_counter()
+            for _ in range(n):
+                noop.apply_async()
+            sent = time.perf_counter()
+            _wait(lambda: _queue_empty(client))
+            results["raw Celery no-op tasks"] = (sent - t0, time.perf_counter() - t0)
+
+            t0 = time.perf_counter()
+            for i in range(n):
+                services.job_submit(owner=user, name="echo", data={"i": i})
+            sent = time.perf_counter()
+            _wait(lambda: done.count() >= n)
+            results["echo jobs, service layer"] = (sent - t0, time.perf_counter() - t0)
+            Job.objects.all().delete()
+
+            t0 = time.perf_counter()
+            for i in range(n):
+                res = api.post("/jobs/submit", {"name": "echo", "data": {"i": i}}, format="json")
+                assert res.status_code == 201, res.content
+            sent = time.perf_counter()
+            _wait(lambda: done.count() >= n)
+            results["echo jobs, HTTP (test client)"] = (sent - t0, time.perf_counter() - t0)
+            Job.objects.all().delete()
+            rounds.append(results)
+            _print_round(len(rounds), n, results)
     finally:
         worker.terminate()
         try:
@@ -172,15 +179,27 @@ def main() -> int:
             worker.kill()
             worker.wait()
 
-    raw = n / results["raw Celery no-op tasks"][1]
-    print(f"{'phase':34} {'submit/s':>9} {'end-to-end/s':>13} {'vs raw':>7}")
-    for name, (submit_s, total_s) in results.items():
-        rate = n / total_s
-        print(f"{name:34} {n / submit_s:9.0f} {rate:13.0f} {rate / raw:7.0%}")
+    if len(rounds) > 1:
+        print(f"\nmedian of {len(rounds)} rounds (each ratio against raw Celery in the same round):")
+        for name in rounds[0]:
+            rates = sorted(n / r[name][1] for r in rounds)
+            ratios = sorted((n / r[name][1]) / (n / r["raw Celery no-op tasks"][1]) for r in rounds)
+            print(
+                f"{name:34} {statistics.median(rates):6.0f}/s  vs raw {statistics.median(ratios):4.0%}"
+                f"  (ratios {', '.join(f'{x:.0%}' for x in ratios)})"
+            )
 
     if args.profile:
         _profile(user, min(n, 1000))
     return 0
+
+
+def _print_round(number: int, n: int, results: dict[str, tuple[float, float]]) -> None:
+    raw = n / results["raw Celery no-op tasks"][1]
+    print(f"round {number}: {'phase':25} {'submit/s':>9} {'end-to-end/s':>13} {'vs raw':>7}")
+    for name, (submit_s, total_s) in results.items():
+        rate = n / total_s
+        print(f"         {name:34} {n / submit_s:9.0f} {rate:13.0f} {rate / raw:7.0%}")
 
 
 def _profile(user, n: int) -> None:

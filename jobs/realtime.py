@@ -242,10 +242,10 @@ class _Publisher:
         asyncio.set_event_loop(self.loop)
         while True:
             with self.cond:
-                while not self.queue:
+                while True:
+                    # Due buffers join every batch, so a steady stream of other events cannot starve them.
                     now = time.monotonic()
-                    due = [key for key, buffer in self.buffers.items() if buffer.due <= now]
-                    for key in due:
+                    for key in [key for key, buffer in self.buffers.items() if buffer.due <= now]:
                         self._queue_buffers(key)
                     if self.queue:
                         break
