@@ -100,6 +100,7 @@ def main() -> int:
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
     Job.objects.all().delete()
+    get_user_model().objects.filter(username="bench").delete()  # a previous run on the same database
     user = get_user_model().objects.create_user("bench", "bench@example.test", "S3cure-pass-bench")
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     events = "off (diagnostic)" if os.environ.get("BENCH_WITHOUT_EVENTS") else "on"
