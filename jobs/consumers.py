@@ -38,7 +38,7 @@ from django.http import Http404
 
 from accounts.services import user_for_access_token, user_for_api_key
 
-from . import selectors
+from . import realtime, selectors
 from .api.serializers import job_to_dict
 from .realtime import SCHEDULE_EVENTS, listen, now_ms, unlisten, user_group
 
@@ -110,9 +110,11 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         # Registered before joining (the publisher skips groups nobody listens to, jobs.realtime),
-        # and both before accepting: once the socket is open, every later event reaches it.
+        # and both, plus the publishers' answer cache, before accepting: once the socket is open,
+        # every later event reaches it.
         await _listen(user_group(user.pk), self.channel_name)
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await asyncio.sleep(realtime.LISTENER_CACHE_S)
         await self.accept()
         self.heartbeat = asyncio.create_task(self._heartbeat(getattr(settings, "LIVE_PING_SECONDS", 25)))
 

@@ -7,11 +7,14 @@ same function so no event is published twice by two code paths.
 
 Nobody listening, nothing sent. A socket adds its channel to ``jobserver:live:listeners:<group>``
 (:func:`listen`) before it joins the group and refreshes it with every heartbeat; the publisher asks
-Redis which groups of a batch have listeners (one pipelined ``SCARD`` per batch) and skips the
-others. The check runs after the event's transaction committed, and a socket registers before it
-joins, so an event the check skips was committed before that socket could receive anything:
-the same guarantee as without the check (a page resyncs by snapshot). An entry left behind by a
-killed web server only costs sends until its key expires (``LISTENER_TTL_S``).
+Redis which groups of a batch have listeners (one pipelined ``SCARD``) and skips the others. Each
+publisher keeps an answer for ``LISTENER_CACHE_S`` (50 ms), so under load a process asks a few
+times a second, not once per event, and ``publish_*`` drops an event at once while "nobody" is
+fresh; in exchange a socket waits ``LISTENER_CACHE_S`` after registering before it accepts. No
+event is lost to either: an answer given before a socket registered has expired before that socket
+accepts, so any event published after the handshake is checked against a registry that holds the
+socket (and an event is published only after its transaction committed). An entry left behind by
+a killed web server only costs sends until its key expires (``LISTENER_TTL_S``).
 
 Ordering and volume. All sends of one process go through one publisher thread, in the order
 ``publish_*`` was called: the events of one job arrive in order. The thread takes whatever queued
@@ -124,10 +127,16 @@ def flush_all() -> None:
 LISTENER_PREFIX = "jobserver:live:listeners:"
 # Seconds an entry outlives its socket's last heartbeat (LIVE_PING_SECONDS refreshes it).
 LISTENER_TTL_S = 3600
+# Seconds a publisher trusts an answer of the registry, and so how long a new listener waits after
+# registering before it counts on receiving events (module docstring).
+LISTENER_CACHE_S = 0.05
 
 
 def listen(group: str, channel_name: str) -> None:
-    """Register ``channel_name`` as listening to ``group`` (call before joining it, and per heartbeat)."""
+    """Register ``channel_name`` as listening to ``group`` (call before joining it, and per heartbeat).
+
+    Events queued from ``LISTENER_CACHE_S`` after the first registration on are sent to ``group``.
+    """
     from config.redis_client import redis_client
 
     key = LISTENER_PREFIX + group
@@ -193,6 +202,7 @@ class _Publisher:
         self.pid = os.getpid()
         self.window_s = getattr(settings, "LIVE_COALESCE_MS", 50) / 1000
         self.timeout_s = getattr(settings, "LIVE_SEND_TIMEOUT_S", 5.0)
+        self.listened: dict[str, tuple[bool, float]] = {}  # group → (has listeners, trusted until)
         self.cond = threading.Condition()
         self.queue: deque = deque()
         self.buffers: dict[str, _Buffer] = {}
@@ -203,6 +213,8 @@ class _Publisher:
 
     # --- called from any thread -------------------------------------------------------------------
     def publish(self, key: str, groups: list[str], message: dict, *, coalesce: bool) -> None:
+        if self._nobody_listens(groups):
+            return  # a fresh cached answer: no need to queue it or wake the thread
         with self.cond:
             if coalesce and self.window_s > 0:
                 buffer = self.buffers.get(key)
@@ -226,6 +238,15 @@ class _Publisher:
             done.result(self.timeout_s)
         except Exception:  # the outcome is stored; a lost live update is recoverable by snapshot
             logger.warning("could not publish live events within %ss", self.timeout_s, exc_info=True)
+
+    def _nobody_listens(self, groups: list[str]) -> bool:
+        # Read without the lock: the thread replaces entries whole, so each read is one consistent tuple.
+        now = time.monotonic()
+        for group in groups:
+            answer = self.listened.get(group)
+            if answer is None or answer[0] or answer[1] <= now:
+                return False
+        return True
 
     def _queue_buffers(self, key: str | None) -> None:
         # Under self.cond. Whatever was buffered before the caller's message goes out before it.
@@ -267,10 +288,24 @@ class _Publisher:
         layer = get_channel_layer() if sends else None
         if layer is None:
             return
-        listened = _listened(sorted({group for groups, _ in sends for group in groups}))
+        listened = self._listened(sorted({group for groups, _ in sends for group in groups}))
         todo = [(group, message) for groups, message in sends for group in groups if group in listened]
         if todo:
             self.loop.run_until_complete(self._send(layer, todo))
+
+    def _listened(self, groups: list[str]) -> set[str]:
+        """:func:`_listened` through this publisher's ``LISTENER_CACHE_S`` cache of answers."""
+        now = time.monotonic()
+        known = {g: self.listened[g][0] for g in groups if g in self.listened and self.listened[g][1] > now}
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            answer = _listened(unknown)
+            if len(self.listened) > 10_000:
+                self.listened = {g: v for g, v in self.listened.items() if v[1] > now}
+            for group in unknown:
+                known[group] = group in answer
+                self.listened[group] = (known[group], now + LISTENER_CACHE_S)
+        return {group for group, listened in known.items() if listened}
 
     async def _send(self, layer, todo: list[tuple[str, dict]]) -> None:
         for group, message in todo:

@@ -1,6 +1,7 @@
 """PUT upsert, PATCH, pause/resume/trigger (409 rules), the schedule's jobs, and schedule events."""
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -101,12 +102,14 @@ def listen(owner):
 
     Registered as a listener first, as a socket does (the publisher skips groups nobody listens to).
     """
+    from jobs.realtime import LISTENER_CACHE_S
     from jobs.realtime import listen as register_listener
 
     layer = get_channel_layer()
     channel = asyncio.run(layer.new_channel())
     register_listener(f"user.{owner.pk}", channel)
     asyncio.run(layer.group_add(f"user.{owner.pk}", channel))
+    time.sleep(LISTENER_CACHE_S)  # publishers' cached answers from before the registration expire
 
     def drain():
         async def go():
