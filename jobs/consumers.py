@@ -109,7 +109,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORISED)
             return
         self.user = user
-        # Registered before joining (the publisher skips groups nobody listens to, jobs.realtime),
+        # Registered before joining (the publisher leaves out groups nobody listens to, jobs.realtime),
         # and both, plus the publishers' answer cache, before accepting: once the socket is open,
         # every later event reaches it.
         await _listen(user_group(user.pk), self.channel_name)

@@ -7,7 +7,7 @@ same function so no event is published twice by two code paths.
 
 Nobody listening, nothing sent. A socket adds its channel to ``jobserver:live:listeners:<group>``
 (:func:`listen`) before it joins the group and refreshes it with every heartbeat; the publisher asks
-Redis which groups of a batch have listeners (one pipelined ``SCARD``) and skips the others. Each
+Redis which groups of a batch have listeners (one pipelined ``SCARD``) and leaves the others out. Each
 publisher keeps an answer for ``LISTENER_CACHE_S`` (50 ms), so under load a process asks a few
 times a second, not once per event, and ``publish_*`` drops an event at once while "nobody" is
 fresh; in exchange a socket waits ``LISTENER_CACHE_S`` after registering before it accepts. No
@@ -289,9 +289,9 @@ class _Publisher:
         if layer is None:
             return
         listened = self._listened(sorted({group for groups, _ in sends for group in groups}))
-        todo = [(group, message) for groups, message in sends for group in groups if group in listened]
-        if todo:
-            self.loop.run_until_complete(self._send(layer, todo))
+        due = [(group, message) for groups, message in sends for group in groups if group in listened]
+        if due:
+            self.loop.run_until_complete(self._send(layer, due))
 
     def _listened(self, groups: list[str]) -> set[str]:
         """:func:`_listened` through this publisher's ``LISTENER_CACHE_S`` cache of answers."""
@@ -307,8 +307,8 @@ class _Publisher:
                 self.listened[group] = (known[group], now + LISTENER_CACHE_S)
         return {group for group, listened in known.items() if listened}
 
-    async def _send(self, layer, todo: list[tuple[str, dict]]) -> None:
-        for group, message in todo:
+    async def _send(self, layer, due: list[tuple[str, dict]]) -> None:
+        for group, message in due:
             try:
                 await layer.group_send(group, {"type": MESSAGE_TYPE, "group": group, "message": message})
             except Exception:  # one failed send must not hold back the rest

@@ -130,7 +130,7 @@ def job_submit(
     )
     try:
         # One INSERT is atomic by itself; a savepoint is needed only inside a caller's transaction,
-        # so that a duplicate key does not break it. (Skipping BEGIN/COMMIT in autocommit saves
+        # so that a duplicate key does not break it. (Leaving out BEGIN/COMMIT in autocommit saves
         # two statements and shortens SQLite's write lock.)
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             job.save()
@@ -325,7 +325,7 @@ def _attempt_qs(job_id: int, attempt: int):
 
 def _claim(job_id: int, now) -> Job | None:
     """waiting → active in one statement that also returns the row (``UPDATE ... RETURNING``, which
-    PostgreSQL and SQLite >= 3.35 both have): the claim is atomic and the worker skips a SELECT.
+    PostgreSQL and SQLite >= 3.35 both have): the claim is atomic and the worker needs no SELECT.
     The row comes with its schedule's ``schedulerId`` (``Job.scheduler_id``) for the job's events."""
     from scheduling.models import Schedule
 

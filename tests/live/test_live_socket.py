@@ -241,12 +241,12 @@ def test_events_of_a_user_nobody_listens_to_are_not_sent_to_the_layer(live_socke
     assert sent == [f"user.{owner.pk}"]
 
 
-def test_a_socket_opened_right_after_a_skipped_event_gets_the_next_one(live_socket, owner, monkeypatch):
+def test_a_socket_opened_right_after_an_unsent_event_gets_the_next_one(live_socket, owner, monkeypatch):
     from jobs import realtime
 
     monkeypatch.setattr(realtime, "LISTENER_CACHE_S", 1.5)  # long enough to outlast the handshake
     job = make_job(owner)
-    publish_job_event(job, "waiting")  # nobody listens: skipped, and "no listener" is cached 1.5 s
+    publish_job_event(job, "waiting")  # nobody listens: not sent, and "no listener" is cached 1.5 s
     realtime.flush_all()
     sock = live_socket(owner)  # registers, then waits out that cached answer before it accepts
     publish_job_event(job, "active")

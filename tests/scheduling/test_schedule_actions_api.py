@@ -100,7 +100,7 @@ def test_patch_merges_over_the_stored_definition(api, other_api):
 def listen(owner):
     """A channel in the owner's group; returns a function draining the schedule events received.
 
-    Registered as a listener first, as a socket does (the publisher skips groups nobody listens to).
+    Registered as a listener first, as a socket does (the publisher leaves out groups nobody listens to).
     """
     from jobs.realtime import LISTENER_CACHE_S
     from jobs.realtime import listen as register_listener
