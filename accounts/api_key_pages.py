@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.forms import add_service_errors
+
 from . import selectors, services
 
 SECRET_KEY = "api_key_once"
@@ -38,9 +40,7 @@ class ApiKeyForm(forms.Form):
                 owner=owner, name=self.cleaned_data["name"], expires_at=self.cleaned_data.get("expires_at")
             )
         except ValidationError as exc:
-            for key, messages_ in exc.message_dict.items():
-                for message in messages_:
-                    self.add_error(ERROR_FIELDS.get(key), message)
+            add_service_errors(self, exc, ERROR_FIELDS)
         return None
 
 

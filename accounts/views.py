@@ -15,6 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.generic import FormView
 
+from config.forms import add_service_errors
+
 from . import services
 from .forms import RegisterForm
 from .throttling import throttle_wait
@@ -65,8 +67,7 @@ class RegisterView(ThrottledPostMixin, FormView):
             form.add_error("username", "A user with that username already exists.")
             return self.form_invalid(form)
         except ValidationError as exc:
-            for field, msgs in exc.message_dict.items():
-                form.add_error("password1" if field == "password" else field, msgs)
+            add_service_errors(form, exc, {"password": "password1", "username": "username", "email": "email"})
             return self.form_invalid(form)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(self.request, f"Welcome, {user.username}.")

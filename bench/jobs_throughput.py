@@ -26,7 +26,6 @@ import io
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -95,6 +94,7 @@ def main() -> int:
 
     from jobs import services
     from jobs.models import Job
+    from tests.conftest import Process
 
     call_command("migrate", verbosity=0)
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -106,34 +106,11 @@ def main() -> int:
     events = "off (diagnostic)" if os.environ.get("BENCH_WITHOUT_EVENTS") else "on"
     print(f"n={n}  database={db}  redis={settings.REDIS_URL}  cpus={os.cpu_count()}  live events={events}")
 
-    env = dict(os.environ)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "jobs",
-            "-c",
-            "2",
-            "-n",
-            "bench@%h",
-            "-I",
-            "bench.jobs_throughput",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    # The test suite's real-process helper (as bench/scheduler_common.py); WARNING: no log line per task.
+    worker = Process(
+        ["worker", "-Q", "jobs", "-c", "2", "-n", "bench@%h", "-I", "bench.jobs_throughput",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
+        "bench-worker",
     )
     rounds: list[dict[str, tuple[float, float]]] = []
     try:
@@ -173,12 +150,7 @@ def main() -> int:
             rounds.append(results)
             _print_round(len(rounds), n, results)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        worker.stop()
 
     if len(rounds) > 1:
         print(f"\nmedian of {len(rounds)} rounds (each ratio against raw Celery in the same round):")

@@ -12,9 +12,9 @@ Series (prefix ``jobserver_``):
   machines, so the observation is made in the worker when it claims the job for its first run
   (``jobs.services.job_execute``, from the claimed row: no extra query) and kept in Redis: one hash
   of cumulative bucket counts plus sum and count (``jobserver:metrics:fire_lateness``), which every
-  web process reads at scrape time. A Redis flush
-  resets it, which Prometheus treats as a counter reset. Each job is counted once (a ``SET NX``
-  marker that lives a day guards against a redelivered message).
+  web process reads at scrape time. A Redis flush resets it, which Prometheus treats as a counter
+  reset. Each job is counted once (a ``SET NX`` marker that lives a day guards against a redelivered
+  message).
 - ``jobserver_webhook_deliveries{status}`` (gauge): deliveries by status, from the webhooks app's
   ``Delivery`` table when it has one (absent before that app's models exist).
 - ``jobserver_queue_depth{queue}`` (gauge): messages waiting in each Celery queue (``LLEN`` of the
@@ -69,11 +69,7 @@ class JobServerCollector:
     def collect(self):
         yield self._jobs()
         yield self._schedules()
-        client = _redis()
-        try:
-            yield from self._redis_series(client)
-        finally:
-            client.close()
+        yield from self._redis_series(_redis())  # the process's shared client: never closed here
         deliveries = self._deliveries()
         if deliveries is not None:
             yield deliveries

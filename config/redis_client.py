@@ -1,4 +1,4 @@
-"""One Redis client per process for the app's own keys (webhook cache version, metrics, buffers).
+"""One Redis client per process for the app's own keys (live listeners, webhook buffers, metrics).
 
 ``redis.Redis.from_url`` builds a connection pool; building one per call opened a TCP connection per
 call. redis-py's pool notices a fork and starts afresh in the child, so a prefork worker's children

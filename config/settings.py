@@ -94,9 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Real worker/beat processes in the tests must open the same file, never an in-memory database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-# Persistent connections on both engines: Celery's Django fixup closes a connection after every task
-# unless it is younger than CONN_MAX_AGE, and reopening one per job (SQLite: open + the PRAGMAs above;
-# PostgreSQL: a new backend) was the largest single cost of a short job (docs/benchmarks.md).
+# Persistent connections on both engines (with CELERY_DB_REUSE_MAX below): reopening one per job
+# (SQLite: open + the PRAGMAs above; PostgreSQL: a new backend) was the largest single cost of a
+# short job (docs/benchmarks.md).
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -142,11 +142,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-# A worker that dies mid-job must not lose it: acknowledge after the task body, requeue on loss.
 # Celery's Django fix-up closes every database connection before and after each task unless this is
-# set; with it, it closes them every 1,000 tasks, and config/celery.py closes unusable or expired ones
+# set; with it, it closes them every 500 tasks, and config/celery.py closes unusable or expired ones
 # (CONN_MAX_AGE) after each task, as Django does after each request.
 CELERY_DB_REUSE_MAX = 500
+# A worker that dies mid-job must not lose it: acknowledge after the task body, requeue on loss.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from config.forms import add_service_errors
+
 from . import handlers, services
 from .models import Job
 
@@ -46,8 +48,6 @@ class JobSubmitForm(forms.Form):
                 owner=owner, name=c["name"], data=c.get("data"), options=c.get("options")
             )
         except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(key if key in self.fields else None, message)
+            add_service_errors(self, exc, {name: name for name in self.fields})
             return None
         return job

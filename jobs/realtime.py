@@ -288,12 +288,12 @@ class _Publisher:
         layer = get_channel_layer() if sends else None
         if layer is None:
             return
-        listened = self._listened(sorted({group for groups, _ in sends for group in groups}))
+        listened = self._listened_cached(sorted({group for groups, _ in sends for group in groups}))
         due = [(group, message) for groups, message in sends for group in groups if group in listened]
         if due:
             self.loop.run_until_complete(self._send(layer, due))
 
-    def _listened(self, groups: list[str]) -> set[str]:
+    def _listened_cached(self, groups: list[str]) -> set[str]:
         """:func:`_listened` through this publisher's ``LISTENER_CACHE_S`` cache of answers."""
         now = time.monotonic()
         known = {g: self.listened[g][0] for g in groups if g in self.listened and self.listened[g][1] > now}

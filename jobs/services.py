@@ -346,10 +346,8 @@ def _complete(job_id: int, attempt: int, result: Any, progress: Any, finished) -
     """active → completed if attempt ``attempt`` still owns the row (as :func:`_attempt_qs`); one
     statement written once, as the claim, since the ORM's per-call query building was a fifth of a
     short job's cost in the worker. Returns whether the row was updated."""
-    fields = {f.name: f for f in Job._meta.concrete_fields}
-
     def prep(name: str, value: Any) -> Any:
-        return fields[name].get_db_prep_save(value, connection)
+        return Job._meta.get_field(name).get_db_prep_save(value, connection)
 
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "

@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.time_zone import time_zone_choices
+from config.forms import add_service_errors
 from jobs.forms import JSONInput
 
 from . import services
@@ -125,14 +126,7 @@ class ScheduleDefinitionForm(forms.Form):
 
     def add_service_errors(self, exc: ValidationError) -> None:
         """Attach a service ``ValidationError`` to the fields its keys name (message text unchanged)."""
-        mapping = self.error_fields()
-        items = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
-        for key, messages in items:
-            field = mapping.get(key) if key else None
-            if field not in self.fields:
-                field = None
-            for message in messages:
-                self.add_error(field, message)
+        add_service_errors(self, exc, self.error_fields())
 
     def save_through_service(self, *, owner, instance: Schedule | None = None) -> Schedule | None:
         """Create (``instance`` None) or replace the schedule via the services; ``None`` and field

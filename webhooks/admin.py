@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
+from config.forms import add_service_errors
 
 from . import services
 from .forms import ERROR_FIELDS
@@ -58,9 +59,7 @@ class WebhookAdminForm(forms.ModelForm):
                     row = services.webhook_update(webhook=row, active=False)
                 self.saved_row = row
         except ValidationError as exc:
-            for key, messages_ in exc.message_dict.items():
-                for message in messages_:
-                    self.add_error(ERROR_FIELDS.get(key), message)
+            add_service_errors(self, exc, ERROR_FIELDS)
         except services.WebhookExists as exc:
             self.add_error("url", str(exc))
         return cleaned

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from config.forms import add_service_errors
+
 from . import services
 from .models import EventType, Webhook
 
@@ -40,9 +42,7 @@ class WebhookForm(forms.Form):
                 owner=owner, url=c["url"], event_type=c["event_type"], description=c.get("description", "")
             )
         except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(ERROR_FIELDS.get(key), message)
+            add_service_errors(self, exc, ERROR_FIELDS)
         except services.WebhookExists as exc:
             self.add_error("url", str(exc))
         return None
