@@ -26,7 +26,10 @@ from __future__ import annotations
 import logging
 
 import redis
+from django.conf import settings
 from django.db.models import Count
+from kombu.transport.redis import PRIORITY_STEPS
+from kombu.transport.redis import Channel as RedisChannel
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
@@ -35,12 +38,29 @@ from .redis_client import redis_client
 logger = logging.getLogger(__name__)
 
 QUEUES = ("jobs", "schedules", "webhooks")
-# kombu's Redis transport keeps priorities 3, 6 and 9 in lists named queue + "\x06\x16" + priority.
-_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 LATENESS_KEY = "jobserver:metrics:fire_lateness"
 LATENESS_SEEN_PREFIX = "jobserver:metrics:fire_lateness:seen:"
 # Seconds. Beat's tick is ~0.5 s, so most fires land in the first buckets; minutes mean trouble.
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists kombu keeps for ``queue``: the plain list (priority step 0) and one per other
+    step of ``CELERY_BROKER_TRANSPORT_OPTIONS["priority_steps"]``, named queue + sep + step
+    (kombu.transport.redis ``Channel._q_for_pri``; kombu's default steps are 0, 3, 6, 9)."""
+    steps = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("priority_steps", PRIORITY_STEPS)
+    return [f"{queue}{RedisChannel.sep}{step}" if step else queue for step in steps]
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting in each of :data:`QUEUES`, all priority lists, in one pipelined round trip.
+    Raises ``redis.RedisError`` when Redis does not answer."""
+    pipe = client.pipeline(transaction=False)
+    for queue in QUEUES:
+        for name in queue_lists(queue):
+            pipe.llen(name)
+    lengths = iter(pipe.execute())
+    return {queue: sum(next(lengths) for _ in queue_lists(queue)) for queue in QUEUES}
 
 
 def _redis() -> redis.Redis:
@@ -97,21 +117,16 @@ class JobServerCollector:
     @staticmethod
     def _redis_series(client: redis.Redis):
         try:
-            pipe = client.pipeline(transaction=False)
-            for queue in QUEUES:
-                for suffix in _PRIORITY_SUFFIXES:
-                    pipe.llen(queue + suffix)
-            pipe.hgetall(LATENESS_KEY)
-            *lengths, lateness = pipe.execute()
+            depths = queue_depths(client)
+            lateness = client.hgetall(LATENESS_KEY)
         except redis.RedisError:
             logger.warning("metrics: Redis unreachable; queue depths and fire lateness left out")
             return
         depth = GaugeMetricFamily(
             "jobserver_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
         )
-        per_queue = len(_PRIORITY_SUFFIXES)
-        for index, queue in enumerate(QUEUES):
-            depth.add_metric([queue], sum(lengths[index * per_queue : (index + 1) * per_queue]))
+        for queue, waiting in depths.items():
+            depth.add_metric([queue], waiting)
         yield depth
         values = {key.decode(): value for key, value in lateness.items()}
         buckets = [(repr(bound), int(values.get(repr(bound), 0))) for bound in LATENESS_BUCKETS]

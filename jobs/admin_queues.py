@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 import redis
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.shortcuts import redirect
@@ -20,15 +19,14 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
 from config.celery import app as celery_app
+from config.metrics import QUEUES, queue_depths
+from config.redis_client import redis_client
 from scheduling.models import Schedule
 from webhooks.models import Delivery, DeliveryState
 
 from . import admin_ops
 from .models import Job, JobState
 
-QUEUES = ("jobs", "schedules", "webhooks")
-# kombu's Redis transport keeps one list per priority step next to the plain queue list.
-PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 SHOWN_STATES = (
     JobState.WAITING,
     JobState.DELAYED,
@@ -59,8 +57,7 @@ def _delivery_counts(user) -> list[tuple[str, int]]:
 
 def _backlog() -> dict[str, int | None]:
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-        return {q: sum(client.llen(q + suffix) for suffix in PRIORITY_SUFFIXES) for q in QUEUES}
+        return queue_depths(redis_client(timeout_s=1.0))
     except redis.RedisError:
         logger.warning("queues page: Redis did not answer", exc_info=True)
         return dict.fromkeys(QUEUES)

@@ -37,6 +37,17 @@ def test_queued_job_shows_in_job_counts_and_queue_depth(transactional_db, api):
     assert series["jobserver_fire_lateness_seconds_count"] == 0.0
 
 
+def test_queue_depth_counts_jobs_of_every_priority_level(transactional_db, api):
+    # priority 0 → list "jobs", 1 → "jobs\x06\x161", 7 → "jobs\x06\x167" (kombu's steps are 0-9 here)
+    for priority in (0, 1, 7):
+        submitted = api.post(
+            "/jobs/submit", {"name": "echo", "data": {}, "options": {"priority": priority}}, format="json"
+        )
+        assert submitted.status_code == 201, submitted.content
+
+    assert _series(api)['jobserver_queue_depth{queue="jobs"}'] == 3.0
+
+
 def test_fire_lateness_is_counted_once_per_job_in_cumulative_buckets(db, api):
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert observe_fire_lateness(job_id=1, seconds=0.3, client=client) is True
