@@ -1,50 +1,33 @@
-"""Auth endpoints with the shapes of the system we port (``accessToken``, ``refreshToken``, ``newPassword``).
+"""Auth and API-key endpoints with the shapes of the system we port (``accessToken``, ``refreshToken``,
+``newPassword``, ``webhookUrl``, ``apiKeys``). Thin: parse with a serializer, call ``accounts.services``,
+answer with a response serializer (the one declaration of each shape; the OpenAPI spec reads it).
 
-POST /auth/register, /auth/login, /auth/refresh-token, /auth/logout, /auth/request-password-reset,
-/auth/reset-password; GET /auth/me; GET/POST /auth/api-keys, DELETE /auth/api-keys/{id}.
-Thin: parse with a serializer, call ``accounts.services``, shape the answer.
+``/auth/*``: register, login, refresh-token, logout, request-password-reset, reset-password, me,
+protected, validate-api-key, api-keys. The original's root routes (``/register``, ``/login`` ...) and
+``/api-keys`` are the same views (``config.urls``).
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import Conflict
-from config.openapi.shapes import MessageSerializer as _MessageSerializer
+from config.serializers import MessageSerializer, UtcDateTimeField
 
 from . import selectors, services
+from .authentication import API_KEY_HEADER
 from .throttling import AuthRateThrottle
 
 User = get_user_model()
 
 # Kept importable from here (tests and other apps used these names before services existed).
 token_pair = services.token_pair
-
-
-def user_body(user) -> dict:
-    """``{id, username, email}``."""
-    return {"id": user.pk, "username": user.username, "email": user.email}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def api_key_body(row) -> dict:
-    """``{id, name, prefix, createdAt, expiresAt, lastUsedAt}`` (ISO 8601 UTC); never the secret or hash."""
-    return {
-        "id": row.pk,
-        "name": row.name,
-        "prefix": f"{services.API_KEY_MARK}{row.prefix}",
-        "createdAt": _iso(row.created_at),
-        "expiresAt": _iso(row.expires_at),
-        "lastUsedAt": _iso(row.last_used_at),
-    }
 
 
 class Unauthorized(exceptions.APIException):
@@ -57,15 +40,6 @@ class Unauthorized(exceptions.APIException):
         super().__init__({"message": message, "errors": errors or {}})
 
 
-_TokenPairSerializer = inline_serializer(
-    "TokenPair", {"accessToken": serializers.CharField(), "refreshToken": serializers.CharField()}
-)
-_UserSerializer = inline_serializer(
-    "User",
-    {"id": serializers.IntegerField(), "username": serializers.CharField(), "email": serializers.CharField()},
-)
-
-
 class _PublicView(APIView):
     """Endpoints used without credentials: no authentication, throttled per client address."""
 
@@ -74,47 +48,271 @@ class _PublicView(APIView):
     throttle_classes = [AuthRateThrottle]
 
 
+# --- shapes ---------------------------------------------------------------------------------------------
+
+
+class UserSerializer(serializers.Serializer):
+    """``{id, username, email}``: the user in the register answer (plus ``webhookUrl``, see below)."""
+
+    id = serializers.IntegerField(source="pk")
+    username = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+
+    class Meta:
+        ref_name = "User"
+
+
+class MeSerializer(UserSerializer):
+    """``{id, username, email, createdAt, updatedAt}`` (GET /auth/me, as the original). ``updatedAt``
+    is the join time: we keep no row-update time for users."""
+
+    createdAt = UtcDateTimeField(source="date_joined")  # noqa: N815
+    updatedAt = UtcDateTimeField(source="date_joined")  # noqa: N815
+
+    class Meta:
+        ref_name = "Me"
+
+
+class RegisteredUserSerializer(UserSerializer):
+    webhookUrl = serializers.CharField(allow_null=True, help_text="The legacy webhook's URL, if given.")  # noqa: N815
+
+    class Meta:
+        ref_name = "RegisteredUser"
+
+
 class RegisterSerializer(serializers.Serializer):
+    """``{username, password, email?, webhookUrl?}``."""
+
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, default="")
+    webhookUrl = serializers.CharField(  # noqa: N815
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default=None,
+        help_text="Legacy: receives your completed events (a webhook, signed and retried).",
+    )
+
+    class Meta:
+        ref_name = "RegisterRequest"
+
+
+class RegisteredSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    user = RegisteredUserSerializer()
+    accessToken = serializers.CharField()  # noqa: N815
+    refreshToken = serializers.CharField()  # noqa: N815
+
+    class Meta:
+        ref_name = "Registered"
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    class Meta:
+        ref_name = "LoginRequest"
+
+
+class TokensSerializer(serializers.Serializer):
+    """``{message, accessToken, refreshToken}`` of login; refresh answers without ``message`` (and
+    without ``refreshToken`` when ``JWT_ROTATE_REFRESH_TOKENS`` is off)."""
+
+    message = serializers.CharField(required=False)
+    accessToken = serializers.CharField()  # noqa: N815
+    refreshToken = serializers.CharField(required=False, help_text="A rotated refresh token.")  # noqa: N815
+
+    class Meta:
+        ref_name = "Tokens"
+
+
+class RefreshTokenSerializer(serializers.Serializer):
+    refreshToken = serializers.CharField()  # noqa: N815 (the contract's field name)
+
+    class Meta:
+        ref_name = "RefreshRequest"
+
+
+class LogoutSerializer(serializers.Serializer):
+    refreshToken = serializers.CharField(required=False)  # noqa: N815
+
+    class Meta:
+        ref_name = "LogoutRequest"
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+
+    class Meta:
+        ref_name = "PasswordResetRequest"
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """``{token, newPassword}``; the original's ``resetToken`` is accepted for ``token``."""
+
+    token = serializers.CharField(max_length=300, help_text="The token from the mail (or send resetToken).")
+    resetToken = serializers.CharField(  # noqa: N815 (the original's name)
+        max_length=300, required=False, help_text="The original's name for token."
+    )
+    newPassword = serializers.CharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
+
+    class Meta:
+        ref_name = "PasswordReset"
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "token" not in data and "resetToken" in data:
+            data = {**data, "token": data["resetToken"]}
+        return super().to_internal_value(data)
+
+
+class ProtectedUserSerializer(serializers.Serializer):
+    userId = serializers.IntegerField(source="pk")  # noqa: N815
+    username = serializers.CharField()
+
+    class Meta:
+        ref_name = "ProtectedUser"
+
+
+class ProtectedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    user = ProtectedUserSerializer()
+
+    class Meta:
+        ref_name = "Protected"
+
+
+class ApiKeySerializer(serializers.Serializer):
+    """An API key without its secret: the original's ``{id, userId, name, prefix, permissions, lastUsed,
+    createdAt, expiresAt, isActive}`` plus our ``lastUsedAt`` (= ``lastUsed``). ISO 8601 UTC times."""
+
+    id = serializers.IntegerField(source="pk")
+    userId = serializers.IntegerField(source="owner_id")  # noqa: N815
+    name = serializers.CharField()
+    prefix = serializers.SerializerMethodField(help_text="The key's public start (jsk_ + 16 hex).")
+    permissions = serializers.ListField(
+        child=serializers.CharField(), help_text="Stored labels, not enforced."
+    )
+    lastUsed = UtcDateTimeField(source="last_used_at", allow_null=True)  # noqa: N815
+    lastUsedAt = UtcDateTimeField(source="last_used_at", allow_null=True)  # noqa: N815
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    expiresAt = UtcDateTimeField(source="expires_at", allow_null=True)  # noqa: N815
+    isActive = serializers.SerializerMethodField(help_text="false once revoked.")  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKey"
+
+    def get_prefix(self, row) -> str:
+        return f"{services.API_KEY_MARK}{row.prefix}"
+
+    def get_isActive(self, row) -> bool:  # noqa: N802
+        return row.revoked_at is None
+
+
+class ApiKeyWithSecretSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The whole key: shown only in this answer.")
+
+    class Meta:
+        ref_name = "ApiKeyWithSecret"
+
+
+class ApiKeyListSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    apiKeys = ApiKeySerializer(many=True)  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKeyList"
+
+
+class ApiKeyEnvelopeSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    apiKey = ApiKeySerializer()  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKeyEnvelope"
+
+
+class ApiKeyCreatedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    apiKey = ApiKeyWithSecretSerializer()  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKeyCreated"
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    """``{name, permissions?, expiresAt?}``."""
+
+    name = serializers.CharField(max_length=100)
+    permissions = serializers.JSONField(required=False, default=None, help_text="An array of labels.")
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKeyCreate"
+
+
+class ApiKeyUpdateSerializer(serializers.Serializer):
+    """Any of ``{name, permissions, expiresAt (null: never), isActive}``."""
+
+    name = serializers.CharField(max_length=100, required=False)
+    permissions = serializers.JSONField(required=False, help_text="An array of labels.")
+    expiresAt = serializers.DateTimeField(required=False, allow_null=True)  # noqa: N815
+    isActive = serializers.BooleanField(required=False)  # noqa: N815
+
+    class Meta:
+        ref_name = "ApiKeyUpdate"
+
+
+class ValidatedApiKeySerializer(serializers.Serializer):
+    user = MeSerializer()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        ref_name = "ValidatedApiKey"
+
+
+# --- views ----------------------------------------------------------------------------------------------
+
+
+def _legacy_url(user) -> str | None:
+    hook = user.webhooks.filter(legacy=True).first()
+    return hook.url if hook is not None else None
 
 
 class RegisterView(_PublicView):
-    """POST /auth/register ``{username, password, email?}``
-    → 201 ``{message, user: {id, username, email}, accessToken, refreshToken}``.
+    """POST /auth/register (and /register) ``{username, password, email?, webhookUrl?}``
+    → 201 ``{message, user: {id, username, email, webhookUrl}, accessToken, refreshToken}``.
 
     409 if the username exists (case-insensitive); 400 naming the field for bad input (Django's username
-    rule and password validators apply); 429 when the address exceeds ``THROTTLE_REGISTER``.
+    rule and password validators apply; ``webhookUrl`` follows the webhooks' URL rules); 429 when the
+    address exceeds ``THROTTLE_REGISTER``.
     """
 
     throttle_scope = "register"
 
     @extend_schema(
+        summary="Create an account",
         request=RegisterSerializer,
-        responses={
-            201: inline_serializer(
-                "Registered",
-                {
-                    "message": serializers.CharField(),
-                    "user": _UserSerializer,
-                    "accessToken": serializers.CharField(),
-                    "refreshToken": serializers.CharField(),
-                },
-            )
-        },
+        responses={201: RegisteredSerializer},
+        tags=["auth"],
     )
     def post(self, request):
         ser = RegisterSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        v = ser.validated_data
         try:
-            user = services.user_register(**ser.validated_data)
+            user = services.user_register(
+                username=v["username"],
+                password=v["password"],
+                email=v["email"] or "",
+                webhook_url=v["webhookUrl"] or None,
+            )
         except services.UsernameTaken:
             raise Conflict("username: a user with that username already exists") from None
-        return Response(
-            {"message": "User registered successfully", "user": user_body(user), **services.token_pair(user)},
-            status=status.HTTP_201_CREATED,
-        )
+        user.webhookUrl = _legacy_url(user)
+        body = {"message": "User registered successfully", "user": user, **services.token_pair(user)}
+        return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class InvalidCredentials(exceptions.APIException):
@@ -125,18 +323,18 @@ class InvalidCredentials(exceptions.APIException):
     default_code = "invalid_credentials"
 
 
-class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
-
-
 class LoginView(_PublicView):
-    """POST /auth/login ``{username, password}`` → 200 ``{message, accessToken, refreshToken}``; 401 for bad
-    credentials; 429 when the address exceeds ``THROTTLE_LOGIN``."""
+    """POST /auth/login (and /login) ``{username, password}`` → 200 ``{message, accessToken,
+    refreshToken}``; 401 for bad credentials; 429 when the address exceeds ``THROTTLE_LOGIN``."""
 
     throttle_scope = "login"
 
-    @extend_schema(request=LoginSerializer, responses={200: _TokenPairSerializer})
+    @extend_schema(
+        summary="Log in for a token pair",
+        request=LoginSerializer,
+        responses={200: TokensSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
         ser = LoginSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -144,11 +342,7 @@ class LoginView(_PublicView):
             user = services.user_login(request=request._request, **ser.validated_data)
         except services.InvalidCredentials:
             raise InvalidCredentials() from None
-        return Response({"message": "Login successful", **services.token_pair(user)})
-
-
-class RefreshTokenSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField()  # noqa: N815 (the contract's field name)
+        return Response(TokensSerializer({"message": "Login successful", **services.token_pair(user)}).data)
 
 
 def _invalid_refresh(exc: services.TokenInvalid) -> Unauthorized:
@@ -156,56 +350,79 @@ def _invalid_refresh(exc: services.TokenInvalid) -> Unauthorized:
 
 
 class RefreshTokenView(APIView):
-    """POST /auth/refresh-token ``{refreshToken}`` → 200 ``{accessToken, refreshToken}``.
+    """POST /auth/refresh-token (and /refresh-token) ``{refreshToken}`` → 200 ``{accessToken,
+    refreshToken}``.
 
-    Rotation: the given refresh token is blacklisted and a new one returned. 401 for an expired,
-    blacklisted, malformed or access (not refresh) token, or a deleted/inactive user.
+    Rotation (``JWT_ROTATE_REFRESH_TOKENS``, default on): the given refresh token is blacklisted and a
+    new one returned; off: ``{accessToken}`` only, as the original. 401 for an expired, blacklisted,
+    malformed or access (not refresh) token, or a deleted/inactive user.
     """
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=RefreshTokenSerializer, responses={200: _TokenPairSerializer})
+    @extend_schema(
+        summary="Exchange a refresh token for a new access token",
+        request=RefreshTokenSerializer,
+        responses={200: TokensSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
         ser = RefreshTokenSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            return Response(services.token_refresh(refresh_token=ser.validated_data["refreshToken"]))
+            tokens = services.token_refresh(refresh_token=ser.validated_data["refreshToken"])
         except services.TokenInvalid as exc:
             raise _invalid_refresh(exc) from None
+        return Response(TokensSerializer(tokens).data)
 
 
 class LogoutView(APIView):
-    """POST /auth/logout ``{refreshToken}`` (authenticated) → 200 ``{message}``; that refresh token is
-    blacklisted. 401 if it is not a valid refresh token of the caller. Access tokens already issued
-    expire on their own (``JWT_ACCESS_MINUTES``)."""
+    """POST /auth/logout (and /logout), authenticated, ``{refreshToken}`` or no body → 200 ``{message}``.
 
-    @extend_schema(request=RefreshTokenSerializer, responses={200: _MessageSerializer})
+    With a body that refresh token is blacklisted (401 if it is not a valid refresh token of the
+    caller); without one, every refresh token of the caller is (the original's logout cleared the
+    user's one refresh token). Access tokens already issued expire on their own (``JWT_ACCESS_MINUTES``).
+    """
+
+    @extend_schema(
+        summary="Revoke your refresh token(s)",
+        request=LogoutSerializer,
+        responses={200: MessageSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
-        ser = RefreshTokenSerializer(data=request.data)
+        ser = LogoutSerializer(data=request.data if isinstance(request.data, dict) else {})
         ser.is_valid(raise_exception=True)
+        raw = ser.validated_data.get("refreshToken")
         try:
-            services.token_revoke(refresh_token=ser.validated_data["refreshToken"], user=request.user)
+            if raw:
+                services.token_revoke(refresh_token=raw, user=request.user)
+            else:
+                services.tokens_revoke_all(user=request.user)
         except services.TokenInvalid as exc:
             raise _invalid_refresh(exc) from None
-        return Response({"message": "Logged out successfully"})
-
-
-class PasswordResetRequestSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
+        return Response({"message": "Logout successful"})
 
 
 RESET_REQUESTED = "If an account with that email exists, a password reset email has been sent"
 
 
 class PasswordResetRequestView(_PublicView):
-    """POST /auth/request-password-reset ``{email}`` → 200 ``{message}``, the same body whether or not an
-    account has that email. The mail carries a token ``<uidb64>.<token>`` for /auth/reset-password and a
-    link to the reset page. 400 only for a malformed address; 429 beyond ``THROTTLE_PASSWORD_RESET``."""
+    """POST /auth/request-password-reset (and /request-password-reset) ``{email}`` → 200 ``{message}``,
+    the same body whether or not an account has that email. The mail carries a token
+    ``<uidb64>.<token>`` for /auth/reset-password and a link to the reset page (the original returned
+    the token in the answer: deliberately not). 400 only for a malformed address; 429 beyond
+    ``THROTTLE_PASSWORD_RESET``."""
 
     throttle_scope = "password_reset"
 
-    @extend_schema(request=PasswordResetRequestSerializer, responses={200: _MessageSerializer})
+    @extend_schema(
+        summary="Mail a password reset token",
+        request=PasswordResetRequestSerializer,
+        responses={200: MessageSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
         ser = PasswordResetRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -215,13 +432,9 @@ class PasswordResetRequestView(_PublicView):
         return Response({"message": RESET_REQUESTED})
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=300)
-    newPassword = serializers.CharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
-
-
 class PasswordResetConfirmView(_PublicView):
-    """POST /auth/reset-password ``{token, newPassword}`` → 200 ``{message}``.
+    """POST /auth/reset-password (and /reset-password) ``{token | resetToken, newPassword}`` → 200
+    ``{message}``.
 
     400 ``token`` for an invalid, used or expired token (``PASSWORD_RESET_TIMEOUT`` seconds), 400
     ``newPassword`` for Django's password validators; 429 beyond ``THROTTLE_PASSWORD_RESET_CONFIRM``.
@@ -230,74 +443,156 @@ class PasswordResetConfirmView(_PublicView):
 
     throttle_scope = "password_reset_confirm"
 
-    @extend_schema(request=PasswordResetConfirmSerializer, responses={200: _MessageSerializer})
+    @extend_schema(
+        summary="Set a new password with a reset token",
+        request=PasswordResetConfirmSerializer,
+        responses={200: MessageSerializer},
+        tags=["auth"],
+    )
     def post(self, request):
         ser = PasswordResetConfirmSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         services.password_reset_confirm(
             token=ser.validated_data["token"], new_password=ser.validated_data["newPassword"]
         )
-        return Response({"message": "Password has been reset successfully"})
+        return Response({"message": "Password reset successful"})
 
 
 class MeView(APIView):
-    """GET /auth/me → ``{id, username, email}`` of the caller."""
+    """GET /auth/me → ``{id, username, email, createdAt, updatedAt}`` of the caller."""
 
-    @extend_schema(responses={200: _UserSerializer})
+    @extend_schema(summary="You", responses={200: MeSerializer}, tags=["auth"])
     def get(self, request):
-        return Response(user_body(request.user))
+        return Response(MeSerializer(request.user).data)
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)  # noqa: N815
+class ProtectedView(APIView):
+    """GET /auth/protected → ``{message, user: {userId, username}}`` (the original's sample route)."""
+
+    @extend_schema(summary="Check your credentials", responses={200: ProtectedSerializer}, tags=["auth"])
+    def get(self, request):
+        return Response(
+            ProtectedSerializer({"message": "This is a protected route", "user": request.user}).data
+        )
 
 
-def _api_key_fields() -> dict:
-    return {
-        "id": serializers.IntegerField(),
-        "name": serializers.CharField(),
-        "prefix": serializers.CharField(),
-        "createdAt": serializers.DateTimeField(),
-        "expiresAt": serializers.DateTimeField(allow_null=True),
-        "lastUsedAt": serializers.DateTimeField(allow_null=True),
-    }
+class ValidateApiKeyView(APIView):
+    """GET /auth/validate-api-key with ``X-API-Key`` → 200 ``{user: {id, username, email, createdAt,
+    updatedAt}, permissions}`` (the React client's API-key login). 400 without the header; 401 for an
+    unknown, malformed, revoked or expired key."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        summary="Check an API key and name its owner",
+        parameters=[
+            OpenApiParameter(API_KEY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)
+        ],
+        responses={200: ValidatedApiKeySerializer},
+        tags=["auth"],
+    )
+    def get(self, request):
+        raw = request.META.get("HTTP_X_API_KEY")
+        if not raw:
+            raise exceptions.ValidationError({API_KEY_HEADER: [f"{API_KEY_HEADER}: API key is required"]})
+        row = services.api_key_authenticate(raw.strip())
+        if row is None:
+            raise Unauthorized(
+                "Invalid API key", {API_KEY_HEADER: [f"{API_KEY_HEADER}: invalid, expired or revoked"]}
+            )
+        return Response(ValidatedApiKeySerializer({"user": row.owner, "permissions": row.permissions}).data)
 
 
 class ApiKeyListView(APIView):
-    """GET /auth/api-keys → ``{apiKeys: [...]}`` (the caller's unrevoked keys, newest first; no secrets).
-    POST ``{name, expiresAt?}`` → 201 the key plus ``key``: the secret, shown this once."""
+    """GET /api-keys (and /auth/api-keys) → ``{message, apiKeys}``: all the caller's keys, revoked ones
+    with ``isActive: false``, newest first, never a secret. POST ``{name, permissions?, expiresAt?}``
+    → 201 ``{message, apiKey: {..., key}}``: the secret ``key``, shown this once."""
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "ApiKeyList", {"apiKeys": inline_serializer("ApiKey", _api_key_fields(), many=True)}
-            )
-        }
-    )
+    @extend_schema(summary="Your API keys", responses={200: ApiKeyListSerializer}, tags=["auth"])
     def get(self, request):
-        return Response({"apiKeys": [api_key_body(k) for k in selectors.api_key_list(user=request.user)]})
+        keys = selectors.api_key_list(user=request.user, include_revoked=True)
+        return Response(
+            ApiKeyListSerializer({"message": "API keys retrieved successfully", "apiKeys": keys}).data
+        )
 
-    @extend_schema(
-        request=ApiKeyCreateSerializer,
-        responses={
-            201: inline_serializer("ApiKeyCreated", {**_api_key_fields(), "key": serializers.CharField()})
-        },
-    )
-    def post(self, request):
+    def _create(self, request):
         ser = ApiKeyCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        v = ser.validated_data
         row, raw = services.api_key_create(
-            owner=request.user, name=ser.validated_data["name"], expires_at=ser.validated_data["expiresAt"]
+            owner=request.user, name=v["name"], expires_at=v["expiresAt"], permissions=v["permissions"]
         )
-        return Response({**api_key_body(row), "key": raw}, status=status.HTTP_201_CREATED)
+        row.key = raw
+        return row
+
+    @extend_schema(
+        summary="Create an API key (its secret is in this answer only)",
+        request=ApiKeyCreateSerializer,
+        responses={201: ApiKeyCreatedSerializer},
+        tags=["auth"],
+    )
+    def post(self, request):
+        body = {"message": "API key created successfully", "apiKey": self._create(request)}
+        return Response(ApiKeyCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class AuthApiKeyListView(ApiKeyListView):
+    """GET /auth/api-keys as /api-keys; POST answers the key flat, ``{..., key}`` (our first shape)."""
+
+    @extend_schema(
+        summary="Create an API key (its secret is in this answer only)",
+        request=ApiKeyCreateSerializer,
+        responses={201: ApiKeyWithSecretSerializer},
+        tags=["auth"],
+    )
+    def post(self, request):
+        return Response(
+            ApiKeyWithSecretSerializer(self._create(request)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ApiKeyDetailView(APIView):
-    """DELETE /auth/api-keys/{id} → 200 ``{message}``: the key stops working at once. 404 if it is not the
-    caller's or already revoked."""
+    """``/api-keys/{id}`` (and ``/auth/api-keys/{id}``) of the caller's keys; another user's is a 404.
 
-    @extend_schema(responses={200: _MessageSerializer})
+    GET → ``{message, apiKey}``; PUT any of ``{name, permissions, expiresAt, isActive}`` → ``{message,
+    apiKey}`` (``isActive: true`` lifts a revocation, as the original allowed); DELETE → ``{message}``:
+    revoked at once (idempotent).
+    """
+
+    def _get(self, request, key_id):
+        return selectors.api_key_get(user=request.user, key_id=key_id, include_revoked=True)
+
+    @extend_schema(summary="One of your API keys", responses={200: ApiKeyEnvelopeSerializer}, tags=["auth"])
+    def get(self, request, key_id: str):
+        row = self._get(request, key_id)
+        return Response(
+            ApiKeyEnvelopeSerializer({"message": "API key retrieved successfully", "apiKey": row}).data
+        )
+
+    @extend_schema(
+        summary="Change an API key",
+        request=ApiKeyUpdateSerializer,
+        responses={200: ApiKeyEnvelopeSerializer},
+        tags=["auth"],
+    )
+    def put(self, request, key_id: str):
+        row = self._get(request, key_id)
+        ser = ApiKeyUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        names = {
+            "name": "name",
+            "permissions": "permissions",
+            "expiresAt": "expires_at",
+            "isActive": "is_active",
+        }
+        changes = {names[k]: v for k, v in ser.validated_data.items()}
+        row = services.api_key_update(api_key=row, **changes)
+        return Response(
+            ApiKeyEnvelopeSerializer({"message": "API key updated successfully", "apiKey": row}).data
+        )
+
+    @extend_schema(summary="Revoke an API key", responses={200: MessageSerializer}, tags=["auth"])
     def delete(self, request, key_id: str):
-        services.api_key_revoke(api_key=selectors.api_key_get(user=request.user, key_id=key_id))
-        return Response({"message": "API key revoked"})
+        services.api_key_revoke(api_key=self._get(request, key_id))
+        return Response({"message": "API key revoked successfully"})

@@ -34,6 +34,11 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    permissions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Labels such as jobs:read, stored and returned as the original did; not enforced.",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

@@ -5,18 +5,22 @@ from django.http import Http404
 from .models import ApiKey
 
 
-def api_key_list(*, user):
-    """The user's API keys that are not revoked (expired ones included, so they can be seen and removed),
-    newest first."""
-    return ApiKey.objects.owned_by(user).filter(revoked_at__isnull=True).order_by("-id")
+def api_key_list(*, user, include_revoked: bool = False):
+    """The user's API keys, newest first: those not revoked (expired ones included, so they can be
+    seen and removed), or all of them with ``include_revoked`` (the API lists revoked keys with
+    ``isActive: false``, as the original)."""
+    qs = ApiKey.objects.owned_by(user)
+    if not include_revoked:
+        qs = qs.filter(revoked_at__isnull=True)
+    return qs.order_by("-id")
 
 
-def api_key_get(*, user, key_id) -> ApiKey:
-    """The user's unrevoked API key ``key_id``; ``Http404`` if it does not exist, is revoked or is
-    someone else's."""
-    if not str(key_id).isdigit():
+def api_key_get(*, user, key_id, include_revoked: bool = False) -> ApiKey:
+    """The user's API key ``key_id`` (unrevoked unless ``include_revoked``); ``Http404`` if it does not
+    exist, is someone else's, or is revoked and ``include_revoked`` is off."""
+    if not (str(key_id).isascii() and str(key_id).isdigit()):
         raise Http404
-    row = api_key_list(user=user).filter(pk=int(key_id)).first()
+    row = api_key_list(user=user, include_revoked=include_revoked).filter(pk=int(key_id)).first()
     if row is None:
         raise Http404
     return row

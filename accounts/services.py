@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -69,11 +70,16 @@ def token_pair(user) -> dict[str, str]:
     return {"accessToken": str(refresh.access_token), "refreshToken": str(refresh)}
 
 
-def user_register(*, username: str, password: str, email: str = ""):
+def user_register(*, username: str, password: str, email: str = "", webhook_url: str | None = None):
     """Create an active user with ``password`` after Django's username rule and password validators.
 
-    Raises ``ValidationError`` (``username`` / ``password``) or ``UsernameTaken``. Atomic.
+    ``webhook_url`` is JobRunner's legacy ``user.webhookUrl``: it becomes the user's legacy webhook for
+    ``completed`` events (``webhooks.services.webhook_set_legacy_url``), under the webhooks' URL rules.
+    Raises ``ValidationError`` (``username`` / ``password`` / ``webhookUrl``) or ``UsernameTaken``.
+    Atomic: a refused ``webhookUrl`` creates no user.
     """
+    from webhooks.services import webhook_set_legacy_url  # lazy: webhooks imports jobs, jobs accounts
+
     try:
         User.username_validator(username)
     except ValidationError as exc:
@@ -86,7 +92,14 @@ def user_register(*, username: str, password: str, email: str = ""):
         with transaction.atomic():
             if User.objects.filter(username__iexact=username).exists():
                 raise UsernameTaken(username)
-            return User.objects.create_user(username, email, password)
+            user = User.objects.create_user(username, email, password)
+            if webhook_url:
+                try:
+                    webhook_set_legacy_url(owner=user, url=webhook_url)
+                except ValidationError as exc:
+                    messages = [m.replace("url:", "webhookUrl:", 1) for m in exc.messages]
+                    raise ValidationError({"webhookUrl": messages}) from None
+            return user
     except IntegrityError:  # a concurrent registration of the same name won the race
         raise UsernameTaken(username) from None
 
@@ -111,7 +124,8 @@ def _refresh_token(raw: str) -> RefreshToken:
 def token_refresh(*, refresh_token: str) -> dict[str, str]:
     """Exchange a refresh token for ``{"accessToken", "refreshToken"}``.
 
-    The given refresh token is blacklisted and a new one issued (rotation), as simplejwt's
+    The given refresh token is blacklisted and a new one issued (rotation; without it, with
+    ``JWT_ROTATE_REFRESH_TOKENS=false``, only ``{"accessToken"}``), as simplejwt's
     ``TokenRefreshSerializer`` with ``ROTATE_REFRESH_TOKENS`` and ``BLACKLIST_AFTER_ROTATION``; unlike
     that serializer a deleted or inactive user is a ``TokenInvalid``, not a server error.
     """
@@ -121,6 +135,9 @@ def token_refresh(*, refresh_token: str) -> dict[str, str]:
     ).first()
     if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
         raise TokenInvalid("No active account found for the given token")
+    if not jwt_settings.ROTATE_REFRESH_TOKENS:
+        # JWT_ROTATE_REFRESH_TOKENS=false: the original's answer, the refresh token stays valid.
+        return {"accessToken": str(refresh.access_token)}
     with transaction.atomic():
         _, first = refresh.blacklist()
         if not first:
@@ -230,12 +247,16 @@ def _key_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_key_create(*, owner, name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def api_key_create(
+    *, owner, name: str, expires_at: datetime | None = None, permissions: Any = None
+) -> tuple[ApiKey, str]:
     """Create an API key for ``owner``; returns ``(row, raw_key)``. The raw key ``jsk_<prefix>_<secret>``
     is never stored (only its SHA-256) and cannot be shown again.
 
-    ``expires_at`` (aware, UTC) must be in the future. Raises ``ValidationError`` (``name``, ``expiresAt``).
+    ``expires_at`` (aware, UTC) must be in the future; ``permissions`` is a list of labels (stored, not
+    enforced, as the original). Raises ``ValidationError`` (``name``, ``expiresAt``, ``permissions``).
     """
+    permissions = [] if permissions is None else _clean_permissions(permissions)
     name = (name or "").strip()
     if not name:
         raise _err("name", "name: required", "required")
@@ -246,9 +267,65 @@ def api_key_create(*, owner, name: str, expires_at: datetime | None = None) -> t
     prefix = secrets.token_hex(_PREFIX_LEN // 2)
     raw = f"{API_KEY_MARK}{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey.objects.create(
-        owner=owner, name=name, prefix=prefix, key_hash=_key_hash(raw), expires_at=expires_at
+        owner=owner,
+        name=name,
+        prefix=prefix,
+        key_hash=_key_hash(raw),
+        expires_at=expires_at,
+        permissions=permissions,
     )
     return row, raw
+
+
+def _clean_permissions(permissions: Any) -> list[str]:
+    if not isinstance(permissions, list) or not all(isinstance(p, str) and p for p in permissions):
+        raise _err("permissions", "permissions: must be an array of non-empty strings", "invalid")
+    if len(permissions) > 50 or any(len(p) > 100 for p in permissions):
+        raise _err("permissions", "permissions: at most 50 labels of at most 100 characters", "max_length")
+    return list(dict.fromkeys(permissions))
+
+
+_UNSET: Any = object()
+
+
+def api_key_update(
+    *,
+    api_key: ApiKey,
+    name: Any = _UNSET,
+    permissions: Any = _UNSET,
+    expires_at: Any = _UNSET,
+    is_active: Any = _UNSET,
+) -> ApiKey:
+    """Change a key's ``name``, ``permissions``, ``expires_at`` (``None``: never) or ``is_active``
+    (``False`` revokes as :func:`api_key_revoke`, ``True`` lifts a revocation: the original's ``PUT
+    /api-keys/:id``). Omitted arguments keep their value. Raises ``ValidationError`` naming the field.
+    """
+    fields: list[str] = []
+    if name is not _UNSET:
+        name = (name or "").strip() if isinstance(name, str) else name
+        if not isinstance(name, str) or not name:
+            raise _err("name", "name: required, a non-empty string", "required")
+        if len(name) > 100:
+            raise _err("name", "name: at most 100 characters", "max_length")
+        api_key.name = name
+        fields.append("name")
+    if permissions is not _UNSET:
+        api_key.permissions = _clean_permissions(permissions)
+        fields.append("permissions")
+    if expires_at is not _UNSET:
+        if expires_at is not None and expires_at <= timezone.now():
+            raise _err("expiresAt", "expiresAt: must be in the future", "past")
+        api_key.expires_at = expires_at
+        fields.append("expires_at")
+    if is_active is not _UNSET:
+        if not isinstance(is_active, bool):
+            raise _err("isActive", "isActive: must be true or false", "invalid")
+        if is_active != (api_key.revoked_at is None):
+            api_key.revoked_at = None if is_active else timezone.now()
+            fields.append("revoked_at")
+    if fields:
+        api_key.save(update_fields=fields)
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:

@@ -16,6 +16,8 @@ urlpatterns = [
     ),
     re_path(r"^reset-password/?$", api.PasswordResetConfirmView.as_view(), name="auth-reset-password"),
     re_path(r"^me/?$", api.MeView.as_view(), name="auth-me"),
-    re_path(r"^api-keys/?$", api.ApiKeyListView.as_view(), name="auth-api-keys"),
+    re_path(r"^protected/?$", api.ProtectedView.as_view(), name="auth-protected"),
+    re_path(r"^validate-api-key/?$", api.ValidateApiKeyView.as_view(), name="auth-validate-api-key"),
+    re_path(r"^api-keys/?$", api.AuthApiKeyListView.as_view(), name="auth-api-keys"),
     re_path(r"^api-keys/(?P<key_id>[^/]+)/?$", api.ApiKeyDetailView.as_view(), name="auth-api-key"),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 MAX_LIMIT = 100
 
@@ -22,15 +24,38 @@ def _positive_int(raw, field: str, default: int, maximum: int | None = None) -> 
     return value
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "page", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1-based page, default 1."
+    ),
+    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1..100, default 10."),
+    OpenApiParameter(
+        "offset",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description="Items to skip instead of a page (the React client of the original sends it).",
+    ),
+]
+
+
 def paginate(queryset, params, default_limit: int = 10) -> tuple[list, dict]:
     """Slice ``queryset`` by ``?page`` (1-based) and ``?limit`` (1..100); O(page) plus one COUNT.
 
-    Returns ``(items, {"total", "page", "limit", "pages"})``; raises ``ValidationError`` for bad params.
+    ``?offset`` (items to skip, >= 0) is taken when no ``page`` is given; ``page`` in the answer is
+    then the page that offset falls in. Returns ``(items, {"total", "page", "limit", "pages"})``;
+    raises ``ValidationError`` for bad params.
     """
-    page = _positive_int(params.get("page"), "page", 1, 10**9)
     limit = _positive_int(params.get("limit"), "limit", default_limit, MAX_LIMIT)
+    if params.get("page") in (None, "") and params.get("offset") not in (None, ""):
+        raw = str(params.get("offset"))
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > 10**10:
+            raise ValidationError({"offset": ["offset: must be an integer between 0 and 10000000000"]})
+        start = int(raw)
+        page = start // limit + 1
+    else:
+        page = _positive_int(params.get("page"), "page", 1, 10**9)
+        start = (page - 1) * limit
     total = queryset.count()
-    start = (page - 1) * limit
     items = list(queryset[start : start + limit]) if start < total else []
     pages = math.ceil(total / limit) if total else 0
     return items, {"total": total, "page": page, "limit": limit, "pages": pages}

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "corsheaders",
     "accounts",
     "jobs",
     "scheduling",
@@ -177,7 +178,10 @@ REST_FRAMEWORK = {
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
-    "ROTATE_REFRESH_TOKENS": True,
+    # Issue 15: JWT_ROTATE_REFRESH_TOKENS=false answers /auth/refresh-token as the original did (a new
+    # access token; the refresh token stays valid until it expires). On by default: a stolen refresh
+    # token then works once at most.
+    "ROTATE_REFRESH_TOKENS": env.bool("JWT_ROTATE_REFRESH_TOKENS", default=True),
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "USER_ID_CLAIM": "userId",
@@ -393,3 +397,23 @@ JOB_MAX_OUTPUT_BYTES = env.int("JOB_MAX_OUTPUT_BYTES", default=1024 * 1024)
 # Deltas and log lines are written to the database at most this often (seconds), and when the job ends.
 JOB_FLUSH_EVERY_S = env.float("JOB_FLUSH_EVERY_S", default=0.5)
 JOB_HTTP_MAX_BODY_BYTES = env.int("JOB_HTTP_MAX_BODY_BYTES", default=64 * 1024)
+
+# --- Issue 15: the original's clients (CORS, Socket.IO, handler aliases) ------------------------------
+# django-cors-headers. Default: any origin, without credentials (bearer tokens and API keys travel in
+# headers a page sets itself; cookies never cross origins), so file:// pages (Origin "null") work as with
+# the original. CORS_ALLOWED_ORIGINS (comma list, "null" for file:// pages) restricts it to those origins.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept", "authorization", "content-type", "origin", "user-agent", "x-requested-with", "x-api-key",
+)
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+# As high as possible, so pre-flights are answered before authentication, throttles or redirects.
+MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")
+# Job names of the original's clients mapped onto registered handlers, e.g. "testJob=echo,exampleJob=echo":
+# a submitted name must still resolve to a handler (no unknown name ever runs).
+JOB_HANDLER_ALIASES = env.dict("JOB_HANDLER_ALIASES", default={})
+# Socket.IO (jobs/socketio_app.py): the engine.io ping interval and timeout, seconds (its defaults).
+SOCKETIO_PING_INTERVAL_S = env.float("SOCKETIO_PING_INTERVAL_S", default=25.0)
+SOCKETIO_PING_TIMEOUT_S = env.float("SOCKETIO_PING_TIMEOUT_S", default=20.0)

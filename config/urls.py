@@ -1,15 +1,25 @@
-"""Root URLs. API paths follow the system we port and work with and without a trailing slash."""
+"""Root URLs. API paths follow the system we port and work with and without a trailing slash.
+
+Issue 15: the original's root routes (``POST /register``, ``/login``, ``/logout``, ``/refresh-token``,
+``/submit-job``, ``/request-password-reset``, ``/reset-password``; ``GET /`` for an API client),
+``/api-keys``, ``/dashboard/stats`` and ``/admin/dashboard`` are the same views as their ``/auth/...``
+and ``/jobs/...`` counterparts. Without a trailing slash ``/login`` and ``/register`` are the API; with
+one (``/login/``, ``/register/``) they are the pages for people.
+"""
 
 from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import api as accounts_api
 from accounts.profile_views import profile_page
 from jobs import live_views
 from jobs.admin_queues import queues_view
+from jobs.api.dashboard import AdminDashboardView, DashboardStatsView, api_root
+from jobs.api.views import JobViewSet
 from jobs.pages import dashboard_page
 
 from . import health
@@ -18,7 +28,25 @@ urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),
     # Issue 8: pages for people, and the Queues board inside the admin (before admin's own catch-all).
-    path("", dashboard_page, name="dashboard"),
+    path("", lambda request: api_root(request, dashboard_page), name="dashboard"),
+    # The original's root routes (issue 15); the API without a trailing slash only.
+    re_path(r"^register$", accounts_api.RegisterView.as_view(), name="legacy-register"),
+    re_path(r"^login$", accounts_api.LoginView.as_view(), name="legacy-login"),
+    re_path(r"^logout$", accounts_api.LogoutView.as_view(), name="legacy-logout"),
+    re_path(r"^refresh-token/?$", accounts_api.RefreshTokenView.as_view(), name="legacy-refresh-token"),
+    re_path(r"^submit-job/?$", JobViewSet.as_view({"post": "submit"}), name="legacy-submit-job"),
+    re_path(
+        r"^request-password-reset/?$",
+        accounts_api.PasswordResetRequestView.as_view(),
+        name="legacy-request-password-reset",
+    ),
+    re_path(
+        r"^reset-password/?$", accounts_api.PasswordResetConfirmView.as_view(), name="legacy-reset-password"
+    ),
+    re_path(r"^api-keys/?$", accounts_api.ApiKeyListView.as_view(), name="api-keys"),
+    re_path(r"^api-keys/(?P<key_id>[^/]+)/?$", accounts_api.ApiKeyDetailView.as_view(), name="api-key"),
+    re_path(r"^dashboard/stats/?$", DashboardStatsView.as_view(), name="dashboard-stats"),
+    re_path(r"^admin/dashboard/?$", AdminDashboardView.as_view(), name="admin-dashboard"),
     path("app/jobs/", include("jobs.page_urls")),
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),

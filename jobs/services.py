@@ -41,7 +41,7 @@ from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
 from . import handlers
-from .models import FINISHED_STATES, Job, JobState
+from .models import Job, JobState
 from .options import backoff_delay_ms, broker_priority, keep_rule, validate_options
 from .realtime import publish_job_event
 
@@ -548,11 +548,17 @@ def job_retry(*, job: Job) -> Job:
 
 
 def job_delete(*, job: Job) -> None:
-    """Delete a finished (completed, failed, cancelled) job. Raises :class:`JobStateConflict` otherwise."""
-    deleted, _ = Job.objects.filter(pk=job.pk, state__in=FINISHED_STATES).delete()
+    """Delete any job that is not ``active`` (BullMQ's rule: ``job.remove()`` fails on a locked job).
+
+    A waiting job's message then finds no row and does nothing; a delayed one is never promoted.
+    Raises :class:`JobStateConflict` for an active job (cancel it first).
+    """
+    deleted, _ = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).delete()
     if not deleted:
         job.refresh_from_db()
-        raise JobStateConflict(f"job {job.pk} is {job.state}; only finished jobs can be deleted")
+        raise JobStateConflict(
+            f"job {job.pk} is active; an active job cannot be deleted (BullMQ's rule): cancel it first"
+        )
 
 
 # --- beat's hook: promotion of due jobs and reconciliation ------------------------------------------------

@@ -473,7 +473,7 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
 
 
 def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
-    """``{description, next: [ISO UTC, ...]}``: the first ``count`` (1..100) fire times strictly after
+    """``{description, upcoming: [ISO UTC, ...]}``: the first ``count`` (1..100) fire times strictly after
     ``after`` (default now) for an unsaved schedule object; the same code beat uses."""
     now = timezone.now()
     if count is None:
@@ -490,7 +490,7 @@ def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
         times = timing.fire_times(row, after=start_from, count=count)
     if row.limit is not None:
         times = times[: row.limit]
-    return {"description": timing.describe(row), "next": [_iso(t) for t in times]}
+    return {"description": timing.describe(row), "upcoming": [_iso(t) for t in times]}
 
 
 # --- firing (beat and the `schedules` queue) ------------------------------------------------------------

@@ -96,7 +96,7 @@ def schedule_detail_page(request, scheduler_id: str):
         {
             "schedule": row,
             "description": body["description"],
-            "next": [parse_datetime(t) for t in body["next"]],
+            "next": [parse_datetime(t) for t in body["upcoming"]],
             "spec_json": json.dumps(body["schedule"], indent=2),
             "data_json": json.dumps(row.data, indent=2),
             "options_json": json.dumps(row.options, indent=2),

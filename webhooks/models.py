@@ -40,6 +40,10 @@ class Webhook(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_reason = models.TextField(blank=True, default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
+    legacy = models.BooleanField(
+        default=False,
+        help_text="The user's webhookUrl of the system we port (from registration or PUT /webhooks/url).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -50,6 +54,9 @@ class Webhook(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "url", "event_type"], name="webhook_unique_owner_url_event"
+            ),
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(legacy=True), name="webhook_one_legacy_url_per_owner"
             ),
         ]
         indexes = [models.Index(fields=["owner", "active", "event_type"], name="webhook_owner_active_event")]

@@ -155,6 +155,33 @@ def webhook_update(
     return webhook
 
 
+LEGACY_DESCRIPTION = "webhookUrl (legacy, from registration)"
+
+
+def webhook_set_legacy_url(*, owner, url: str) -> Webhook:
+    """Set ``owner``'s legacy ``webhookUrl`` (JobRunner's ``user.webhookUrl``): the one webhook with
+    ``legacy=True``, subscribed to ``completed`` as the original's was, created on first use.
+
+    It is an ordinary webhook from then on: signed, retried, logged, listed, editable. Raises
+    ``ValidationError`` (``url``) or :class:`WebhookExists` (another webhook of the owner already has
+    this url for ``completed``).
+    """
+    row = Webhook.objects.owned_by(owner).filter(legacy=True).first()
+    if row is not None:
+        return webhook_update(webhook=row, url=url)
+    validate_webhook_input(url=url, event_type=EventType.COMPLETED, description=LEGACY_DESCRIPTION)
+    webhook = Webhook(
+        owner=owner,
+        url=url.strip(),
+        event_type=EventType.COMPLETED,
+        description=LEGACY_DESCRIPTION,
+        secret=signing.generate_secret(),
+        legacy=True,
+    )
+    _save_unique(webhook)
+    return webhook
+
+
 def webhook_delete(*, webhook: Webhook) -> None:
     """Delete a webhook and its delivery log; its queued attempts find no row and do nothing."""
     webhook.delete()

@@ -1,59 +1,196 @@
-"""Shapes of jobs on the wire (API.md: Jobs). Timestamps are epoch milliseconds, as the original."""
+"""Shapes of jobs on the wire (API.md: Jobs): the request serializers that parse, and the response
+serializers that views answer with and drf-spectacular documents (one declaration per shape).
+
+Timestamps under ``timestamp`` are epoch milliseconds, as the original; the ``...At`` fields are ISO
+8601 UTC. Ids are strings (BullMQ's job ids are).
+"""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Job
+from config.serializers import (
+    AnyJSON,
+    BlankAsNullCharField,
+    EpochMsField,
+    PaginationSerializer,
+    StringIdField,
+    UtcDateTimeField,
+)
 
+from ..models import Job, JobState
 
-def epoch_ms(value) -> int | None:
-    return int(value.timestamp() * 1000) if value else None
-
-
-def iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
-    """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options,
-    scheduleId, timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt
-    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``"""
-    body = {
-        "id": str(job.pk),
-        "jobId": str(job.pk),
-        "name": job.name,
-        "state": job.state,
-        "progress": job.progress,
-        "result": job.result,
-        "failedReason": job.failed_reason or None,
-        "attemptsMade": job.attempts_made,
-        "data": job.data,
-        "options": job.options,
-        "scheduleId": job.scheduler_id,
-        "fireAt": iso(job.fire_at),
-        "output": job.output,
-        "cancelRequested": job.cancel_requested,
-        "runAt": iso(job.run_at) if job.state == "delayed" else None,
-        "timestamp": {
-            "created": epoch_ms(job.created_at),
-            "started": epoch_ms(job.started_at),
-            "finished": epoch_ms(job.finished_at),
+_MS = {"type": "integer", "minimum": 0}
+_KEEP = {
+    "description": "true/false, a count of finished jobs to keep, or {count, age (seconds)}.",
+    "oneOf": [
+        {"type": "boolean"},
+        {"type": "integer", "minimum": 0},
+        {
+            "type": "object",
+            "properties": {
+                "count": {"type": "integer", "minimum": 0},
+                "age": {"type": "integer", "minimum": 0},
+            },
+            "additionalProperties": False,
         },
-        "createdAt": iso(job.created_at),
-        "startedAt": iso(job.started_at),
-        "finishedAt": iso(job.finished_at),
-    }
-    if include_stacktrace:
-        # Owner-only by construction: every job endpoint is scoped to the caller's own jobs.
-        body["stacktrace"] = job.stacktrace or None
-        body["logs"] = job.logs
-    return body
+    ],
+}
+# What ``jobs.options.validate_options`` accepts (it is the rule; this is its description).
+JOB_OPTIONS_SCHEMA = {
+    "type": "object",
+    "description": "BullMQ job options, merged over the server defaults. Unknown keys are a 400 naming them.",
+    "properties": {
+        "attempts": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "backoff": {
+            "description": "Milliseconds between attempts, or {type, delay (ms)}.",
+            "oneOf": [
+                _MS,
+                {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {"type": {"enum": ["fixed", "exponential"]}, "delay": _MS},
+                    "additionalProperties": False,
+                },
+            ],
+        },
+        "delay": {**_MS, "description": "Milliseconds before the job may start."},
+        "priority": {"type": "integer", "minimum": 0, "description": "Lower runs first (BullMQ)."},
+        "jobId": {"type": "string", "description": "Idempotency key: the same key returns the existing job."},
+        "timeout": {**_MS, "description": "Milliseconds an attempt may run."},
+        "removeOnComplete": _KEEP,
+        "removeOnFail": _KEEP,
+    },
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field({**JOB_OPTIONS_SCHEMA, "nullable": True})
+class JobOptionsField(serializers.JSONField):
+    """``options`` of a submission (validated by ``jobs.options.validate_options``)."""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "description": "The job's options."})
+class StoredOptionsField(serializers.JSONField):
+    """``options`` of a stored job: the submitted ones merged over the defaults."""
+
+
+# --- requests -------------------------------------------------------------------------------------------
 
 
 class JobSubmitSerializer(serializers.Serializer):
     """``{name, data, options?}``; ``data`` may be any JSON value (0, "", false and null included)."""
 
-    name = serializers.CharField(max_length=200)
-    data = serializers.JSONField(required=False, allow_null=True, default=None)
-    options = serializers.JSONField(required=False, allow_null=True, default=None)
+    name = serializers.CharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
+    data = AnyJSON(required=False, allow_null=True, default=None)
+    options = JobOptionsField(required=False, allow_null=True, default=None)
+
+    class Meta:
+        ref_name = "JobSubmit"
+
+
+# --- responses ------------------------------------------------------------------------------------------
+
+
+class JobTimestampsSerializer(serializers.Serializer):
+    """``{created, started, finished}`` in epoch milliseconds (the original's ``timestamp``)."""
+
+    created = EpochMsField(source="created_at")
+    started = EpochMsField(source="started_at", allow_null=True)
+    finished = EpochMsField(source="finished_at", allow_null=True)
+
+    class Meta:
+        ref_name = "JobTimestamps"
+
+
+class JobSerializer(serializers.Serializer):
+    """One job as listed: the original's ``{id, name, state, progress, result, failedReason,
+    timestamp}`` plus ours (``jobId``, ``attemptsMade``, ``data``, ``options``, ``scheduleId``,
+    ``fireAt``, ``output``, ``cancelRequested``, ``runAt`` (delayed jobs only), ISO ``...At``)."""
+
+    id = StringIdField(source="pk")
+    jobId = StringIdField(source="pk", help_text="Same as id (the original's submit answer).")  # noqa: N815
+    name = serializers.CharField(help_text="Handler name.")
+    state = serializers.ChoiceField(choices=JobState.values)
+    progress = AnyJSON(help_text="A number 0-100 or a JSON object.")
+    result = AnyJSON(allow_null=True)
+    failedReason = BlankAsNullCharField(source="failed_reason")  # noqa: N815
+    attemptsMade = serializers.IntegerField(source="attempts_made", min_value=0)  # noqa: N815
+    data = AnyJSON(allow_null=True)
+    options = StoredOptionsField()
+    scheduleId = serializers.CharField(  # noqa: N815
+        source="scheduler_id", allow_null=True, help_text="schedulerId of the schedule that created it."
+    )
+    fireAt = UtcDateTimeField(  # noqa: N815
+        source="fire_at", allow_null=True, help_text="Nominal fire time (UTC) of a scheduled run."
+    )
+    output = serializers.CharField(allow_blank=True, help_text="Streamed delta text, in order.")
+    cancelRequested = serializers.BooleanField(source="cancel_requested")  # noqa: N815
+    runAt = serializers.SerializerMethodField(help_text="When a delayed job is due (UTC); null otherwise.")  # noqa: N815
+    timestamp = JobTimestampsSerializer(source="*")
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    startedAt = UtcDateTimeField(source="started_at", allow_null=True)  # noqa: N815
+    finishedAt = UtcDateTimeField(source="finished_at", allow_null=True)  # noqa: N815
+
+    class Meta:
+        ref_name = "Job"
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_runAt(self, job: Job) -> str | None:  # noqa: N802
+        return UtcDateTimeField().to_representation(job.run_at) if job.state == JobState.DELAYED else None
+
+
+class JobDetailSerializer(JobSerializer):
+    """One job read alone (GET /jobs/{jobId}, actions): the list's fields plus ``stacktrace`` and
+    ``logs`` (owner-only by construction: every job endpoint is scoped to the caller's jobs)."""
+
+    stacktrace = BlankAsNullCharField()
+    logs = serializers.ListField(child=serializers.CharField(allow_blank=True))
+
+    class Meta:
+        ref_name = "JobDetail"
+
+
+class JobListSerializer(serializers.Serializer):
+    """``{jobs, pagination}``: GET /jobs and GET /jobs/schedule/{schedulerId}/jobs."""
+
+    jobs = JobSerializer(many=True)
+    pagination = PaginationSerializer()
+
+    class Meta:
+        ref_name = "JobList"
+
+
+class JobDeletedSerializer(serializers.Serializer):
+    """``{message, id}`` of DELETE /jobs/{jobId} (the original's answer)."""
+
+    message = serializers.CharField()
+    id = serializers.CharField()
+
+    class Meta:
+        ref_name = "JobDeleted"
+
+
+class HandlerSerializer(serializers.Serializer):
+    """A registered handler: ``{name, description, schema}``."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    schema = AnyJSON(allow_null=True, help_text="JSON Schema of the data it accepts, if declared.")
+
+    class Meta:
+        ref_name = "Handler"
+
+
+class HandlerListSerializer(serializers.Serializer):
+    handlers = HandlerSerializer(many=True)
+
+    class Meta:
+        ref_name = "HandlerList"
+
+
+def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
+    """The job as the API answers it (:class:`JobDetailSerializer`, or :class:`JobSerializer` without
+    ``stacktrace``/``logs``); for the websocket's snapshot and the pages."""
+    return dict((JobDetailSerializer if include_stacktrace else JobSerializer)(job).data)

@@ -1,19 +1,60 @@
-"""Job endpoints (API.md: Jobs). Thin: parse, call a service or selector, shape the answer."""
+"""Job endpoints (API.md: Jobs). Thin: parse, call a service or selector, answer with a serializer.
+
+The legacy root route ``POST /submit-job`` of the system we port is :meth:`JobViewSet.submit` too
+(``config.urls``).
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from config.exceptions import Conflict, PayloadTooLarge
-from config.pagination import paginate
+from config.pagination import PAGE_PARAMETERS, paginate
 
 from .. import handlers, selectors, services
-from ..models import JobState
-from .serializers import JobSubmitSerializer, job_to_dict
+from .serializers import (
+    HandlerListSerializer,
+    JobDeletedSerializer,
+    JobDetailSerializer,
+    JobListSerializer,
+    JobSubmitSerializer,
+)
+
+_SUBMIT_EXAMPLES = [
+    OpenApiExample("Echo", value={"name": "echo", "data": {"hello": "world"}}, request_only=True),
+    OpenApiExample(
+        "With options",
+        value={
+            "name": "echo",
+            "data": 0,
+            "options": {
+                "attempts": 3,
+                "backoff": {"type": "exponential", "delay": 1000},
+                "jobId": "order-42",
+            },
+        },
+        request_only=True,
+    ),
+]
+_LIST_PARAMETERS = [
+    *PAGE_PARAMETERS,
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        enum=selectors.LIST_STATUSES,
+        description="Only jobs in this state (BullMQ's paused and stuck too: see jobs.selectors).",
+    ),
+    OpenApiParameter(
+        "name", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only jobs of this handler."
+    ),
+]
 
 
 class JobViewSet(viewsets.ViewSet):
@@ -21,20 +62,36 @@ class JobViewSet(viewsets.ViewSet):
 
     lookup_value_regex = r"[^/]+"
 
+    @extend_schema(
+        summary="Your jobs, newest first", parameters=_LIST_PARAMETERS, responses={200: JobListSerializer}
+    )
     def list(self, request):
-        """GET /jobs ``?status&name&page&limit`` → ``{jobs, pagination}``, newest first."""
+        """GET /jobs ``?status&name&page&limit`` → ``{jobs, pagination}``, newest first.
+
+        Other query parameters the original's clients send (``search``, ``sortBy``, ...) are ignored.
+        """
         state = request.query_params.get("status") or request.query_params.get("state")
-        if state and state not in JobState.values:
-            raise DRFValidationError({"status": [f"status: must be one of {', '.join(JobState.values)}"]})
+        if state and state not in selectors.LIST_STATUSES:
+            raise DRFValidationError(
+                {"status": [f"status: must be one of {', '.join(selectors.LIST_STATUSES)}"]}
+            )
         qs = selectors.job_list(user=request.user, state=state, name=request.query_params.get("name"))
         items, pagination = paginate(qs, request.query_params)
-        jobs = [job_to_dict(j, include_stacktrace=False) for j in items]
-        return Response({"jobs": jobs, "pagination": pagination})
+        return Response(JobListSerializer({"jobs": items, "pagination": pagination}).data)
 
+    @extend_schema(summary="One of your jobs", responses={200: JobDetailSerializer})
     def retrieve(self, request, pk=None):
         """GET /jobs/{jobId} → the job."""
-        return Response(job_to_dict(selectors.job_get(user=request.user, job_id=pk)))
+        return Response(JobDetailSerializer(selectors.job_get(user=request.user, job_id=pk)).data)
 
+    @extend_schema(
+        summary="Submit a job",
+        request=JobSubmitSerializer,
+        responses={201: JobDetailSerializer, 200: JobDetailSerializer},
+        examples=_SUBMIT_EXAMPLES,
+        description="201 the new job, 200 the existing one for a repeated options.jobId. The job "
+        "includes jobId, the original's whole answer. Also served at POST /submit-job (legacy).",
+    )
     @action(detail=False, methods=["post"])
     def submit(self, request):
         """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``).
@@ -54,29 +111,37 @@ class JobViewSet(viewsets.ViewSet):
             job, created = services.job_submit(owner=request.user, **ser.validated_data)
         except services.PayloadTooLargeError as exc:
             raise PayloadTooLarge(exc.messages[0]) from None
-        return Response(job_to_dict(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            JobDetailSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
+    @extend_schema(summary="The registered handlers", responses={200: HandlerListSerializer})
     @action(detail=False, methods=["get"])
     def handlers(self, request):
         """GET /jobs/handlers → ``{handlers: [{name, description, schema}]}``."""
-        return Response(
-            {
-                "handlers": [
-                    {"name": h.name, "description": h.description, "schema": h.schema}
-                    for h in handlers.all_handlers()
-                ]
-            }
-        )
+        return Response(HandlerListSerializer({"handlers": handlers.all_handlers()}).data)
 
+    @extend_schema(
+        summary="Delete a job that is not active",
+        responses={200: JobDeletedSerializer},
+        description="409 for an active job (BullMQ's rule); cancel it first.",
+    )
     def destroy(self, request, pk=None):
-        """DELETE /jobs/{jobId} → 200 ``{message}``; 409 unless the job is finished."""
+        """DELETE /jobs/{jobId} → 200 ``{message, id}``; 409 for an active job."""
         job = selectors.job_get(user=request.user, job_id=pk)
         try:
             services.job_delete(job=job)
         except services.JobStateConflict as exc:
             raise Conflict(str(exc)) from None
-        return Response({"message": f"job {pk} deleted"})
+        return Response(JobDeletedSerializer({"message": "Job deleted successfully", "id": str(pk)}).data)
 
+    @extend_schema(
+        summary="Cancel a job",
+        request=None,
+        responses={200: JobDetailSerializer},
+        description="Waiting/delayed: cancelled at once. Active: cancelRequested, cancelled at "
+        "the handler's next check. 409 if already finished.",
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """POST /jobs/{jobId}/cancel → the job: ``cancelled``, or still ``active`` with ``cancelRequested``.
@@ -85,6 +150,12 @@ class JobViewSet(viewsets.ViewSet):
         """
         return self._act(services.job_cancel, pk)
 
+    @extend_schema(
+        summary="Retry a failed or cancelled job",
+        request=None,
+        responses={200: JobDetailSerializer},
+        description="409 unless failed or cancelled.",
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """POST /jobs/{jobId}/retry → the job, ``waiting`` again; 409 unless it is failed or cancelled."""
@@ -96,4 +167,4 @@ class JobViewSet(viewsets.ViewSet):
             job = service(job=job)
         except services.JobStateConflict as exc:
             raise Conflict(str(exc)) from None
-        return Response(job_to_dict(job))
+        return Response(JobDetailSerializer(job).data)

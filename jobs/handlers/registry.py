@@ -42,7 +42,13 @@ def handler(name: str, *, description: str = "", schema: dict | None = None):
 
 
 def get(name: str) -> Handler | None:
-    return _registry.get(name)
+    """The handler registered as ``name``, or the one ``JOB_HANDLER_ALIASES`` maps ``name`` onto
+    (e.g. ``exampleJob=echo`` for the original's clients); ``None`` if neither exists."""
+    found = _registry.get(name)
+    if found is None:
+        target = getattr(settings, "JOB_HANDLER_ALIASES", {}).get(name)
+        found = _registry.get(target) if target else None
+    return found
 
 
 def all_handlers() -> list[Handler]:

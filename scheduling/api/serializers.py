@@ -1,70 +1,265 @@
-"""Shapes of schedules on the wire (API.md: Scheduled jobs), plus BullMQ job-scheduler fields
-(``key``, ``pattern``, ``every``, ``tz``, ``iterationCount``, ``template``) for clients of the original."""
+"""Shapes of schedules on the wire (API.md: Scheduled jobs): request serializers that parse, response
+serializers that views answer with and drf-spectacular documents.
+
+A schedule carries BullMQ's ``JobSchedulerJson`` fields with BullMQ's types, because the original's
+clients read them (the React scheduler page does ``new Date(job.next)``): ``key``/``id`` (the
+schedulerId), ``name``, ``iterationCount``, ``limit``, ``pattern``, ``every``, ``tz``, ``template``,
+and ``next`` and ``endDate`` in epoch milliseconds. Our own fields keep their names; the list of
+next fire times is ``upcoming`` (ISO 8601 UTC), the next one also ``nextRunAt``.
+"""
 
 from __future__ import annotations
 
-from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.serializers import AnyJSON, EpochMsField, PaginationSerializer, UtcDateTimeField
+from jobs.api.serializers import JobDetailSerializer, JobOptionsField, StoredOptionsField
+
 from .. import services, timing
-from ..models import Schedule, ScheduleKind, ScheduleState
+from ..models import Overlap, Schedule, ScheduleKind, ScheduleState
+
+_DATETIME = {"type": "string", "format": "date-time"}
+_SPEC_COMMON = {
+    "startDate": {**_DATETIME, "description": "No run before this instant (ISO 8601)."},
+    "endDate": {**_DATETIME, "description": "No run after this instant; after startDate and in the future."},
+    "limit": {"type": "integer", "minimum": 1, "description": "At most this many runs in total."},
+    "overlap": {
+        "enum": ["allow", "skip"],
+        "description": "skip: no new run while the previous one is waiting/active.",
+    },
+}
+# What ``services.parse_schedule_spec`` accepts (it is the rule; this is its description).
+SCHEDULE_SPEC_SCHEMA = {
+    "description": "Exactly one of a cron expression, an interval or a one-time instant.",
+    "oneOf": [
+        {
+            "type": "object",
+            "title": "cron",
+            "required": ["cron"],
+            "properties": {
+                "cron": {
+                    "type": "string",
+                    "description": "5 fields (Vixie semantics), or 6 with leading seconds; @daily etc.",
+                    "example": "0 0 * * *",
+                },
+                "tz": {
+                    "type": "string",
+                    "description": "IANA time zone, default UTC.",
+                    "example": "America/New_York",
+                },
+                **_SPEC_COMMON,
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "repeat",
+            "required": ["repeat"],
+            "properties": {
+                "repeat": {
+                    "type": "object",
+                    "required": ["every"],
+                    "properties": {
+                        "every": {
+                            "type": "integer",
+                            "minimum": 1000,
+                            "description": "Milliseconds between runs.",
+                        },
+                        "limit": {"type": "integer", "minimum": 1},
+                    },
+                    "additionalProperties": False,
+                },
+                **_SPEC_COMMON,
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "at",
+            "required": ["at"],
+            "properties": {"at": {**_DATETIME, "description": "The one run's instant."}, **_SPEC_COMMON},
+            "additionalProperties": False,
+        },
+    ],
+}
 
 
-def _iso(value):
-    return services._iso(value)
+@extend_schema_field(SCHEDULE_SPEC_SCHEMA)
+class ScheduleSpecField(serializers.JSONField):
+    """The ``schedule`` object: exactly one of cron, repeat, at (``services.parse_schedule_spec``)."""
 
 
-def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
-    """``{schedulerId, name, data, options, schedule, state, runCount, lastRunAt, nextRunAt, description,
-    next}`` plus BullMQ aliases; ``next`` holds up to ``next_count`` fire times within ``limit``."""
-    upcoming: list = []
-    if row.state == ScheduleState.ACTIVE and row.next_fire_at and next_count:
-        upcoming = [row.next_fire_at]
-        if next_count > 1:
-            more = timing.fire_times(row, after=row.next_fire_at, count=next_count - 1)
-            upcoming += more
-        if row.limit is not None:
-            upcoming = upcoming[: max(0, row.limit - row.run_count)]
-    return {
-        "schedulerId": row.scheduler_id,
-        "id": row.scheduler_id,
-        "key": row.scheduler_id,
-        "name": row.name,
-        "data": row.data,
-        "options": row.options,
-        "schedule": services.spec_of(row),
-        "kind": row.kind,
-        "state": row.state,
-        "runCount": row.run_count,
-        "iterationCount": row.run_count,
-        "limit": row.limit,
-        "overlap": row.overlap,
-        "pattern": row.cron_expression or None,
-        "every": row.every_ms,
-        "tz": row.time_zone if row.kind == ScheduleKind.CRON else None,
-        "startDate": _iso(row.start_at),
-        "endDate": _iso(row.end_at),
-        "lastRunAt": _iso(row.last_run_at),
-        "nextRunAt": _iso(row.next_fire_at),
-        "description": timing.describe(row),
-        "next": [_iso(t) for t in upcoming],
-        "template": {"data": row.data, "opts": row.options},
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at or timezone.now()),
-    }
+@extend_schema_field({**_DATETIME, "description": "An instant (ISO 8601); services.parse_instant checks it."})
+class InstantField(serializers.JSONField):
+    """An instant as the client sent it, parsed (with its error message) by ``services.parse_instant``."""
+
+
+# --- requests -------------------------------------------------------------------------------------------
 
 
 class ScheduleWriteSerializer(serializers.Serializer):
     """``{name, data, schedule, options?, schedulerId?}``; ``data`` may be any JSON value."""
 
-    name = serializers.CharField(max_length=200)
-    data = serializers.JSONField(required=False, allow_null=True, default=None)
-    schedule = serializers.JSONField()
-    options = serializers.JSONField(required=False, allow_null=True, default=None)
-    schedulerId = serializers.CharField(required=False, max_length=200)
+    name = serializers.CharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
+    data = AnyJSON(required=False, allow_null=True, default=None)
+    schedule = ScheduleSpecField()
+    options = JobOptionsField(required=False, allow_null=True, default=None)
+    schedulerId = serializers.CharField(  # noqa: N815
+        required=False, max_length=200, help_text="Your id; generated if absent."
+    )
+
+    class Meta:
+        ref_name = "ScheduleWrite"
+
+
+class SchedulePatchSerializer(serializers.Serializer):
+    """Any subset of ``{name, data, schedule, options}`` (documentation of PATCH; the service parses)."""
+
+    name = serializers.CharField(required=False, max_length=200)
+    data = AnyJSON(required=False, allow_null=True)
+    schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
+    options = JobOptionsField(required=False, allow_null=True)
+
+    class Meta:
+        ref_name = "SchedulePatch"
+
+
+class PreviewRequestSerializer(serializers.Serializer):
+    """``{schedule, count?, from?}``."""
+
+    schedule = ScheduleSpecField()
+    count = AnyJSON(required=False, default=5, help_text="1..100, default 5.")
+    # `from` is a Python keyword: declared under another name and renamed below.
+    from_ = InstantField(required=False, help_text="Default now; times are strictly after it.")
+
+    class Meta:
+        ref_name = "PreviewRequest"
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields
+
+
+# --- responses ------------------------------------------------------------------------------------------
+
+
+class ScheduleTemplateSerializer(serializers.Serializer):
+    """BullMQ's job template of a scheduler: ``{data, opts}``."""
+
+    data = AnyJSON(allow_null=True)
+    opts = StoredOptionsField(source="options")
+
+    class Meta:
+        ref_name = "ScheduleTemplate"
+
+
+class ScheduleSerializer(serializers.Serializer):
+    """One schedule: our definition and state plus BullMQ's ``JobSchedulerJson`` fields (module doc).
+
+    The serializer's context may carry ``upcoming_count`` (default 5): how many next fire times
+    ``upcoming`` lists (within ``limit``).
+    """
+
+    schedulerId = serializers.CharField(source="scheduler_id")  # noqa: N815
+    id = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's id).")
+    key = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's key).")
+    name = serializers.CharField(help_text="Handler name of the jobs it creates.")
+    data = AnyJSON(allow_null=True)
+    options = StoredOptionsField()
+    schedule = serializers.SerializerMethodField(help_text="The definition, as submitted (ISO instants).")
+    kind = serializers.ChoiceField(choices=ScheduleKind.values)
+    state = serializers.ChoiceField(choices=ScheduleState.values)
+    runCount = serializers.IntegerField(source="run_count", min_value=0)  # noqa: N815
+    iterationCount = serializers.IntegerField(  # noqa: N815
+        source="run_count", min_value=0, help_text="Same as runCount (BullMQ's name)."
+    )
+    limit = serializers.IntegerField(allow_null=True)
+    overlap = serializers.ChoiceField(choices=Overlap.values)
+    pattern = serializers.SerializerMethodField(help_text="The cron expression (BullMQ's name).")
+    every = serializers.IntegerField(source="every_ms", allow_null=True, help_text="Milliseconds (BullMQ).")
+    tz = serializers.SerializerMethodField(help_text="IANA time zone of a cron schedule.")
+    startDate = UtcDateTimeField(source="start_at", allow_null=True)  # noqa: N815
+    endDate = EpochMsField(  # noqa: N815
+        source="end_at", allow_null=True, help_text="Epoch ms (BullMQ's type); ISO in schedule.endDate."
+    )
+    lastRunAt = UtcDateTimeField(source="last_run_at", allow_null=True)  # noqa: N815
+    nextRunAt = UtcDateTimeField(source="next_fire_at", allow_null=True)  # noqa: N815
+    next = EpochMsField(
+        source="next_fire_at", allow_null=True, help_text="The next fire time in epoch ms (BullMQ's type)."
+    )
+    upcoming = serializers.SerializerMethodField(help_text="The next fire times, ISO 8601 UTC.")
+    description = serializers.SerializerMethodField(help_text='Human text such as "At 00:00, every day".')
+    template = ScheduleTemplateSerializer(source="*")
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    updatedAt = UtcDateTimeField(source="updated_at")  # noqa: N815
+
+    class Meta:
+        ref_name = "Schedule"
+
+    @extend_schema_field(SCHEDULE_SPEC_SCHEMA)
+    def get_schedule(self, row: Schedule) -> dict:
+        return services.spec_of(row)
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_pattern(self, row: Schedule) -> str | None:
+        return row.cron_expression or None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_tz(self, row: Schedule) -> str | None:
+        return row.time_zone if row.kind == ScheduleKind.CRON else None
+
+    @extend_schema_field({"type": "array", "items": {"type": "string", "format": "date-time"}})
+    def get_upcoming(self, row: Schedule) -> list[str]:
+        return [services._iso(t) for t in upcoming_fire_times(row, self.context.get("upcoming_count", 5))]
+
+    def get_description(self, row: Schedule) -> str:
+        return timing.describe(row)
+
+
+class ScheduleListSerializer(serializers.Serializer):
+    """``{scheduledJobs, pagination}`` (the original's list key)."""
+
+    scheduledJobs = ScheduleSerializer(many=True)  # noqa: N815
+    pagination = PaginationSerializer()
+
+    class Meta:
+        ref_name = "ScheduleList"
 
 
 class PreviewSerializer(serializers.Serializer):
-    schedule = serializers.JSONField()
-    count = serializers.JSONField(required=False, default=5)
-    # `from` is a Python keyword; it is read from the raw body in the view.
+    """``{description, upcoming}`` of POST /jobs/schedule/preview."""
+
+    description = serializers.CharField()
+    upcoming = serializers.ListField(child=serializers.CharField(), help_text="ISO 8601 UTC fire times.")
+
+    class Meta:
+        ref_name = "Preview"
+
+
+class TriggerSerializer(serializers.Serializer):
+    """``{message, job}`` of POST /jobs/schedule/{schedulerId}/trigger."""
+
+    message = serializers.CharField()
+    job = JobDetailSerializer()
+
+    class Meta:
+        ref_name = "Trigger"
+
+
+def upcoming_fire_times(row: Schedule, count: int) -> list:
+    """Up to ``count`` next fire times (UTC) of an active schedule, within its ``limit``."""
+    if row.state != ScheduleState.ACTIVE or not row.next_fire_at or not count:
+        return []
+    upcoming = [row.next_fire_at]
+    if count > 1:
+        upcoming += timing.fire_times(row, after=row.next_fire_at, count=count - 1)
+    if row.limit is not None:
+        upcoming = upcoming[: max(0, row.limit - row.run_count)]
+    return upcoming
+
+
+def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
+    """The schedule as the API answers it (for the pages); ``upcoming`` holds ``next_count`` times."""
+    return dict(ScheduleSerializer(row, context={"upcoming_count": next_count}).data)

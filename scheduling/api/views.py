@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from config.exceptions import Conflict
-from config.pagination import paginate
-from jobs.api.serializers import job_to_dict
+from config.pagination import PAGE_PARAMETERS, paginate
+from config.serializers import MessageSerializer
+from jobs.api.serializers import JobListSerializer
 
 from .. import selectors, services
-from .serializers import PreviewSerializer, ScheduleWriteSerializer, schedule_to_dict
+from .serializers import (
+    PreviewRequestSerializer,
+    PreviewSerializer,
+    ScheduleListSerializer,
+    SchedulePatchSerializer,
+    ScheduleSerializer,
+    ScheduleWriteSerializer,
+    TriggerSerializer,
+)
+
+# The seed's request body for POST /jobs/schedule (seed/000: "Schedule a new job"), with the
+# built-in `echo` handler for the seed's placeholder `jobName` and dates moved into the future.
+SEED_SCHEDULE_BODY = {
+    "name": "echo",
+    "data": {"key1": "value1", "key2": "value2"},
+    "schedule": {
+        "cron": "0 0 * * *",
+        "tz": "America/New_York",
+        "startDate": "2030-07-01T00:00:00.000Z",
+        "endDate": "2030-12-31T00:00:00.000Z",
+    },
+    "options": {"removeOnComplete": {"count": 3}, "removeOnFail": {"count": 5}},
+}
+_SCHEDULE_EXAMPLES = [
+    OpenApiExample(
+        "Daily at midnight in New York (the seed's request body)", value=SEED_SCHEDULE_BODY, request_only=True
+    ),
+    OpenApiExample(
+        "Every 30 seconds, 10 runs",
+        value={"name": "echo", "data": {"ping": 1}, "schedule": {"repeat": {"every": 30000, "limit": 10}}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Once at an instant",
+        value={"name": "echo", "data": None, "schedule": {"at": "2030-01-01T09:00:00Z"}},
+        request_only=True,
+    ),
+]
+
+
+def _schedule(row) -> dict:
+    return ScheduleSerializer(row).data
 
 
 class ScheduleViewSet(viewsets.ViewSet):
@@ -24,11 +67,21 @@ class ScheduleViewSet(viewsets.ViewSet):
     def _get(self, request, scheduler_id):
         return selectors.schedule_get(user=request.user, scheduler_id=scheduler_id)
 
+    @extend_schema(
+        summary="Your schedules", parameters=PAGE_PARAMETERS, responses={200: ScheduleListSerializer}
+    )
     def list(self, request):
         """GET /jobs/schedule ``?page&limit`` → ``{scheduledJobs, pagination}``."""
         items, pagination = paginate(selectors.schedule_list(user=request.user), request.query_params)
-        return Response({"scheduledJobs": [schedule_to_dict(s) for s in items], "pagination": pagination})
+        return Response(ScheduleListSerializer({"scheduledJobs": items, "pagination": pagination}).data)
 
+    @extend_schema(
+        summary="Create a schedule",
+        request=ScheduleWriteSerializer,
+        responses={201: ScheduleSerializer},
+        examples=_SCHEDULE_EXAMPLES,
+        description="409 if schedulerId is already one of yours.",
+    )
     def create(self, request):
         """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?}`` → 201 the schedule."""
         ser = ScheduleWriteSerializer(data=request.data)
@@ -45,12 +98,19 @@ class ScheduleViewSet(viewsets.ViewSet):
             )
         except services.ScheduleExists as exc:
             raise Conflict(str(exc)) from None
-        return Response(schedule_to_dict(row), status=status.HTTP_201_CREATED)
+        return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
+    @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})
     def retrieve(self, request, scheduler_id=None):
-        """GET /jobs/schedule/{schedulerId} → the schedule with ``state``, ``runCount``, ``next`` ..."""
-        return Response(schedule_to_dict(self._get(request, scheduler_id)))
+        """GET /jobs/schedule/{schedulerId} → the schedule with ``state``, ``runCount``, ``upcoming`` ..."""
+        return Response(_schedule(self._get(request, scheduler_id)))
 
+    @extend_schema(
+        summary="Create or replace a schedule (upsert by id)",
+        request=ScheduleWriteSerializer,
+        responses={200: ScheduleSerializer, 201: ScheduleSerializer},
+        description="BullMQ's upsert: 201 created, 200 replaced.",
+    )
     def update(self, request, scheduler_id=None):
         """PUT /jobs/schedule/{schedulerId}: upsert; 201 created or 200 replaced."""
         ser = ScheduleWriteSerializer(data=request.data)
@@ -64,17 +124,21 @@ class ScheduleViewSet(viewsets.ViewSet):
             schedule=v["schedule"],
             options=v["options"],
         )
-        return Response(
-            schedule_to_dict(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return Response(_schedule(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
+    @extend_schema(
+        summary="Change part of a schedule",
+        request=SchedulePatchSerializer,
+        responses={200: ScheduleSerializer},
+    )
     def partial_update(self, request, scheduler_id=None):
         """PATCH /jobs/schedule/{schedulerId}: any subset of ``{name, data, schedule, options}``."""
         row = self._get(request, scheduler_id)
         if not isinstance(request.data, dict):
             raise DRFValidationError({"non_field_errors": ["body: must be a JSON object"]})
-        return Response(schedule_to_dict(services.schedule_update(schedule=row, changes=dict(request.data))))
+        return Response(_schedule(services.schedule_update(schedule=row, changes=dict(request.data))))
 
+    @extend_schema(summary="Remove a schedule (its jobs are kept)", responses={200: MessageSerializer})
     def destroy(self, request, scheduler_id=None):
         """DELETE /jobs/schedule/{schedulerId} → 200 ``{message}``; its jobs are kept."""
         services.schedule_delete(schedule=self._get(request, scheduler_id))
@@ -85,18 +149,36 @@ class ScheduleViewSet(viewsets.ViewSet):
             row = service(schedule=self._get(request, scheduler_id))
         except services.ScheduleStateError as exc:
             raise Conflict(str(exc)) from None
-        return Response(schedule_to_dict(row))
+        return Response(_schedule(row))
 
+    @extend_schema(
+        summary="Pause a schedule",
+        request=None,
+        responses={200: ScheduleSerializer},
+        description="409 if it has ended.",
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request, scheduler_id=None):
         """POST .../pause → the schedule, ``state: paused``; 409 if it has ended."""
         return self._state_action(request, scheduler_id, services.schedule_pause)
 
+    @extend_schema(
+        summary="Resume a schedule",
+        request=None,
+        responses={200: ScheduleSerializer},
+        description="409 if it has ended. Fires missed while paused are not made up.",
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request, scheduler_id=None):
         """POST .../resume → the schedule, ``state: active``; 409 if it has ended."""
         return self._state_action(request, scheduler_id, services.schedule_resume)
 
+    @extend_schema(
+        summary="Run a schedule once now",
+        request=None,
+        responses={201: TriggerSerializer},
+        description="Cadence and limit unchanged; allowed while paused, 409 once ended.",
+    )
     @action(detail=True, methods=["post"])
     def trigger(self, request, scheduler_id=None):
         """POST .../trigger → 201 ``{message, job}``: one run now, cadence and ``limit`` unchanged.
@@ -107,9 +189,13 @@ class ScheduleViewSet(viewsets.ViewSet):
         except services.ScheduleStateError as exc:
             raise Conflict(str(exc)) from None
         return Response(
-            {"message": "Schedule triggered", "job": job_to_dict(job)}, status=status.HTTP_201_CREATED
+            TriggerSerializer({"message": "Schedule triggered", "job": job}).data,
+            status=status.HTTP_201_CREATED,
         )
 
+    @extend_schema(
+        summary="The jobs a schedule created", parameters=PAGE_PARAMETERS, responses={200: JobListSerializer}
+    )
     @action(detail=True, methods=["get"])
     def jobs(self, request, scheduler_id=None):
         """GET .../jobs ``?page&limit`` → ``{jobs, pagination}`` created by this schedule, newest first."""
@@ -117,18 +203,33 @@ class ScheduleViewSet(viewsets.ViewSet):
         items, pagination = paginate(
             row.jobs.order_by("-id").select_related("schedule"), request.query_params
         )
-        return Response(
-            {"jobs": [job_to_dict(j, include_stacktrace=False) for j in items], "pagination": pagination}
-        )
+        return Response(JobListSerializer({"jobs": items, "pagination": pagination}).data)
 
+    @extend_schema(
+        summary="Preview fire times without saving",
+        request=PreviewRequestSerializer,
+        responses={200: PreviewSerializer},
+        examples=[
+            OpenApiExample(
+                "Cron across the spring-forward night in Berlin",
+                value={
+                    "schedule": {"cron": "30 2 * * *", "tz": "Europe/Berlin"},
+                    "count": 3,
+                    "from": "2028-03-24T12:00:00Z",
+                },
+                request_only=True,
+            )
+        ],
+    )
     @action(detail=False, methods=["post"])
     def preview(self, request):
-        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, next}`` (unsaved)."""
-        ser = PreviewSerializer(data=request.data)
+        """POST /jobs/schedule/preview ``{schedule, count?, from?}`` → ``{description, upcoming}``,
+        nothing saved."""
+        ser = PreviewRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         body = services.schedule_preview(
             spec=ser.validated_data["schedule"],
             count=ser.validated_data["count"],
             after=request.data.get("from"),
         )
-        return Response(body)
+        return Response(PreviewSerializer(body).data)

@@ -78,12 +78,12 @@
     document.getElementById("preview-description").textContent = body.description;
     var ol = document.getElementById("preview-next");
     ol.innerHTML = "";
-    body.next.forEach(function (iso) {
+    body.upcoming.forEach(function (iso) {
       var li = document.createElement("li"), t = document.createElement("time");
       t.dateTime = iso; t.title = iso.replace("T", " ").replace("Z", " UTC"); t.textContent = fmt.format(new Date(iso));
       li.appendChild(t); ol.appendChild(li);
     });
-    if (!body.next.length) ol.innerHTML = "<li class='muted'>no fire time</li>";
+    if (!body.upcoming.length) ol.innerHTML = "<li class='muted'>no fire time</li>";
   }
 
   function preview() {

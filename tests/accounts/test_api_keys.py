@@ -27,11 +27,15 @@ def test_create_shows_the_secret_once_and_stores_only_its_hash(db, owner, api):
     assert KEY_RE.match(body["key"])
     assert body == {
         "id": row.pk,
+        "userId": owner.pk,
         "name": "ci",
         "prefix": f"jsk_{row.prefix}",
+        "permissions": [],
         "createdAt": row.created_at.isoformat().replace("+00:00", "Z"),
         "expiresAt": "2031-01-02T03:04:05Z",
+        "lastUsed": None,
         "lastUsedAt": None,
+        "isActive": True,
         "key": body["key"],
     }
     assert body["key"].startswith(f"jsk_{row.prefix}_")
@@ -39,7 +43,10 @@ def test_create_shows_the_secret_once_and_stores_only_its_hash(db, owner, api):
     assert row.key_hash == hashlib.sha256(body["key"].encode()).hexdigest()
     assert body["key"] not in str(ApiKey.objects.values_list()[0])
     listing = api.get("/auth/api-keys").json()
-    assert listing == {"apiKeys": [{k: v for k, v in body.items() if k != "key"}]}
+    assert listing == {
+        "message": "API keys retrieved successfully",
+        "apiKeys": [{k: v for k, v in body.items() if k != "key"}],
+    }
 
 
 def test_create_needs_a_name_and_a_future_expiry(db, api):
@@ -64,10 +71,13 @@ def test_create_needs_a_name_and_a_future_expiry(db, api):
 def test_key_authenticates_every_api_path_and_records_last_use(db, owner, api):
     raw = api.post("/auth/api-keys", {"name": "ci"}, format="json").json()["key"]
     client = with_key(raw)
+    joined = owner.date_joined.isoformat().replace("+00:00", "Z")
     assert client.get("/auth/me").json() == {
         "id": owner.pk,
         "username": "owner",
         "email": "owner@example.test",
+        "createdAt": joined,
+        "updatedAt": joined,
     }
     assert client.get("/jobs").status_code == 200
     assert client.get("/jobs/schedule").status_code == 200
@@ -115,13 +125,14 @@ def test_wrong_revoked_and_expired_keys_are_401(db, owner, api):
     assert with_key(raw).get("/jobs").status_code == 200
     res = api.delete(f"/auth/api-keys/{body['id']}")
     assert res.status_code == 200
-    assert res.json() == {"message": "API key revoked"}
+    assert res.json() == {"message": "API key revoked successfully"}
     res = with_key(raw).get("/jobs")
     assert res.status_code == 401 and res.json() == expected
     assert ApiKey.objects.get().revoked_at is not None
-    # gone from the list; a second delete is a 404
-    assert api.get("/auth/api-keys/").json() == {"apiKeys": []}
-    assert api.delete(f"/auth/api-keys/{body['id']}/").status_code == 404
+    # listed as inactive (the original's list); a second delete changes nothing
+    assert [k["isActive"] for k in api.get("/auth/api-keys/").json()["apiKeys"]] == [False]
+    assert api.delete(f"/auth/api-keys/{body['id']}/").status_code == 200
+    assert with_key(raw).get("/jobs").status_code == 401
 
 
 def test_key_of_an_inactive_user_does_not_authenticate(db, owner, api):

@@ -62,7 +62,7 @@ def test_reset_sets_the_password_once_and_ends_other_sessions(db, owner, anon):
     token = _mailed_token(mail.outbox[0])
     res = anon.post("/auth/reset-password", {"token": token, "newPassword": "N3w-Secret-pass"}, format="json")
     assert res.status_code == 200
-    assert res.json() == {"message": "Password has been reset successfully"}
+    assert res.json() == {"message": "Password reset successful"}
     owner.refresh_from_db()
     assert owner.check_password("N3w-Secret-pass")
     bad = anon.post("/auth/login", {"username": "owner", "password": OWNER_PASSWORD}, format="json")

@@ -56,7 +56,14 @@ def test_me_needs_a_token_and_works_with_one(db, owner):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token['accessToken']}")
     res = client.get("/auth/me/")
     assert res.status_code == 200
-    assert res.json() == {"id": owner.pk, "username": "owner", "email": "owner@example.test"}
+    joined = owner.date_joined.isoformat().replace("+00:00", "Z")
+    assert res.json() == {
+        "id": owner.pk,
+        "username": "owner",
+        "email": "owner@example.test",
+        "createdAt": joined,
+        "updatedAt": joined,
+    }
 
 
 def test_register_missing_and_malformed_fields_are_400_with_field_errors(db):

@@ -81,21 +81,24 @@ def test_retry_in_other_states_is_409(api, owner, state):
     assert res.json()["message"] == f"job {job.pk} is {state}; only failed or cancelled jobs can be retried"
 
 
-@pytest.mark.parametrize("state", ["completed", "failed", "cancelled"])
-def test_delete_finished_job(api, owner, state):
+@pytest.mark.parametrize("state", ["waiting", "delayed", "completed", "failed", "cancelled"])
+def test_delete_any_job_that_is_not_active(api, owner, state):
+    """BullMQ's rule (the original's DELETE /jobs/:jobId): everything but an active (locked) job."""
     job = _job(owner, state=state)
     res = api.delete(f"/jobs/{job.pk}")
-    assert res.status_code == 200 and res.json() == {"message": f"job {job.pk} deleted"}
+    assert res.status_code == 200
+    assert res.json() == {"message": "Job deleted successfully", "id": str(job.pk)}
     assert not Job.objects.filter(pk=job.pk).exists()
     assert api.get(f"/jobs/{job.pk}").status_code == 404
 
 
-@pytest.mark.parametrize("state", ["waiting", "delayed", "active"])
-def test_delete_unfinished_job_is_409(api, owner, state):
-    job = _job(owner, state=state)
+def test_delete_active_job_is_409_naming_the_rule(api, owner):
+    job = _job(owner, state="active")
     res = api.delete(f"/jobs/{job.pk}/")
     assert res.status_code == 409
-    assert res.json()["message"] == f"job {job.pk} is {state}; only finished jobs can be deleted"
+    assert res.json()["message"] == (
+        f"job {job.pk} is active; an active job cannot be deleted (BullMQ's rule): cancel it first"
+    )
     assert Job.objects.filter(pk=job.pk).exists()
 
 

@@ -109,7 +109,7 @@ def test_preview_fire_times(api, spec, after, expected):
         "/jobs/schedule/preview", {"schedule": spec, "count": len(expected), "from": after}, format="json"
     )
     assert res.status_code == 200, res.json()
-    assert res.json()["next"] == expected
+    assert res.json()["upcoming"] == expected
 
 
 def collect_dispatch(row: Schedule, count: int, *, step=None) -> list[datetime]:
@@ -176,7 +176,7 @@ def test_preview_default_count_and_interval_anchor(api):
     assert res.status_code == 200
     assert res.json() == {
         "description": "Every 2 seconds",
-        "next": [
+        "upcoming": [
             "2028-01-01T00:00:04Z",
             "2028-01-01T00:00:06Z",
             "2028-01-01T00:00:08Z",

@@ -65,7 +65,7 @@ def test_patch_merges_over_the_stored_definition(api, other_api):
     assert res.status_code == 200, res.json()
     body = res.json()
     assert body["schedule"] == {"repeat": {"every": 5000, "limit": 5}, "startDate": "2030-01-01T00:00:00Z"}
-    assert body["next"] == [
+    assert body["upcoming"] == [
         "2030-01-01T00:00:00Z",
         "2030-01-01T00:00:05Z",
         "2030-01-01T00:00:10Z",
@@ -141,7 +141,7 @@ def test_pause_resume_trigger_state_rules_and_events(api, owner):
     ).json()["schedulerId"]
     res = api.post(f"/jobs/schedule/{sid}/pause")
     assert res.status_code == 200 and res.json()["state"] == "paused" and res.json()["nextRunAt"] is None
-    assert res.json()["next"] == []
+    assert res.json()["upcoming"] == [] and res.json()["next"] is None
     assert api.post(f"/jobs/schedule/{sid}/pause").status_code == 200  # idempotent
     res = api.post(f"/jobs/schedule/{sid}/trigger")
     assert res.status_code == 201 and res.json()["job"]["state"] == "waiting"

@@ -25,7 +25,14 @@ def test_seed_payload_creates_schedule_and_periodic_task(api, owner):
     assert row.owner == owner and row.kind == "cron" and row.time_zone == "America/New_York"
     # 2030-07-01 00:00 UTC is 20:00 on June 30 in New York: the so the first fire is local midnight of July 1
     assert body["nextRunAt"] == "2030-07-01T04:00:00Z"
-    assert body["next"][:3] == ["2030-07-01T04:00:00Z", "2030-07-02T04:00:00Z", "2030-07-03T04:00:00Z"]
+    assert body["upcoming"][:3] == ["2030-07-01T04:00:00Z", "2030-07-02T04:00:00Z", "2030-07-03T04:00:00Z"]
+    # BullMQ's JobSchedulerJson types (the React client of the original does `new Date(job.next)`)
+    assert body["next"] == 1909108800000  # 2030-07-01T04:00:00Z in epoch ms
+    assert body["endDate"] == 1924905600000  # 2030-12-31T00:00:00Z in epoch ms
+    assert body["key"] == body["id"] == body["schedulerId"]
+    assert (body["pattern"], body["tz"], body["every"], body["iterationCount"]) == (
+        "0 0 * * *", "America/New_York", None, 0,
+    )
     assert body["state"] == "active" and body["runCount"] == 0 and body["lastRunAt"] is None
     assert body["schedule"] == {
         "cron": "0 0 * * *",
@@ -58,7 +65,7 @@ def test_repeat_every_with_limit_is_projected_as_an_interval(api):
     assert res.status_code == 201
     body = res.json()
     assert body["schedule"] == {"repeat": {"every": 1000, "limit": 3}}
-    assert body["limit"] == 3 and len(body["next"]) == 3
+    assert body["limit"] == 3 and len(body["upcoming"]) == 3
     row = Schedule.objects.get(scheduler_id=body["schedulerId"])
     assert (row.periodic_task.interval.every, row.periodic_task.interval.period) == (1, "seconds")
 

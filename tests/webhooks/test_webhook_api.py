@@ -22,7 +22,9 @@ def test_create_returns_the_webhook_with_its_secret_once(api, owner):
     body = res.json()["webhook"]
     row = Webhook.objects.get(pk=int(body["id"]))
     assert body == {
-        "id": str(row.pk),
+        "id": row.pk,  # an integer, as the original's (job-monitor.html compares with ===)
+        "userId": owner.pk,
+        "legacy": False,
         "url": "http://127.0.0.1:9/hook",
         "eventType": "completed",
         "description": "CI notifications",
@@ -37,7 +39,7 @@ def test_create_returns_the_webhook_with_its_secret_once(api, owner):
     }
     assert row.owner == owner and row.secret.startswith("whk_")
     listed = api.get("/webhooks").json()
-    assert [w["id"] for w in listed["webhooks"]] == [str(row.pk)]
+    assert [w["id"] for w in listed["webhooks"]] == [row.pk]
     assert "secret" not in listed["webhooks"][0]
     assert "secret" not in api.get(f"/webhooks/{row.pk}/").json()["webhook"]
 
@@ -132,7 +134,7 @@ def test_delete_removes_the_webhook_and_its_deliveries(api):
     wid = _create(api).json()["webhook"]["id"]
     Delivery.objects.create(webhook_id=wid, event_id="msg_1", event_type="completed", payload={})
     res = api.delete(f"/webhooks/{wid}")
-    assert (res.status_code, res.json()) == (200, {"message": "Webhook deleted"})
+    assert (res.status_code, res.json()) == (200, {"message": "Webhook deleted successfully"})
     assert Webhook.objects.count() == 0 and Delivery.objects.count() == 0
     assert api.delete(f"/webhooks/{wid}").status_code == 404
 

@@ -1,79 +1,44 @@
-"""Shapes of webhooks and deliveries on the wire (API.md: Webhooks). Times are ISO 8601 UTC."""
+"""Shapes of webhooks and deliveries on the wire (API.md: Webhooks): request serializers that parse,
+response serializers that views answer with and drf-spectacular documents. Times are ISO 8601 UTC.
+
+A webhook's ``id`` is an integer, as the original's (``job-monitor.html`` compares it with ``===``);
+delivery ids stay strings.
+"""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.serializers import (
+    AnyJSON,
+    BlankAsNullCharField,
+    PaginationSerializer,
+    StringIdField,
+    UtcDateTimeField,
+)
+
 from .. import signing
-from ..models import Delivery, EventType, Webhook
+from ..models import DeliveryState, EventType
 
-
-def iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def webhook_to_dict(webhook: Webhook, *, include_secret: bool = False) -> dict:
-    """``{id, url, eventType, description, active, disabledReason, disabledAt, consecutiveFailures,
-    createdAt, updatedAt}`` plus ``secret`` only right after creation or rotation (shown once)."""
-    body = {
-        "id": str(webhook.pk),
-        "url": webhook.url,
-        "eventType": webhook.event_type,
-        "description": webhook.description,
-        "active": webhook.active,
-        "disabledReason": webhook.disabled_reason or None,
-        "disabledAt": iso(webhook.disabled_at),
-        "consecutiveFailures": webhook.consecutive_failures,
-        "createdAt": iso(webhook.created_at),
-        "updatedAt": iso(webhook.updated_at),
-    }
-    if include_secret:
-        body["secret"] = webhook.secret
-        body["standardSecret"] = signing.standard_secret(webhook.secret)
-    return body
-
-
-def delivery_to_dict(delivery: Delivery) -> dict:
-    """``{id, webhookId, eventId (the webhook-id header), eventType, jobId, state, attemptsMade,
-    maxAttempts, nextAttemptAt, lastStatusCode, lastError, manual, redeliveryOf, createdAt, finishedAt,
-    payload, attempts: [{number, at, statusCode, responseBody, latencyMs, error}]}``."""
-    return {
-        "id": str(delivery.pk),
-        "webhookId": str(delivery.webhook_id),
-        "eventId": delivery.event_id,
-        "eventType": delivery.event_type,
-        "jobId": str(delivery.job_id) if delivery.job_id is not None else None,
-        "state": delivery.state,
-        "attemptsMade": delivery.attempts_made,
-        "maxAttempts": delivery.max_attempts,
-        "nextAttemptAt": iso(delivery.next_attempt_at) if delivery.state == "pending" else None,
-        "lastStatusCode": delivery.last_status_code,
-        "lastError": delivery.last_error or None,
-        "manual": delivery.manual,
-        "redeliveryOf": str(delivery.redelivery_of_id) if delivery.redelivery_of_id else None,
-        "createdAt": iso(delivery.created_at),
-        "finishedAt": iso(delivery.finished_at),
-        "payload": delivery.payload,
-        "attempts": [
-            {
-                "number": a.number,
-                "at": iso(a.started_at),
-                "statusCode": a.status_code,
-                "responseBody": a.response_body,
-                "latencyMs": a.latency_ms,
-                "error": a.error or None,
-            }
-            for a in delivery.attempts.all()
-        ],
-    }
+# --- requests -------------------------------------------------------------------------------------------
 
 
 class WebhookCreateSerializer(serializers.Serializer):
-    """``{url, eventType, description?}``; the URL rules live in ``services.validate_webhook_input``."""
+    """``{url, eventType, description?}`` (``description`` may be null, as the original's clients send);
+    the URL rules live in ``services.validate_webhook_input``."""
 
     url = serializers.CharField(trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values)  # noqa: N815 (API.md's key)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    description = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", max_length=500
+    )
+
+    class Meta:
+        ref_name = "WebhookCreate"
+
+    def validate_description(self, value):
+        return value or ""
 
 
 class WebhookUpdateSerializer(serializers.Serializer):
@@ -81,5 +46,150 @@ class WebhookUpdateSerializer(serializers.Serializer):
 
     url = serializers.CharField(required=False, trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values, required=False)  # noqa: N815
-    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=500)
     active = serializers.BooleanField(required=False)
+
+    class Meta:
+        ref_name = "WebhookUpdate"
+
+    def validate_description(self, value):
+        return value or ""
+
+
+class LegacyWebhookUrlSerializer(serializers.Serializer):
+    """``{webhookUrl}`` of PUT /webhooks/url (the original's legacy route)."""
+
+    webhookUrl = serializers.CharField(trim_whitespace=True)  # noqa: N815
+
+    class Meta:
+        ref_name = "LegacyWebhookUrl"
+
+
+# --- responses ------------------------------------------------------------------------------------------
+
+
+class WebhookSerializer(serializers.Serializer):
+    """``{id, userId, url, eventType, description, active, legacy, disabledReason, disabledAt,
+    consecutiveFailures, createdAt, updatedAt}`` (the original's Prisma row plus ours)."""
+
+    id = serializers.IntegerField(source="pk")
+    userId = serializers.IntegerField(source="owner_id")  # noqa: N815
+    url = serializers.CharField()
+    eventType = serializers.ChoiceField(source="event_type", choices=EventType.values)  # noqa: N815
+    description = BlankAsNullCharField()
+    active = serializers.BooleanField()
+    legacy = serializers.BooleanField(help_text="The user's legacy webhookUrl (completed events).")
+    disabledReason = BlankAsNullCharField(source="disabled_reason")  # noqa: N815
+    disabledAt = UtcDateTimeField(source="disabled_at", allow_null=True)  # noqa: N815
+    consecutiveFailures = serializers.IntegerField(source="consecutive_failures")  # noqa: N815
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    updatedAt = UtcDateTimeField(source="updated_at")  # noqa: N815
+
+    class Meta:
+        ref_name = "Webhook"
+
+
+class WebhookWithSecretSerializer(WebhookSerializer):
+    """A webhook right after creation or rotation: plus ``secret`` and ``standardSecret`` (shown once)."""
+
+    secret = serializers.CharField(help_text="Signing key; shown only now.")
+    standardSecret = serializers.SerializerMethodField(  # noqa: N815
+        help_text="The same key as a Standard Webhooks whsec_ secret."
+    )
+
+    class Meta:
+        ref_name = "WebhookWithSecret"
+
+    def get_standardSecret(self, webhook) -> str:  # noqa: N802
+        return signing.standard_secret(webhook.secret)
+
+
+class WebhookEnvelopeSerializer(serializers.Serializer):
+    webhook = WebhookSerializer()
+
+    class Meta:
+        ref_name = "WebhookEnvelope"
+
+
+class WebhookSecretEnvelopeSerializer(serializers.Serializer):
+    webhook = WebhookWithSecretSerializer()
+
+    class Meta:
+        ref_name = "WebhookSecretEnvelope"
+
+
+class WebhookListSerializer(serializers.Serializer):
+    webhooks = WebhookSerializer(many=True)
+
+    class Meta:
+        ref_name = "WebhookList"
+
+
+class LegacyWebhookUrlResultSerializer(serializers.Serializer):
+    """``{message, webhookUrl, webhook}`` of PUT /webhooks/url."""
+
+    message = serializers.CharField()
+    webhookUrl = serializers.CharField()  # noqa: N815
+    webhook = WebhookSerializer()
+
+    class Meta:
+        ref_name = "LegacyWebhookUrlResult"
+
+
+class DeliveryAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    at = UtcDateTimeField(source="started_at")
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)  # noqa: N815
+    responseBody = serializers.CharField(source="response_body", allow_blank=True)  # noqa: N815
+    latencyMs = serializers.IntegerField(source="latency_ms", allow_null=True)  # noqa: N815
+    error = BlankAsNullCharField()
+
+    class Meta:
+        ref_name = "DeliveryAttempt"
+
+
+class DeliverySerializer(serializers.Serializer):
+    """``{id, webhookId, eventId (the webhook-id header), eventType, jobId, state, attemptsMade,
+    maxAttempts, nextAttemptAt, lastStatusCode, lastError, manual, redeliveryOf, createdAt, finishedAt,
+    payload, attempts: [{number, at, statusCode, responseBody, latencyMs, error}]}``."""
+
+    id = StringIdField(source="pk")
+    webhookId = StringIdField(source="webhook_id")  # noqa: N815
+    eventId = serializers.CharField(source="event_id")  # noqa: N815
+    eventType = serializers.CharField(source="event_type")  # noqa: N815
+    jobId = StringIdField(source="job_id", allow_null=True)  # noqa: N815
+    state = serializers.ChoiceField(choices=DeliveryState.values)
+    attemptsMade = serializers.IntegerField(source="attempts_made")  # noqa: N815
+    maxAttempts = serializers.IntegerField(source="max_attempts")  # noqa: N815
+    nextAttemptAt = serializers.SerializerMethodField()  # noqa: N815
+    lastStatusCode = serializers.IntegerField(source="last_status_code", allow_null=True)  # noqa: N815
+    lastError = BlankAsNullCharField(source="last_error")  # noqa: N815
+    manual = serializers.BooleanField()
+    redeliveryOf = StringIdField(source="redelivery_of_id", allow_null=True)  # noqa: N815
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    finishedAt = UtcDateTimeField(source="finished_at", allow_null=True)  # noqa: N815
+    payload = AnyJSON()
+    attempts = DeliveryAttemptSerializer(many=True, source="attempts.all")
+
+    class Meta:
+        ref_name = "Delivery"
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_nextAttemptAt(self, delivery) -> str | None:  # noqa: N802
+        pending = delivery.state == DeliveryState.PENDING
+        return UtcDateTimeField().to_representation(delivery.next_attempt_at) if pending else None
+
+
+class DeliveryEnvelopeSerializer(serializers.Serializer):
+    delivery = DeliverySerializer()
+
+    class Meta:
+        ref_name = "DeliveryEnvelope"
+
+
+class DeliveryListSerializer(serializers.Serializer):
+    deliveries = DeliverySerializer(many=True)
+    pagination = PaginationSerializer()
+
+    class Meta:
+        ref_name = "DeliveryList"

@@ -1,0 +1,183 @@
+"""``GET /dashboard/stats`` (the React client's landing page), ``GET /admin/dashboard`` and the API's
+answer at ``GET /``: the original's routes, counted from our tables for the caller only.
+
+The original counted by scanning every job of its queue; here each number is one indexed
+aggregate over the caller's rows.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Min, Q
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.serializers import MessageSerializer, StringIdField, UtcDateTimeField
+from scheduling.models import Schedule, ScheduleState
+from webhooks.models import Delivery, DeliveryState, Webhook
+
+from ..models import Job, JobState
+
+RECENT_JOBS = 5
+
+
+class JobStatsSerializer(serializers.Serializer):
+    """Counts of the caller's jobs by BullMQ state; ``paused`` and ``waiting-children`` are always 0
+    (no queue of ours pauses; no job waits for children); ``cancelled`` is ours; ``completionRate`` is
+    completed / total in percent, one decimal."""
+
+    total = serializers.IntegerField()
+    active = serializers.IntegerField()
+    delayed = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    paused = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    completionRate = serializers.FloatField()  # noqa: N815
+
+    class Meta:
+        ref_name = "JobStats"
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["waiting-children"] = serializers.IntegerField(source="waiting_children")
+        return fields
+
+
+class RecentJobSerializer(serializers.Serializer):
+    """``{id, name, status, createdAt, completedAt, duration (s)}`` of one of the newest jobs."""
+
+    id = StringIdField(source="pk")
+    name = serializers.CharField()
+    status = serializers.ChoiceField(source="state", choices=JobState.values)
+    createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
+    completedAt = UtcDateTimeField(source="finished_at", allow_null=True)  # noqa: N815
+    duration = serializers.SerializerMethodField(help_text="Seconds from start to finish, if finished.")
+
+    class Meta:
+        ref_name = "RecentJob"
+
+    def get_duration(self, job) -> int | None:
+        if job.finished_at and job.started_at:
+            return round((job.finished_at - job.started_at).total_seconds())
+        return None
+
+
+class SchedulerStatsSerializer(serializers.Serializer):
+    activeSchedules = serializers.IntegerField()  # noqa: N815
+    totalSchedules = serializers.IntegerField()  # noqa: N815
+    nextScheduledJob = UtcDateTimeField(allow_null=True, help_text="The earliest next fire time.")  # noqa: N815
+
+    class Meta:
+        ref_name = "SchedulerStats"
+
+
+class WebhookStatsSerializer(serializers.Serializer):
+    """Webhooks and their finished deliveries (real counts; the original's were placeholders)."""
+
+    totalWebhooks = serializers.IntegerField()  # noqa: N815
+    activeWebhooks = serializers.IntegerField()  # noqa: N815
+    deliveryRate = serializers.FloatField(
+        help_text="Succeeded / finished deliveries in percent (100 if none)."
+    )  # noqa: N815
+    totalDeliveries = serializers.IntegerField()  # noqa: N815
+    failedDeliveries = serializers.IntegerField()  # noqa: N815
+
+    class Meta:
+        ref_name = "WebhookStats"
+
+
+class DashboardStatsSerializer(serializers.Serializer):
+    jobStats = JobStatsSerializer()  # noqa: N815
+    recentJobs = RecentJobSerializer(many=True)  # noqa: N815
+    schedulerStats = SchedulerStatsSerializer()  # noqa: N815
+    webhookStats = WebhookStatsSerializer()  # noqa: N815
+
+    class Meta:
+        ref_name = "DashboardStats"
+
+
+def dashboard_stats(user) -> dict:
+    """The numbers of :class:`DashboardStatsSerializer` for ``user`` (five aggregate queries)."""
+    counts = dict(Job.objects.owned_by(user).values_list("state").annotate(n=Count("id")).order_by())
+    total = sum(counts.values())
+    completed = counts.get(JobState.COMPLETED, 0)
+    job_stats = {state: counts.get(state, 0) for state in JobState.values}
+    job_stats.update(
+        total=total,
+        paused=0,
+        waiting_children=0,
+        completionRate=round(completed * 100 / total, 1) if total else 0.0,
+    )
+    recent = list(Job.objects.owned_by(user).order_by("-id")[:RECENT_JOBS])
+    schedules = Schedule.objects.owned_by(user).aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(state=ScheduleState.ACTIVE)),
+        next=Min("next_fire_at", filter=Q(state=ScheduleState.ACTIVE)),
+    )
+    hooks = Webhook.objects.owned_by(user).aggregate(
+        total=Count("id"), active=Count("id", filter=Q(active=True))
+    )
+    finished = Delivery.objects.filter(webhook__owner=user).aggregate(
+        succeeded=Count("id", filter=Q(state=DeliveryState.SUCCEEDED)),
+        failed=Count("id", filter=Q(state=DeliveryState.FAILED)),
+    )
+    done = finished["succeeded"] + finished["failed"]
+    return {
+        "jobStats": job_stats,
+        "recentJobs": recent,
+        "schedulerStats": {
+            "activeSchedules": schedules["active"],
+            "totalSchedules": schedules["total"],
+            "nextScheduledJob": schedules["next"],
+        },
+        "webhookStats": {
+            "totalWebhooks": hooks["total"],
+            "activeWebhooks": hooks["active"],
+            "deliveryRate": round(finished["succeeded"] * 100 / done, 1) if done else 100.0,
+            "totalDeliveries": done,
+            "failedDeliveries": finished["failed"],
+        },
+    }
+
+
+class DashboardStatsView(APIView):
+    """GET /dashboard/stats → ``{jobStats, recentJobs, schedulerStats, webhookStats}`` of the caller."""
+
+    @extend_schema(summary="Your dashboard numbers", responses={200: DashboardStatsSerializer}, tags=["jobs"])
+    def get(self, request):
+        return Response(DashboardStatsSerializer(dashboard_stats(request.user)).data)
+
+
+class AdminDashboardSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    admin = serializers.CharField(help_text="Django admin (staff).")
+    queues = serializers.CharField(help_text="The queues board (staff).")
+
+    class Meta:
+        ref_name = "AdminDashboard"
+
+
+class AdminDashboardView(APIView):
+    """GET /admin/dashboard → ``{message, admin, queues}``: the original's placeholder answer for any
+    authenticated user, with where the real boards are (Django admin and its Queues page, staff only)."""
+
+    @extend_schema(
+        summary="Where the admin boards are", responses={200: AdminDashboardSerializer}, tags=["operations"]
+    )
+    def get(self, request):
+        body = {"message": "Admin dashboard", "admin": "/admin/", "queues": "/admin/queues/"}
+        return Response(AdminDashboardSerializer(body).data)
+
+
+def api_root(request, page_view):
+    """GET /: the original's ``{"message": "API is running"}`` for an API client (an ``Accept`` header
+    without ``text/html``: ``*/*`` from curl and fetch, ``application/json``); the dashboard page for a
+    browser (whose ``Accept`` names ``text/html``) and for a request without ``Accept``."""
+    accept = request.headers.get("Accept")
+    if accept is None or "text/html" in accept:
+        return page_view(request)
+    return JsonResponse(MessageSerializer({"message": "API is running"}).data)
