@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (``/ws/...``)."""
+"""ASGI entry point: HTTP through Django, websockets through Channels (``/ws/...``), Socket.IO (both
+transports) at ``/socket.io/`` through python-socketio in front of them (``jobs.socketio_app``)."""
 
 import os
 
@@ -12,11 +13,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from jobs.routing import origin_guard, websocket_urlpatterns  # noqa: E402
+from jobs.socketio_app import asgi_app as socketio_in_front  # noqa: E402
 
-application = ProtocolTypeRouter(
+channels_application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Session cookie → scope["user"] for browsers; scripts use ?token= or an API key (jobs/consumers.py).
         "websocket": origin_guard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+application = socketio_in_front(channels_application)
