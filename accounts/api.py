@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import Conflict
+from config.openapi.schema import errors
 from config.serializers import MessageSerializer, UtcDateTimeField
 
 from . import selectors, services
@@ -294,7 +295,7 @@ class RegisterView(_PublicView):
     @extend_schema(
         summary="Create an account",
         request=RegisterSerializer,
-        responses={201: RegisteredSerializer},
+        responses={201: RegisteredSerializer, **errors(409)},
         tags=["auth"],
     )
     def post(self, request):
@@ -332,7 +333,7 @@ class LoginView(_PublicView):
     @extend_schema(
         summary="Log in for a token pair",
         request=LoginSerializer,
-        responses={200: TokensSerializer},
+        responses={200: TokensSerializer, **errors(401)},
         tags=["auth"],
     )
     def post(self, request):
@@ -364,7 +365,7 @@ class RefreshTokenView(APIView):
     @extend_schema(
         summary="Exchange a refresh token for a new access token",
         request=RefreshTokenSerializer,
-        responses={200: TokensSerializer},
+        responses={200: TokensSerializer, **errors(401)},
         tags=["auth"],
     )
     def post(self, request):
@@ -489,7 +490,7 @@ class ValidateApiKeyView(APIView):
         parameters=[
             OpenApiParameter(API_KEY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)
         ],
-        responses={200: ValidatedApiKeySerializer},
+        responses={200: ValidatedApiKeySerializer, **errors(400, 401)},
         tags=["auth"],
     )
     def get(self, request):

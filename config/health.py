@@ -26,7 +26,10 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -42,6 +45,47 @@ _worker_cache: dict[str, tuple[float, dict]] = {}
 _worker_cache_lock = threading.Lock()
 
 
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+    class Meta:
+        ref_name = "Health"
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["ok", "fail"]},
+            "error": {"type": "string", "description": "Why the check failed."},
+        },
+        "additionalProperties": True,
+        "description": "One check; details vary (vendor, workers that answered, beat leader and lock ttlMs).",
+    }
+)
+class CheckField(serializers.JSONField):
+    """One readiness check: ``{status, error?, ...details}``."""
+
+
+class ReadinessChecksSerializer(serializers.Serializer):
+    database = CheckField()
+    redis = CheckField()
+    workers = CheckField()
+    beat = CheckField()
+
+    class Meta:
+        ref_name = "ReadinessChecks"
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "fail"])
+    checks = ReadinessChecksSerializer()
+
+    class Meta:
+        ref_name = "Readiness"
+
+
 class PublicProbe(APIView):
     """A probe endpoint: no credentials (API.md), no session, no throttling."""
 
@@ -51,6 +95,11 @@ class PublicProbe(APIView):
 
 
 class HealthzView(PublicProbe):
+    @extend_schema(
+        summary="Liveness: the web process is up",
+        tags=["operations"],
+        responses={200: OpenApiResponse(HealthSerializer, description="Up.")},
+    )
     def get(self, request):
         """GET /healthz → 200 ``{"status": "ok"}`` while the process serves requests."""
         return Response({"status": "ok"})
@@ -142,6 +191,16 @@ def readiness() -> tuple[bool, dict]:
 
 
 class ReadyzView(PublicProbe):
+    @extend_schema(
+        summary="Readiness: database, Redis, a worker, beat",
+        description="200 when every check in READYZ_REQUIRED passes, else 503; all four are always "
+        "reported. The worker ping waits up to READYZ_WORKER_WAIT_S when no worker answers.",
+        tags=["operations"],
+        responses={
+            200: OpenApiResponse(ReadinessSerializer, description="Ready."),
+            503: OpenApiResponse(ReadinessSerializer, description="A required check failed."),
+        },
+    )
     def get(self, request):
         """GET /readyz → 200 or 503 ``{status, checks: {database, redis, workers, beat}}`` (see above)."""
         ready, body = readiness()
@@ -176,6 +235,14 @@ class MetricsView(PublicProbe):
     renderer_classes = [PrometheusTextRenderer]
     content_negotiation_class = TextWhateverIsAccepted
 
+    @extend_schema(
+        summary="Prometheus metrics",
+        description="jobserver_jobs{state,handler}, jobserver_schedules{state}, "
+        "jobserver_fire_lateness_seconds (histogram), jobserver_webhook_deliveries{status}, "
+        "jobserver_queue_depth{queue}.",
+        tags=["operations"],
+        responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus text.")},
+    )
     def get(self, request):
         """GET /metrics → Prometheus text of :data:`config.metrics.registry` (no credentials, as /healthz)."""
         return HttpResponse(generate_latest(metrics_registry), content_type=CONTENT_TYPE_LATEST)

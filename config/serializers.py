@@ -71,8 +71,9 @@ class MessageSerializer(serializers.Serializer):
         ref_name = "Message"
 
 
+# The one error shape of the API: {message, errors: {field: [messages]}} (a comment, not a docstring,
+# which drf-spectacular would copy into the Error component).
 class ErrorSerializer(serializers.Serializer):
-    """The one error shape of the API: ``{message, errors: {field: [messages]}}``."""
 
     message = serializers.CharField(help_text="What went wrong, naming the field and the rule.")
     errors = serializers.DictField(

@@ -339,8 +339,11 @@ SPECTACULAR_SETTINGS.update(
         "PREPROCESSING_HOOKS": ["config.openapi.schema.contract_paths"],
         "COMPONENT_SPLIT_REQUEST": True,
         "ENUM_NAME_OVERRIDES": {
-            "JobStateEnum": "config.openapi.shapes.JOB_STATES",
-            "ScheduleStateEnum": "config.openapi.shapes.SCHEDULE_STATES",
+            "JobStateEnum": "jobs.models.JobState",
+            "ScheduleStateEnum": "scheduling.models.ScheduleState",
+            "DeliveryStateEnum": "webhooks.models.DeliveryState",
+            "HealthStatusEnum": ["ok"],
+            "ReadinessStatusEnum": ["ok", "fail"],
         },
         "TAGS": [
             {"name": "auth", "description": "Accounts, tokens and API keys."},

@@ -1,4 +1,8 @@
-"""drf-spectacular glue: contract paths, the operations table, error bodies on every operation."""
+"""drf-spectacular glue: contract paths, error bodies on every operation, the API-key scheme.
+
+Request and response shapes are not restated here: each view declares the serializers it parses and
+answers with (``@extend_schema(request=..., responses=...)``) and drf-spectacular reads them.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.views import APIView
 
+from config.serializers import ErrorSerializer
+
 from .auth import API_KEY_SCHEME, API_KEY_SCHEME_NAME
-from .operations import OPERATIONS, PATH_PARAMETERS
-from .shapes import ErrorSerializer
+
+PATH_PARAMETERS = {
+    "jobId": "The job's id (``id`` / ``jobId`` of the job).",
+    "schedulerId": "The schedule's id (``schedulerId``), yours or generated.",
+    "id": "The resource's id.",
+    "deliveryId": "The delivery's id.",
+}
 
 # Router paths (``/jobs/{pk}/``, trailing slash optional) → the contract's names, in order.
 _PATH_RENAMES = [
@@ -21,6 +32,7 @@ _PATH_RENAMES = [
     (re.compile(r"^/webhooks/\{[^}]+\}/deliveries/\{[^}]+\}"), "/webhooks/{id}/deliveries/{deliveryId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}"), "/webhooks/{id}"),
     (re.compile(r"^/auth/api-keys/\{[^}]+\}"), "/auth/api-keys/{id}"),
+    (re.compile(r"^/api-keys/\{[^}]+\}"), "/api-keys/{id}"),
 ]
 
 ERROR_DESCRIPTIONS = {
@@ -34,6 +46,14 @@ ERROR_DESCRIPTIONS = {
     429: "Rate limited; retry after the Retry-After header's seconds.",
 }
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Operation id verbs of a plain APIView's item path (``/api-keys/{id}``), as DRF's viewset actions.
+_ITEM_VERBS = {"GET": "retrieve", "PUT": "update", "PATCH": "partial_update", "DELETE": "destroy"}
+
+
+def errors(*codes: int) -> dict:
+    """``{code: the Error response}`` for the statuses a view raises beyond the ones every operation
+    gets (401, 404, 400/415, 429: added by :class:`ContractAutoSchema`), e.g. ``**errors(409)``."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}
 
 
 def contract_paths(endpoints, **kwargs):
@@ -55,15 +75,9 @@ def contract_paths(endpoints, **kwargs):
 
 
 class ContractAutoSchema(AutoSchema):
-    """AutoSchema documenting each operation from :data:`OPERATIONS` by ``"METHOD /contract/path"``."""
-
-    @property
-    def operation_key(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def contract(self) -> dict:
-        return OPERATIONS.get(self.operation_key, {})
+    """AutoSchema with the contract's operation ids, tags and path parameters, the X-API-Key scheme,
+    and the error responses every operation can give; a view that declares no serializer is documented
+    as a free-form JSON object instead of failing."""
 
     def _has_serializer(self) -> bool:
         view = self.view
@@ -72,35 +86,38 @@ class ContractAutoSchema(AutoSchema):
         )
 
     def _is_list_view(self, serializer=None) -> bool:
-        # Our lists answer an envelope ({jobs, pagination}), which the table describes whole.
-        return False if "responses" in self.contract else super()._is_list_view(serializer)
+        # Our lists answer an envelope ({jobs, pagination}), declared whole by a serializer.
+        return False
 
     def get_operation_id(self) -> str:
-        if "operationId" in self.contract:
-            return self.contract["operationId"]
         tokens = [t for t in self.path.strip("/").split("/") if t and not t.startswith("{")]
         action = getattr(self.view, "action", None)
         if action and isinstance(self.view, APIView) and action not in tokens:
             tokens.append(action)
+        elif not action and self.path.rstrip("/").endswith("}"):
+            tokens.append(_ITEM_VERBS.get(self.method, self.method.lower()))
         elif not action:
             tokens.append(self.method.lower())
-        return "_".join(re.sub(r"\W", "_", t) for t in tokens)
-
-    def get_summary(self):
-        return self.contract.get("summary") or super().get_summary()
-
-    def get_description(self):
-        return self.contract.get("description") or super().get_description()
+        return "_".join(re.sub(r"\W", "_", t) for t in tokens) or "root"
 
     def get_tags(self) -> list[str]:
-        if "tags" in self.contract:
-            return self.contract["tags"]
         if self.path.startswith("/jobs/schedule"):
             return ["schedules"]
-        return [self.path.strip("/").split("/")[0] or "api"]
-
-    def get_override_parameters(self):
-        return [*self.contract.get("parameters", []), *super().get_override_parameters()]
+        first = self.path.strip("/").split("/")[0]
+        legacy = {
+            "register",
+            "login",
+            "logout",
+            "refresh-token",
+            "request-password-reset",
+            "reset-password",
+            "api-keys",
+        }
+        if first in legacy:
+            return ["auth"]
+        if first == "submit-job" or first == "dashboard":
+            return ["jobs"]
+        return [first or "api"]
 
     def _resolve_path_parameters(self, variables):
         return [
@@ -114,19 +131,12 @@ class ContractAutoSchema(AutoSchema):
         ]
 
     def get_request_serializer(self):
-        if "request" in self.contract:
-            return self.contract["request"]
         if self.method not in _BODY_METHODS:
             return None
         return self._get_serializer() if self._has_serializer() else OpenApiTypes.OBJECT
 
     def get_response_serializers(self):
-        if "responses" in self.contract:
-            return self.contract["responses"]
         return self._get_serializer() if self._has_serializer() else OpenApiTypes.OBJECT
-
-    def get_examples(self):
-        return [*self.contract.get("examples", []), *super().get_examples()]
 
     def get_auth(self):
         """The view's schemes plus ``X-API-Key`` wherever credentials are taken (API.md: every
@@ -145,7 +155,7 @@ class ContractAutoSchema(AutoSchema):
         return auths
 
     def _error_codes(self, auths) -> set[int]:
-        codes = set(self.contract.get("errors", ()))
+        codes: set[int] = set()
         if self.view.get_throttles():
             codes.add(429)
         if {} not in auths:
@@ -154,7 +164,10 @@ class ContractAutoSchema(AutoSchema):
             codes.add(404)
         if self.get_request_serializer() is not None:
             codes |= {400, 415}
-        if any(p.location == OpenApiParameter.QUERY for p in self.contract.get("parameters", [])):
+        if any(
+            isinstance(p, OpenApiParameter) and p.location == OpenApiParameter.QUERY
+            for p in self.get_override_parameters()
+        ):
             codes.add(400)
         return codes
 

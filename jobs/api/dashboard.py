@@ -52,7 +52,7 @@ class RecentJobSerializer(serializers.Serializer):
 
     id = StringIdField(source="pk")
     name = serializers.CharField()
-    status = serializers.ChoiceField(source="state", choices=JobState.values)
+    status = serializers.ChoiceField(source="state", choices=JobState.choices)
     createdAt = UtcDateTimeField(source="created_at")  # noqa: N815
     completedAt = UtcDateTimeField(source="finished_at", allow_null=True)  # noqa: N815
     duration = serializers.SerializerMethodField(help_text="Seconds from start to finish, if finished.")

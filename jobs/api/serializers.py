@@ -112,7 +112,7 @@ class JobSerializer(serializers.Serializer):
     id = StringIdField(source="pk")
     jobId = StringIdField(source="pk", help_text="Same as id (the original's submit answer).")  # noqa: N815
     name = serializers.CharField(help_text="Handler name.")
-    state = serializers.ChoiceField(choices=JobState.values)
+    state = serializers.ChoiceField(choices=JobState.choices)
     progress = AnyJSON(help_text="A number 0-100 or a JSON object.")
     result = AnyJSON(allow_null=True)
     failedReason = BlankAsNullCharField(source="failed_reason")  # noqa: N815

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from config.exceptions import Conflict, PayloadTooLarge
+from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 
 from .. import handlers, selectors, services
@@ -87,7 +88,7 @@ class JobViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Submit a job",
         request=JobSubmitSerializer,
-        responses={201: JobDetailSerializer, 200: JobDetailSerializer},
+        responses={201: JobDetailSerializer, 200: JobDetailSerializer, **errors(413)},
         examples=_SUBMIT_EXAMPLES,
         description="201 the new job, 200 the existing one for a repeated options.jobId. The job "
         "includes jobId, the original's whole answer. Also served at POST /submit-job (legacy).",
@@ -123,7 +124,7 @@ class JobViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="Delete a job that is not active",
-        responses={200: JobDeletedSerializer},
+        responses={200: JobDeletedSerializer, **errors(409)},
         description="409 for an active job (BullMQ's rule); cancel it first.",
     )
     def destroy(self, request, pk=None):
@@ -138,7 +139,7 @@ class JobViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Cancel a job",
         request=None,
-        responses={200: JobDetailSerializer},
+        responses={200: JobDetailSerializer, **errors(409)},
         description="Waiting/delayed: cancelled at once. Active: cancelRequested, cancelled at "
         "the handler's next check. 409 if already finished.",
     )
@@ -153,7 +154,7 @@ class JobViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Retry a failed or cancelled job",
         request=None,
-        responses={200: JobDetailSerializer},
+        responses={200: JobDetailSerializer, **errors(409)},
         description="409 unless failed or cancelled.",
     )
     @action(detail=True, methods=["post"])

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from config.exceptions import Conflict
+from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 from config.serializers import MessageSerializer
 from jobs.api.serializers import JobListSerializer
@@ -78,7 +79,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Create a schedule",
         request=ScheduleWriteSerializer,
-        responses={201: ScheduleSerializer},
+        responses={201: ScheduleSerializer, **errors(409)},
         examples=_SCHEDULE_EXAMPLES,
         description="409 if schedulerId is already one of yours.",
     )
@@ -154,7 +155,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Pause a schedule",
         request=None,
-        responses={200: ScheduleSerializer},
+        responses={200: ScheduleSerializer, **errors(409)},
         description="409 if it has ended.",
     )
     @action(detail=True, methods=["post"])
@@ -165,7 +166,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Resume a schedule",
         request=None,
-        responses={200: ScheduleSerializer},
+        responses={200: ScheduleSerializer, **errors(409)},
         description="409 if it has ended. Fires missed while paused are not made up.",
     )
     @action(detail=True, methods=["post"])
@@ -176,7 +177,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Run a schedule once now",
         request=None,
-        responses={201: TriggerSerializer},
+        responses={201: TriggerSerializer, **errors(409)},
         description="Cadence and limit unchanged; allowed while paused, 409 once ended.",
     )
     @action(detail=True, methods=["post"])

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import Conflict
+from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 from config.serializers import MessageSerializer
 
@@ -51,7 +52,7 @@ class WebhookViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Add a webhook",
         request=WebhookCreateSerializer,
-        responses={201: WebhookSecretEnvelopeSerializer},
+        responses={201: WebhookSecretEnvelopeSerializer, **errors(409)},
         description="The signing secret is in this answer only. 409 for the same url and eventType.",
     )
     def create(self, request):
@@ -80,7 +81,7 @@ class WebhookViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Change a webhook",
         request=WebhookUpdateSerializer,
-        responses={200: WebhookEnvelopeSerializer},
+        responses={200: WebhookEnvelopeSerializer, **errors(409)},
     )
     def update(self, request, pk=None):
         """PUT /webhooks/{id} any of ``{url, eventType, description, active}`` → 200 ``{webhook}``.
@@ -106,7 +107,7 @@ class WebhookViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Change part of a webhook",
         request=WebhookUpdateSerializer,
-        responses={200: WebhookEnvelopeSerializer},
+        responses={200: WebhookEnvelopeSerializer, **errors(409)},
     )
     def partial_update(self, request, pk=None):
         """PATCH /webhooks/{id}: as PUT."""
@@ -175,7 +176,11 @@ class WebhookViewSet(viewsets.ViewSet):
         row = selectors.delivery_get(user=request.user, webhook_id=pk, delivery_id=delivery_id)
         return Response(DeliveryEnvelopeSerializer({"delivery": row}).data)
 
-    @extend_schema(summary="Send a delivery again", request=None, responses={202: DeliveryEnvelopeSerializer})
+    @extend_schema(
+        summary="Send a delivery again",
+        request=None,
+        responses={202: DeliveryEnvelopeSerializer, **errors(409)},
+    )
     @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/]+)/redeliver")
     def redeliver(self, request, pk=None, delivery_id=None):
         """POST /webhooks/{id}/deliveries/{deliveryId}/redeliver → 202 ``{delivery}``: the new delivery
@@ -197,7 +202,7 @@ class LegacyWebhookUrlView(APIView):
     @extend_schema(
         summary="Set your legacy webhookUrl (completed events)",
         request=LegacyWebhookUrlSerializer,
-        responses={200: LegacyWebhookUrlResultSerializer},
+        responses={200: LegacyWebhookUrlResultSerializer, **errors(409)},
         tags=["webhooks"],
     )
     def put(self, request):
