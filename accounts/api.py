@@ -86,7 +86,7 @@ class RegisterSerializer(serializers.Serializer):
 
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
     webhookUrl = serializers.CharField(  # noqa: N815
         required=False,
         allow_blank=True,
@@ -306,7 +306,7 @@ class RegisterView(_PublicView):
             user = services.user_register(
                 username=v["username"],
                 password=v["password"],
-                email=v["email"] or "",
+                email=v.get("email") or "",
                 webhook_url=v["webhookUrl"] or None,
             )
         except services.UsernameTaken:

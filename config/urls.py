@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.renderers import OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -18,9 +19,8 @@ from accounts import api as accounts_api
 from accounts.profile_views import profile_page
 from jobs import live_views
 from jobs.admin_queues import queues_view
-from jobs.api.dashboard import AdminDashboardView, DashboardStatsView, api_root
+from jobs.api.dashboard import AdminDashboardView, ApiRootView, DashboardStatsView
 from jobs.api.views import JobViewSet
-from jobs.pages import dashboard_page
 
 from . import health
 
@@ -28,7 +28,7 @@ urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),
     # Issue 8: pages for people, and the Queues board inside the admin (before admin's own catch-all).
-    path("", lambda request: api_root(request, dashboard_page), name="dashboard"),
+    path("", ApiRootView.as_view(), name="dashboard"),
     # The original's root routes (issue 15); the API without a trailing slash only.
     re_path(r"^register$", accounts_api.RegisterView.as_view(), name="legacy-register"),
     re_path(r"^login$", accounts_api.LoginView.as_view(), name="legacy-login"),
@@ -47,6 +47,8 @@ urlpatterns = [
     re_path(r"^api-keys/(?P<key_id>[^/]+)/?$", accounts_api.ApiKeyDetailView.as_view(), name="api-key"),
     re_path(r"^dashboard/stats/?$", DashboardStatsView.as_view(), name="dashboard-stats"),
     re_path(r"^admin/dashboard/?$", AdminDashboardView.as_view(), name="admin-dashboard"),
+    # Bull Board lived at /admin: the Django admin (staff) and its Queues page are at /admin/.
+    path("admin", RedirectView.as_view(url="/admin/", permanent=True)),
     path("app/jobs/", include("jobs.page_urls")),
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),

@@ -7,18 +7,21 @@ aggregate over the caller's rows.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user
 from django.db.models import Count, Min, Q
-from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.health import TextWhateverIsAccepted
 from config.serializers import MessageSerializer, StringIdField, UtcDateTimeField
 from scheduling.models import Schedule, ScheduleState
 from webhooks.models import Delivery, DeliveryState, Webhook
 
 from ..models import Job, JobState
+from ..pages import dashboard_page
 
 RECENT_JOBS = 5
 
@@ -173,11 +176,26 @@ class AdminDashboardView(APIView):
         return Response(AdminDashboardSerializer(body).data)
 
 
-def api_root(request, page_view):
+class ApiRootView(APIView):
     """GET /: the original's ``{"message": "API is running"}`` for an API client (an ``Accept`` header
     without ``text/html``: ``*/*`` from curl and fetch, ``application/json``); the dashboard page for a
     browser (whose ``Accept`` names ``text/html``) and for a request without ``Accept``."""
-    accept = request.headers.get("Accept")
-    if accept is None or "text/html" in accept:
-        return page_view(request)
-    return JsonResponse(MessageSerializer({"message": "API is running"}).data)
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    content_negotiation_class = TextWhateverIsAccepted  # never a 406: a page may be the answer
+
+    @extend_schema(
+        summary="The API is up (JSON for API clients)",
+        responses={200: MessageSerializer},
+        tags=["operations"],
+    )
+    def get(self, request):
+        page = request._request
+        accept = page.headers.get("Accept")
+        if accept is None or "text/html" in accept:
+            # DRF set the Django request's user to its own (none: no authenticators here); the page
+            # needs the session's, as Django's AuthenticationMiddleware had it.
+            page.user = get_user(page)
+            return dashboard_page(page)
+        return Response(MessageSerializer({"message": "API is running"}).data)

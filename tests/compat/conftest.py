@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import WebServer, start_worker
 from tests.jobs import handlers_for_tests  # noqa: F401  (registers test.* handlers in this process)
+from tests.live.conftest import browser_page  # noqa: F401  (Playwright page in Debian's Chromium)
 
 HANDLERS_ENV = {"JOB_HANDLER_MODULES": "tests.jobs.handlers_for_tests"}
 
@@ -28,4 +29,14 @@ def live_stack(django_db_setup):
         yield web, worker
     finally:
         worker.stop()
+        web.stop()
+
+
+@pytest.fixture
+def web_server(transactional_db):
+    """uvicorn serving ``config.asgi`` on the test database (no worker)."""
+    web = WebServer(**HANDLERS_ENV)
+    try:
+        yield web
+    finally:
         web.stop()
