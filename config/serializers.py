@@ -95,3 +95,14 @@ class PaginationSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Pagination"
+
+
+def envelope(ref_name: str, key: str, item: serializers.Serializer, *, paginated: bool = False):
+    """A response serializer class ``{<key>: item}`` (plus ``pagination`` when ``paginated``), named
+    ``ref_name`` in the OpenAPI description; e.g. ``envelope("JobList", "jobs", JobSerializer(many=True),
+    paginated=True)`` is ``{jobs: [...], pagination}``."""
+    fields = {key: item, "Meta": type("Meta", (), {"ref_name": ref_name})}
+    if paginated:
+        fields["pagination"] = PaginationSerializer()
+    doc = f"``{{{key}{', pagination' if paginated else ''}}}``."
+    return type(f"{ref_name}Serializer", (serializers.Serializer,), {"__doc__": doc, **fields})

@@ -14,9 +14,9 @@ from config.serializers import (
     AnyJSON,
     BlankAsNullCharField,
     EpochMsField,
-    PaginationSerializer,
     StringIdField,
     UtcDateTimeField,
+    envelope,
 )
 
 from ..models import Job, JobState
@@ -152,14 +152,8 @@ class JobDetailSerializer(JobSerializer):
         ref_name = "JobDetail"
 
 
-class JobListSerializer(serializers.Serializer):
-    """``{jobs, pagination}``: GET /jobs and GET /jobs/schedule/{schedulerId}/jobs."""
-
-    jobs = JobSerializer(many=True)
-    pagination = PaginationSerializer()
-
-    class Meta:
-        ref_name = "JobList"
+# GET /jobs and GET /jobs/schedule/{schedulerId}/jobs.
+JobListSerializer = envelope("JobList", "jobs", JobSerializer(many=True), paginated=True)
 
 
 class JobDeletedSerializer(serializers.Serializer):
@@ -183,11 +177,7 @@ class HandlerSerializer(serializers.Serializer):
         ref_name = "Handler"
 
 
-class HandlerListSerializer(serializers.Serializer):
-    handlers = HandlerSerializer(many=True)
-
-    class Meta:
-        ref_name = "HandlerList"
+HandlerListSerializer = envelope("HandlerList", "handlers", HandlerSerializer(many=True))
 
 
 def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:

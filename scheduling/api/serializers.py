@@ -13,7 +13,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import AnyJSON, EpochMsField, PaginationSerializer, UtcDateTimeField
+from config.serializers import AnyJSON, EpochMsField, UtcDateTimeField, envelope
 from jobs.api.serializers import JobDetailSerializer, JobOptionsField, StoredOptionsField
 
 from .. import services, timing
@@ -218,14 +218,10 @@ class ScheduleSerializer(serializers.Serializer):
         return timing.describe(row)
 
 
-class ScheduleListSerializer(serializers.Serializer):
-    """``{scheduledJobs, pagination}`` (the original's list key)."""
-
-    scheduledJobs = ScheduleSerializer(many=True)  # noqa: N815
-    pagination = PaginationSerializer()
-
-    class Meta:
-        ref_name = "ScheduleList"
+# ``{scheduledJobs, pagination}`` (the original's list key).
+ScheduleListSerializer = envelope(
+    "ScheduleList", "scheduledJobs", ScheduleSerializer(many=True), paginated=True
+)
 
 
 class PreviewSerializer(serializers.Serializer):

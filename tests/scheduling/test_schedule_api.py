@@ -2,19 +2,10 @@ from datetime import UTC, datetime
 
 from django_celery_beat.models import PeriodicTask
 
+from scheduling.api.views import SEED_SCHEDULE_BODY
 from scheduling.models import Schedule
 
-SEED_PAYLOAD = {
-    "name": "echo",
-    "data": {"key1": "value1", "key2": "value2"},
-    "schedule": {
-        "cron": "0 0 * * *",
-        "tz": "America/New_York",
-        "startDate": "2030-07-01T00:00:00.000Z",
-        "endDate": "2030-12-31T00:00:00.000Z",
-    },
-    "options": {"removeOnComplete": {"count": 3}, "removeOnFail": {"count": 5}},
-}
+SEED_PAYLOAD = SEED_SCHEDULE_BODY  # the documented example of POST /jobs/schedule
 
 
 def test_seed_payload_creates_schedule_and_periodic_task(api, owner):

@@ -13,9 +13,9 @@ from rest_framework import serializers
 from config.serializers import (
     AnyJSON,
     BlankAsNullCharField,
-    PaginationSerializer,
     StringIdField,
     UtcDateTimeField,
+    envelope,
 )
 
 from .. import signing
@@ -104,25 +104,13 @@ class WebhookWithSecretSerializer(WebhookSerializer):
         return signing.standard_secret(webhook.secret)
 
 
-class WebhookEnvelopeSerializer(serializers.Serializer):
-    webhook = WebhookSerializer()
-
-    class Meta:
-        ref_name = "WebhookEnvelope"
+WebhookEnvelopeSerializer = envelope("WebhookEnvelope", "webhook", WebhookSerializer())
 
 
-class WebhookSecretEnvelopeSerializer(serializers.Serializer):
-    webhook = WebhookWithSecretSerializer()
-
-    class Meta:
-        ref_name = "WebhookSecretEnvelope"
+WebhookSecretEnvelopeSerializer = envelope("WebhookSecretEnvelope", "webhook", WebhookWithSecretSerializer())
 
 
-class WebhookListSerializer(serializers.Serializer):
-    webhooks = WebhookSerializer(many=True)
-
-    class Meta:
-        ref_name = "WebhookList"
+WebhookListSerializer = envelope("WebhookList", "webhooks", WebhookSerializer(many=True))
 
 
 class LegacyWebhookUrlResultSerializer(serializers.Serializer):
@@ -180,16 +168,7 @@ class DeliverySerializer(serializers.Serializer):
         return UtcDateTimeField().to_representation(delivery.next_attempt_at) if pending else None
 
 
-class DeliveryEnvelopeSerializer(serializers.Serializer):
-    delivery = DeliverySerializer()
-
-    class Meta:
-        ref_name = "DeliveryEnvelope"
+DeliveryEnvelopeSerializer = envelope("DeliveryEnvelope", "delivery", DeliverySerializer())
 
 
-class DeliveryListSerializer(serializers.Serializer):
-    deliveries = DeliverySerializer(many=True)
-    pagination = PaginationSerializer()
-
-    class Meta:
-        ref_name = "DeliveryList"
+DeliveryListSerializer = envelope("DeliveryList", "deliveries", DeliverySerializer(many=True), paginated=True)
