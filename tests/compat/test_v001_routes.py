@@ -484,3 +484,24 @@ def test_v001_has_40_routes_and_the_spec_documents_each_api_one(openapi):
     pages = {("GET", "/admin"), ("GET", "/api-docs"), ("GET", "/api-docs.json")}
     for method, route in sorted(V001_ROUTES - pages):
         assert method.lower() in paths.get(route, {}), (method, route)
+
+
+def test_another_user_sees_nothing_of_yours_on_the_new_routes(db, owner, other_user):
+    """/dashboard/stats counts the caller's rows only; /api-keys/{id} of another user is a 404."""
+    mine = api_for(owner)
+    theirs = api_for(other_user)
+    Job.objects.create(owner=owner, name="echo", state="completed")
+    Schedule.objects.create(owner=owner, name="echo", kind="every", every_ms=60000, state="active")
+    Webhook.objects.create(owner=owner, url="http://127.0.0.1:9/x", event_type="completed", secret="s")
+    key_id = mine.post("/api-keys", {"name": "mine"}, format="json").json()["apiKey"]["id"]
+    stats = theirs.get("/dashboard/stats").json()
+    assert stats["jobStats"]["total"] == 0 and stats["recentJobs"] == []
+    assert (stats["schedulerStats"]["totalSchedules"], stats["webhookStats"]["totalWebhooks"]) == (0, 0)
+    assert mine.get("/dashboard/stats").json()["jobStats"]["total"] == 1
+    for method in ("get", "put", "delete"):
+        res = getattr(theirs, method)(
+            f"/api-keys/{key_id}", *([{"isActive": False}] if method == "put" else []), format="json"
+        )
+        assert res.status_code == 404, method
+    assert theirs.get("/api-keys").json()["apiKeys"] == []
+    assert mine.get(f"/api-keys/{key_id}").json()["apiKey"]["isActive"] is True
