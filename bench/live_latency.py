@@ -10,10 +10,14 @@ one sample is one (event, receiving socket) pair. Clients and publisher share th
 Default shape: one user (and one job) per socket, events published round-robin over the jobs every
 ``--gap-ms``: N concurrent sockets with live traffic, each event reaching its owner's socket only.
 ``--fanout``: every socket belongs to one user, so each event goes to all N sockets (worst case).
+``--socketio``: the clients are python-socketio's ``AsyncClient`` on ``/socket.io/`` (websocket
+transport, handshake ``auth: {token}``) receiving ``job:completed``: the same events through the
+Socket.IO relay (``jobs.socketio_app``) instead of ``/ws/jobs/``.
 
     REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py
     REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py --fanout --events 20 \
         --gap-ms 500
+    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/live_latency.py --socketio
 
 Prints p50/p99/max in ms per socket count. Target: p99 < 50 ms at 200 sockets.
 """
@@ -74,7 +78,9 @@ count, gap_s = int(sys.argv[2]), float(sys.argv[3])
 publish_job_event(jobs[0], "progress", progress=0)  # warm the publisher's connection
 time.sleep(0.5)
 for i in range(count):
-    publish_job_event(jobs[i % len(jobs)], "completed", result={"i": i}, benchSentNs=time.time_ns())
+    sent = time.time_ns()  # also in the result: Socket.IO payloads carry the original's keys only
+    job = jobs[i % len(jobs)]
+    publish_job_event(job, "completed", result={"i": i, "benchSentNs": sent}, benchSentNs=sent)
     time.sleep(gap_s)
 """
 
@@ -107,17 +113,54 @@ async def measure(base: str, owners: list[tuple[int, str]], sockets: int, events
 
     readers = [asyncio.create_task(reader(ws, want)) for ws, want in zip(conns, expected, strict=True)]
     await asyncio.sleep(0.5)  # every socket has joined its group
+    await _publish_and_wait(readers, used, events, gap_s, env)
+    for ws in conns:
+        await ws.close()
+    return samples
+
+
+async def measure_socketio(base: str, owners: list[tuple[int, str]], sockets: int, events: int,
+                           gap_s: float, env: dict) -> list[float]:
+    """As :func:`measure`, with python-socketio clients on ``/socket.io/`` receiving ``job:completed``
+    (whose payload has the original's keys: the send time is read from its ``result``)."""
+    import socketio
+
+    samples: list[float] = []
+    used = owners[: min(len(owners), events)]
+    clients, done = [], []
+    for s in range(sockets):
+        want = sum(1 for i in range(events) if s % len(owners) == i % len(used))
+        client = socketio.AsyncClient(reconnection=False)
+        finished = asyncio.get_running_loop().create_future()
+        seen = [0]
+
+        def on_completed(data, seen=seen, want=want, finished=finished):
+            samples.append((time.time_ns() - data["result"]["benchSentNs"]) / 1e6)
+            seen[0] += 1
+            if seen[0] >= want and not finished.done():
+                finished.set_result(None)
+
+        client.on("job:completed", on_completed)
+        await client.connect(base, auth={"token": owners[s % len(owners)][1]}, transports=["websocket"],
+                             wait_timeout=30)
+        clients.append(client)
+        done.append(finished)
+    await asyncio.sleep(0.5)
+    await _publish_and_wait(done, used, events, gap_s, env)
+    for client in clients:
+        await client.disconnect()
+    return samples
+
+
+async def _publish_and_wait(waiters, used, events: int, gap_s: float, env: dict) -> None:
     job_ids = json.dumps([job_id for job_id, _ in used])
     publisher = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PUBLISHER, job_ids, str(events), str(gap_s), cwd=BASE_DIR, env=env
     )
     try:
-        await asyncio.wait_for(asyncio.gather(*readers), timeout=events * gap_s + 60)
+        await asyncio.wait_for(asyncio.gather(*waiters), timeout=events * gap_s + 60)
     finally:
         await publisher.wait()
-        for ws in conns:
-            await ws.close()
-    return samples
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -130,6 +173,7 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, nargs="+", default=[1, 200])
     parser.add_argument("--events", type=int, default=400, help="completed events published per run")
     parser.add_argument("--gap-ms", type=float, default=10, help="pause between two published events")
+    parser.add_argument("--socketio", action="store_true", help="Socket.IO clients on /socket.io/")
     parser.add_argument(
         "--fanout", action="store_true",
         help="all sockets belong to one user, so every event goes to every socket (worst case)",
@@ -164,15 +208,19 @@ def main() -> int:
             except OSError:
                 time.sleep(0.2)
         shape = "one user, every event to every socket" if args.fanout else "one user per socket"
+        clients = "Socket.IO clients (/socket.io/)" if args.socketio else "websockets clients (/ws/jobs/)"
         print(
             "live latency: publish_job_event('completed') in a worker-like process -> Redis layer -> uvicorn "
-            f"-> websockets clients; {shape}; {args.events} events, {args.gap_ms:g} ms apart"
+            f"-> {clients}; {shape}; {args.events} events, {args.gap_ms:g} ms apart"
         )
         for n in args.sockets:
             chosen = owners[:n]
-            samples = asyncio.run(
-                measure(f"ws://127.0.0.1:{port}/ws/jobs/", chosen, n, args.events, args.gap_ms / 1000, env)
-            )
+            gap_s = args.gap_ms / 1000
+            if args.socketio:
+                run = measure_socketio(f"http://127.0.0.1:{port}", chosen, n, args.events, gap_s, env)
+            else:
+                run = measure(f"ws://127.0.0.1:{port}/ws/jobs/", chosen, n, args.events, gap_s, env)
+            samples = asyncio.run(run)
             print(
                 f"{n:4d} sockets: {len(samples):6d} samples  p50 {statistics.median(samples):6.1f} ms  "
                 f"p99 {percentile(samples, 99):6.1f} ms  max {max(samples):6.1f} ms"
