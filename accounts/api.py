@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -75,10 +75,17 @@ class MeSerializer(UserSerializer):
 
 
 class RegisteredUserSerializer(UserSerializer):
-    webhookUrl = serializers.CharField(allow_null=True, help_text="The legacy webhook's URL, if given.")  # noqa: N815
+    """The new user, with the URL of its legacy webhook (``webhookUrl`` of the registration) or null."""
+
+    webhookUrl = serializers.SerializerMethodField()  # noqa: N815
 
     class Meta:
         ref_name = "RegisteredUser"
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_webhookUrl(self, user) -> str | None:  # noqa: N802
+        hook = user.webhooks.filter(legacy=True).first()
+        return hook.url if hook is not None else None
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -276,11 +283,6 @@ class ValidatedApiKeySerializer(serializers.Serializer):
 # --- views ----------------------------------------------------------------------------------------------
 
 
-def _legacy_url(user) -> str | None:
-    hook = user.webhooks.filter(legacy=True).first()
-    return hook.url if hook is not None else None
-
-
 class RegisterView(_PublicView):
     """POST /auth/register (and /register) ``{username, password, email?, webhookUrl?}``
     → 201 ``{message, user: {id, username, email, webhookUrl}, accessToken, refreshToken}``.
@@ -311,7 +313,6 @@ class RegisterView(_PublicView):
             )
         except services.UsernameTaken:
             raise Conflict("username: a user with that username already exists") from None
-        user.webhookUrl = _legacy_url(user)
         body = {"message": "User registered successfully", "user": user, **services.token_pair(user)}
         return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
 
