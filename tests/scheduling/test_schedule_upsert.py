@@ -427,6 +427,7 @@ def test_a_removed_schedule_upserted_again_starts_afresh_at_once(api):
     first = put(api, "repeat", {"every": 2000}).json()
     fire(Z(first["nextRunAt"]))
     assert api.delete("/jobs/schedule/repeat").status_code == 200
+    assert api.delete("/jobs/schedule/repeat").status_code == 404  # BullMQ: "returns false"
     res, before, after = during(lambda: put(api, "repeat", {"every": 2000}))
     body = res.json()
     assert res.status_code == 201 and before <= Z(body["nextRunAt"]) <= after
@@ -443,3 +444,44 @@ def test_retrying_a_fires_failed_job_makes_no_new_fire(api):
     assert api.post(f"/jobs/{job.public_id}/retry").json()["state"] == "waiting"
     row = Schedule.objects.get(scheduler_id="flaky")
     assert (row.next_fire_at, row.run_count, Job.objects.count()) == (pending, 1, 1)
+
+
+def test_a_new_every_never_fires_at_or_before_a_fire_already_made(api):
+    """BullMQ: "when next delayed job already exists and it is not in waiting or delayed states /
+    updates the scheduler with the new settings": when the run at once would fall on a fire already
+    made (there, the same millisecond), the first point of the new grid after it is used."""
+    created = put(api, "busy", {"every": 60_000}).json()
+    fire(Z(created["nextRunAt"]))
+    made = now_ms() + timedelta(seconds=30)  # as if a fire were recorded at or after the change
+    Schedule.objects.filter(scheduler_id="busy").update(last_run_at=made)
+    res, before, after = during(lambda: put(api, "busy", {"every": 120_000}))
+    anchor = Schedule.objects.get(scheduler_id="busy").anchor_at
+    assert before <= anchor <= after
+    assert Z(res.json()["nextRunAt"]) == anchor + timedelta(minutes=2)
+
+
+@pytest.mark.parametrize(
+    "schedule, options, field",
+    [
+        pytest.param(
+            {"pattern": "RRULE:FREQ=SECONDLY;INTERVAL=2;WKST=MO"},
+            None,
+            "schedule.cron",
+            id="custom repeat strategies are not supported",
+        ),
+        pytest.param({"every": 5000, "tz": "Europa/Copenhaguen"}, None, "schedule.tz", id="bad tz on every"),
+        pytest.param({"every": 100}, None, "schedule.repeat.every", id="every below the minimum"),
+        pytest.param(
+            {"every": 5000}, {"debounce": {"id": "legacy"}}, "options", id="removed debounce option"
+        ),
+        pytest.param({"every": 5000}, {"prevMillis": 1}, "options", id="BullMQ-internal prevMillis"),
+    ],
+)
+def test_what_bullmq_ignores_we_refuse_naming_the_field(api, schedule, options, field):
+    """Deliberate differences (docs/scheduling.md): a field that would be ignored is a named 400."""
+    body = {"name": "echo", "data": {}, "schedule": schedule}
+    if options is not None:
+        body["options"] = options
+    res = api.post("/jobs/schedule", body, format="json")
+    assert res.status_code == 400 and list(res.json()["errors"]) == [field], res.json()
+    assert Schedule.objects.count() == 0
