@@ -108,14 +108,7 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
     Raises ``ValidationError`` keyed by the JSON path (``schedule.cron``, ``schedule.endDate``, ...).
     """
     now = now or now_ms()
-    if not isinstance(raw, dict):
-        raise _err("schedule", "schedule: must be an object with one of cron, repeat or at")
-    unknown = sorted(set(raw) - SPEC_KEYS)
-    if unknown:
-        raise _err(
-            "schedule",
-            f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}",
-        )
+    _check_object(raw, "schedule", "with one of cron, repeat or at", SPEC_KEYS)
     if raw.get("cron") is not None and raw.get("pattern") is not None:
         raise _err("schedule", "schedule: give cron or pattern (BullMQ's name for it), not both")
     expression = raw["cron"] if raw.get("cron") is not None else raw.get("pattern")
@@ -189,19 +182,22 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
     return fields
 
 
+def _check_object(value: Any, field: str, shape: str, allowed: set[str]) -> None:
+    if not isinstance(value, dict):
+        raise _err(field, f"{field}: must be an object {shape}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _err(
+            field, f"{field}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
 def _repeat_object(raw: dict) -> dict | None:
     """The ``repeat`` object, or ``{every}`` when BullMQ's flat ``every`` is given at the top."""
     repeat = raw.get("repeat")
     if repeat is None:
         return {"every": raw["every"]} if raw.get("every") is not None else None
-    if not isinstance(repeat, dict):
-        raise _err("schedule.repeat", "schedule.repeat: must be an object {every, limit?, offset?}")
-    extra = sorted(set(repeat) - REPEAT_KEYS)
-    if extra:
-        raise _err(
-            "schedule.repeat",
-            f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit, offset",
-        )
+    _check_object(repeat, "schedule.repeat", "{every, limit?, offset?}", REPEAT_KEYS)
     if raw.get("every") is not None:
         raise _err("schedule.every", "schedule.every: give every either at the top or in repeat, not both")
     return repeat
