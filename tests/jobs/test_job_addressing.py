@@ -6,6 +6,7 @@ job's JSON and events carry that id as ``id``/``jobId``. Precedence rules: :mod:
 from datetime import UTC, datetime
 
 import pytest
+from django.http import Http404
 
 from jobs import ids
 from jobs.models import Job
@@ -198,3 +199,16 @@ def test_events_and_webhook_payloads_carry_the_public_id(owner):
         message["jobId"],
         job.pk,
     )
+
+
+def test_each_kind_of_id_is_one_indexed_query(owner, django_assert_num_queries):
+    from jobs.selectors import job_get
+
+    custom = Job.objects.create(owner=owner, name="echo", idempotency_key="mine")
+    fired = fired_job(owner)
+    for job_id, job in ((str(custom.pk), custom), ("mine", custom), (f"repeat:nightly:{FIRE_MS}", fired)):
+        with django_assert_num_queries(1):
+            assert job_get(user=owner, job_id=job_id).pk == job.pk
+    with django_assert_num_queries(2):  # a repeat: id that names no fire is also tried as a custom id
+        with pytest.raises(Http404):
+            job_get(user=owner, job_id=f"repeat:nightly:{FIRE_MS + 1}")
