@@ -18,7 +18,10 @@ A path id (``GET /jobs/{jobId}`` and the websocket's ``jobId``) is read in this 
 3. anything else → the custom id.
 
 A custom id that cannot be an address (integer form, the ``repeat:`` shape, or a ``/``, which a URL
-path cannot carry) leaves the job on its numeric id.
+path cannot carry) leaves the job on its numeric id. The API's own words under ``/jobs/`` win over a
+custom id equal to them: ``GET /jobs/handlers`` lists handlers, ``/jobs/schedule`` is the schedules
+(the original's ``/jobs/:jobId`` skipped ``schedule`` the same way); such a job is reached by its
+number.
 """
 
 from __future__ import annotations
