@@ -12,7 +12,8 @@ Protocol (JobRunner's ``src/config/socket.ts`` and ``src/events/*.ts``):
   original's later version, ``job:active {jobId, jobName}``; ours beside them: ``job:waiting``,
   ``job:delayed``, ``job:cancelled`` and ``schedule:fired|paused|resumed|ended``. Every payload also
   carries ``state``, ``scheduleId`` and ``timestamp`` (epoch ms).
-- ``subscribe:job`` / ``unsubscribe:job`` (a bare job id) join / leave room ``job:<id>``, which
+- ``subscribe:job`` / ``unsubscribe:job`` (a bare job id, read as in ``GET /jobs/{jobId}``: numeric,
+  custom or ``repeat:`` id) join / leave room ``job:<public id>``, which
   receives ``job:<id>:progress {jobId, progress}``, ``:completed {jobId, result}``, ``:failed {jobId,
   error}``, ``:delta {jobId, content}``, ``:active {jobId}``. Unlike the original, only the job's owner
   may subscribe: another user's (or an unknown) job is refused with an ``error`` event ``{event:
@@ -255,14 +256,19 @@ async def subscribe_job(sid, job_id):
         refusal = _refusal(job_id, f"jobId: no job {job_id!r} of yours")
         await sio.emit("error", refusal, to=sid)
         return refusal
-    await sio.enter_room(sid, f"job:{job.pk}")
-    return {"ok": True, "jobId": str(job.pk)}
+    # Rooms and events use the job's public id (BullMQ's job id: custom, repeat:..., or the number).
+    await sio.enter_room(sid, f"job:{job.public_id}")
+    return {"ok": True, "jobId": job.public_id}
 
 
 @sio.on("unsubscribe:job")
 async def unsubscribe_job(sid, job_id):
-    await sio.leave_room(sid, f"job:{job_id}")
-    return {"ok": True, "jobId": str(job_id)}
+    """Leave ``job:<id>``, whichever id of the job names it (a deleted job's: the id as given)."""
+    session = await sio.get_session(sid)
+    job = await _own_job(session["userId"], job_id)
+    key = job.public_id if job is not None else str(job_id)
+    await sio.leave_room(sid, f"job:{key}")
+    return {"ok": True, "jobId": key}
 
 
 @sio.on("request:job-status")
@@ -274,7 +280,7 @@ async def request_job_status(sid, job_id):
         body = {"jobId": job_id, "status": None, "error": f"jobId: no job {job_id!r} of yours"}
     else:
         body = {
-            "jobId": str(job.pk),
+            "jobId": job.public_id,
             "status": job.state,
             "progress": job.progress,
             "result": job.result,

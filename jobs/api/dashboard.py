@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.health import TextWhateverIsAccepted
-from config.serializers import MessageSerializer, StringIdField, UtcDateTimeField
+from config.serializers import MessageSerializer, UtcDateTimeField
 from scheduling.models import Schedule, ScheduleState
 from webhooks.models import Delivery, DeliveryState, Webhook
 
@@ -53,7 +53,7 @@ class JobStatsSerializer(serializers.Serializer):
 class RecentJobSerializer(serializers.Serializer):
     """``{id, name, status, createdAt, completedAt, duration (s)}`` of one of the newest jobs."""
 
-    id = StringIdField(source="pk")
+    id = serializers.CharField(source="public_id")
     name = serializers.CharField()
     status = serializers.ChoiceField(source="state", choices=JobState.choices)
     createdAt = UtcDateTimeField(source="created_at")  # noqa: N815

@@ -14,7 +14,6 @@ from config.serializers import (
     AnyJSON,
     BlankAsNullCharField,
     EpochMsField,
-    StringIdField,
     UtcDateTimeField,
     envelope,
 )
@@ -57,7 +56,12 @@ JOB_OPTIONS_SCHEMA = {
         },
         "delay": {**_MS, "description": "Milliseconds before the job may start."},
         "priority": {"type": "integer", "minimum": 0, "description": "Lower runs first (BullMQ)."},
-        "jobId": {"type": "string", "description": "Idempotency key: the same key returns the existing job."},
+        "jobId": {
+            "type": "string",
+            "description": "Your id for the job (BullMQ's custom job id): the same key returns the existing "
+            "job, and GET/DELETE /jobs/{jobId}, cancel and retry address the job by it. Not of the form "
+            "repeat:<schedulerId>:<ms>; one in integer form stays an idempotency key only.",
+        },
         "timeout": {**_MS, "description": "Milliseconds an attempt may run."},
         "removeOnComplete": _KEEP,
         "removeOnFail": _KEEP,
@@ -109,8 +113,14 @@ class JobSerializer(serializers.Serializer):
     timestamp}`` plus ours (``jobId``, ``attemptsMade``, ``data``, ``options``, ``scheduleId``,
     ``fireAt``, ``output``, ``cancelRequested``, ``runAt`` (delayed jobs only), ISO ``...At``)."""
 
-    id = StringIdField(source="pk")
-    jobId = StringIdField(source="pk", help_text="Same as id (the original's submit answer).")  # noqa: N815
+    id = serializers.CharField(
+        source="public_id",
+        help_text="BullMQ's job id: your options.jobId, repeat:<schedulerId>:<fire time ms> for a "
+        "schedule fire's job, else the job's number. GET /jobs/{jobId} takes it or the number.",
+    )
+    jobId = serializers.CharField(  # noqa: N815
+        source="public_id", help_text="Same as id (the original's submit answer)."
+    )
     name = serializers.CharField(help_text="Handler name.")
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = AnyJSON(help_text="A number 0-100 or a JSON object.")

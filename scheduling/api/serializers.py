@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from config.serializers import AnyJSON, EpochMsField, UtcDateTimeField, envelope
 from jobs.api.serializers import JobDetailSerializer, JobOptionsField, StoredOptionsField
+from jobs.ids import epoch_ms
 
 from .. import services, timing
 from ..models import Overlap, Schedule, ScheduleKind, ScheduleState
@@ -29,9 +30,25 @@ _SPEC_COMMON = {
         "description": "skip: no new run while the previous one is waiting/active.",
     },
 }
+_EVERY = {"type": "integer", "minimum": 1000, "description": "Milliseconds between runs."}
+_OFFSET = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "BullMQ's offset: fires fall on epoch + offset + k*every (ms, below every; 0 = none).",
+}
+_IMMEDIATELY = {
+    "type": "boolean",
+    "description": "BullMQ's immediately: one run at once on this write, then the cron (no effect on every).",
+}
+_CRON_COMMON = {
+    "tz": {"type": "string", "description": "IANA time zone, default UTC.", "example": "America/New_York"},
+    "immediately": _IMMEDIATELY,
+    **_SPEC_COMMON,
+}
 # What ``services.parse_schedule_spec`` accepts (it is the rule; this is its description).
 SCHEDULE_SPEC_SCHEMA = {
-    "description": "Exactly one of a cron expression, an interval or a one-time instant.",
+    "description": "Exactly one of a cron expression (cron, or BullMQ's pattern), an interval (repeat, or "
+    "BullMQ's flat every) or a one-time instant.",
     "oneOf": [
         {
             "type": "object",
@@ -43,12 +60,17 @@ SCHEDULE_SPEC_SCHEMA = {
                     "description": "5 fields (Vixie semantics), or 6 with leading seconds; @daily etc.",
                     "example": "0 0 * * *",
                 },
-                "tz": {
-                    "type": "string",
-                    "description": "IANA time zone, default UTC.",
-                    "example": "America/New_York",
-                },
-                **_SPEC_COMMON,
+                **_CRON_COMMON,
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "pattern",
+            "required": ["pattern"],
+            "properties": {
+                "pattern": {"type": "string", "description": "BullMQ's name for cron."},
+                **_CRON_COMMON,
             },
             "additionalProperties": False,
         },
@@ -61,17 +83,22 @@ SCHEDULE_SPEC_SCHEMA = {
                     "type": "object",
                     "required": ["every"],
                     "properties": {
-                        "every": {
-                            "type": "integer",
-                            "minimum": 1000,
-                            "description": "Milliseconds between runs.",
-                        },
+                        "every": _EVERY,
                         "limit": {"type": "integer", "minimum": 1},
+                        "offset": _OFFSET,
                     },
                     "additionalProperties": False,
                 },
+                "immediately": _IMMEDIATELY,
                 **_SPEC_COMMON,
             },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "every",
+            "required": ["every"],
+            "properties": {"every": _EVERY, "offset": _OFFSET, "immediately": _IMMEDIATELY, **_SPEC_COMMON},
             "additionalProperties": False,
         },
         {
@@ -87,7 +114,7 @@ SCHEDULE_SPEC_SCHEMA = {
 
 @extend_schema_field(SCHEDULE_SPEC_SCHEMA)
 class ScheduleSpecField(serializers.JSONField):
-    """The ``schedule`` object: exactly one of cron, repeat, at (``services.parse_schedule_spec``)."""
+    """The ``schedule`` object: one of cron/pattern, repeat/every, at (``services.parse_schedule_spec``)."""
 
 
 @extend_schema_field({**_DATETIME, "description": "An instant (ISO 8601); services.parse_instant checks it."})
@@ -172,13 +199,17 @@ class ScheduleSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ScheduleKind.values)
     state = serializers.ChoiceField(choices=ScheduleState.values)
     runCount = serializers.IntegerField(source="run_count", min_value=0)  # noqa: N815
-    iterationCount = serializers.IntegerField(  # noqa: N815
-        source="run_count", min_value=0, help_text="Same as runCount (BullMQ's name)."
+    iterationCount = serializers.SerializerMethodField(  # noqa: N815
+        help_text="BullMQ's: iterations made, the pending one included (runCount + 1 while a next fire "
+        "is pending, else runCount)."
     )
     limit = serializers.IntegerField(allow_null=True)
     overlap = serializers.ChoiceField(choices=Overlap.values)
     pattern = serializers.SerializerMethodField(help_text="The cron expression (BullMQ's name).")
     every = serializers.IntegerField(source="every_ms", allow_null=True, help_text="Milliseconds (BullMQ).")
+    offset = serializers.SerializerMethodField(
+        help_text="BullMQ's: ms past a multiple of every where interval fires fall; 0 for a cron."
+    )
     tz = serializers.SerializerMethodField(help_text="IANA time zone of a cron schedule.")
     startDate = UtcDateTimeField(source="start_at", allow_null=True)  # noqa: N815
     endDate = EpochMsField(  # noqa: N815
@@ -201,6 +232,13 @@ class ScheduleSerializer(serializers.Serializer):
     @extend_schema_field(SCHEDULE_SPEC_SCHEMA)
     def get_schedule(self, row: Schedule) -> dict:
         return services.spec_of(row)
+
+    def get_iterationCount(self, row: Schedule) -> int:  # noqa: N802
+        return iteration_count(row)
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_offset(self, row: Schedule) -> int | None:
+        return repeat_offset(row)
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_pattern(self, row: Schedule) -> str | None:
@@ -242,6 +280,27 @@ class TriggerSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Trigger"
+
+
+def iteration_count(row: Schedule) -> int:
+    """BullMQ's ``iterationCount``: the iterations the scheduler has produced, the pending one included.
+
+    BullMQ creates an iteration's job when the previous one starts (the first at upsert), so its count
+    is 1 right after creation and one ahead of the jobs run while a next one is pending. Ours: fires so
+    far (``runCount``, skipped fires included) plus 1 while a next fire is pending (active); equal to
+    ``runCount`` once paused or ended.
+    """
+    pending = row.state == ScheduleState.ACTIVE and row.next_fire_at is not None
+    return row.run_count + int(pending)
+
+
+def repeat_offset(row: Schedule) -> int | None:
+    """BullMQ's ``offset`` (ms): where interval fires fall within ``every``, i.e. their epoch ms modulo
+    ``every`` (the given ``offset``, else that of the grid's start, as BullMQ derives it); 0 for a cron,
+    as BullMQ reports for patterns; ``None`` for a one-time schedule."""
+    if row.kind == ScheduleKind.EVERY:
+        return row.offset_ms or (epoch_ms(row.anchor_at) % row.every_ms if row.anchor_at else 0)
+    return 0 if row.kind == ScheduleKind.CRON else None
 
 
 def upcoming_fire_times(row: Schedule, count: int) -> list:

@@ -46,13 +46,13 @@ class Recorder:
         self.client.disconnect()
 
 
-def _submit(web, user, name: str, data) -> str:
+def _submit(web, user, name: str, data, options=None) -> str:
     import json
     import urllib.request
 
     request = urllib.request.Request(
         web.base + "/submit-job",
-        data=json.dumps({"name": name, "data": data}).encode(),
+        data=json.dumps({"name": name, "data": data, "options": options}).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token(user)}"},
         method="POST",
     )
@@ -117,12 +117,16 @@ def test_owner_receives_its_jobs_events_with_the_originals_payload_keys(
         status = watcher.named("job-status-response")[0]
         assert (status["jobId"], status["status"], status["result"]) == (job_id, "completed", {"steps": 3})
 
-        failing = _submit(web, owner, "test.unrecoverable", None)
+        # a custom job id (BullMQ's options.jobId) is the job's id in events, rooms and acknowledgements
+        custom = f"order-{transport}"
+        failing = _submit(web, owner, "test.unrecoverable", None, {"jobId": custom})
+        assert failing == custom
         assert wait_until(lambda: watcher.named("job:failed"), 60), watcher.names()
         failed = watcher.named("job:failed")[0]
         assert {"jobId", "jobName", "error"} <= set(failed)
-        assert (failed["jobId"], failed["error"]) == (failing, "UnrecoverableError: no point in retrying")
-        assert Job.objects.get(pk=failing).state == "failed"
+        assert (failed["jobId"], failed["error"]) == (custom, "UnrecoverableError: no point in retrying")
+        assert Job.objects.get(idempotency_key=custom).state == "failed"
+        assert watcher.client.call("subscribe:job", custom, timeout=15) == {"ok": True, "jobId": custom}
     finally:
         watcher.close()
 

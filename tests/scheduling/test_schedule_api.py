@@ -21,8 +21,8 @@ def test_seed_payload_creates_schedule_and_periodic_task(api, owner):
     assert body["next"] == 1909108800000  # 2030-07-01T04:00:00Z in epoch ms
     assert body["endDate"] == 1924905600000  # 2030-12-31T00:00:00Z in epoch ms
     assert body["key"] == body["id"] == body["schedulerId"]
-    assert (body["pattern"], body["tz"], body["every"], body["iterationCount"]) == (
-        "0 0 * * *", "America/New_York", None, 0,
+    assert (body["pattern"], body["tz"], body["every"], body["offset"], body["iterationCount"]) == (
+        "0 0 * * *", "America/New_York", None, 0, 1,  # BullMQ counts the pending iteration
     )
     assert body["state"] == "active" and body["runCount"] == 0 and body["lastRunAt"] is None
     assert body["schedule"] == {
