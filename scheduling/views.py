@@ -14,15 +14,32 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts.templatetags.viewer_time import when
 from jobs import handlers
 
-from . import selectors, services
+from . import selectors, services, timing
 from .api.serializers import schedule_to_dict
 from .forms import SchedulePageForm, initial_from_schedule
+from .models import Schedule, ScheduleKind
 
 PAGE_SIZE = 20
+
+
+def own_zone(row: Schedule) -> str | None:
+    """The zone a schedule's times are computed in, where it matters (cron); pages show times in the
+    viewer's zone and add this one when it differs (``when_in``)."""
+    return row.time_zone if row.kind == ScheduleKind.CRON else None
+
+
+def page_description(row: Schedule):
+    """The human text of a schedule for pages: the API's ``description``, except that a one-time
+    schedule's instant is shown like every other time (viewer's zone, UTC on hover), not as ISO."""
+    if row.kind == ScheduleKind.AT and row.at is not None:
+        return format_html("Once at {}", when(row.at))
+    return timing.describe(row)
 
 
 def _form_context(form: SchedulePageForm, **extra) -> dict:
@@ -38,7 +55,7 @@ def _form_context(form: SchedulePageForm, **extra) -> dict:
 def schedule_list_page(request):
     """GET /app/schedules/: the user's schedules (description, zone, next/last run, state), paginated."""
     page = Paginator(selectors.schedule_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"row": row, "description": schedule_to_dict(row, next_count=0)["description"]} for row in page]
+    rows = [{"row": row, "description": page_description(row), "zone": own_zone(row)} for row in page]
     return render(request, "scheduling/schedule_list.html", {"page": page, "rows": rows})
 
 
@@ -90,13 +107,15 @@ def schedule_detail_page(request, scheduler_id: str):
     row = selectors.schedule_get(user=request.user, scheduler_id=scheduler_id)
     body = schedule_to_dict(row)
     jobs = Paginator(row.jobs.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    upcoming = body["upcoming"] if "upcoming" in body else body["next"]  # issue 15 renames "next"
     return render(
         request,
         "scheduling/schedule_detail.html",
         {
             "schedule": row,
-            "description": body["description"],
-            "next": [parse_datetime(t) for t in body["next"]],
+            "description": page_description(row),
+            "zone": own_zone(row),
+            "next": [parse_datetime(t) for t in upcoming],
             "spec_json": json.dumps(body["schedule"], indent=2),
             "data_json": json.dumps(row.data, indent=2),
             "options_json": json.dumps(row.options, indent=2),
