@@ -43,7 +43,8 @@ JOB_ACTIONS: dict[str, JobAction] = {
 def actions_for(job: Job) -> list[JobAction]:
     """The actions a job's page offers in its current state (a cancel already asked for is not offered)."""
     return [
-        a for a in JOB_ACTIONS.values()
+        a
+        for a in JOB_ACTIONS.values()
         if job.state in a.states and not (a.name == "cancel" and job.cancel_requested)
     ]
 

@@ -49,7 +49,10 @@ def with_attempt(job, *, attempt: int, finished_at: datetime, outcome: str, reas
     history = list(job.attempt_history) if isinstance(job.attempt_history, list) else []
     history.append(
         attempt_entry(
-            attempt=attempt, started_at=job.started_at, finished_at=finished_at, outcome=outcome,
+            attempt=attempt,
+            started_at=job.started_at,
+            finished_at=finished_at,
+            outcome=outcome,
             reason=reason,
         )
     )

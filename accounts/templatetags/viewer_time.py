@@ -1,5 +1,6 @@
-"""The one way pages show time (issue 17): ``{{ instant|when }}``, ``{{ instant|when_in:zone }}``,
-``{{ ms|duration }}`` and ``{{ instant|age }}``.
+"""The one way pages show time (issue 17): ``{{ instant|when }}`` (``when_short`` in narrow
+columns), ``{{ instant|when_in:zone }}``, ``{{ ms|duration }}`` and ``{{ instant|age }}``, all
+rendered by :func:`render_when`.
 
 Every instant on every page goes through :func:`when` (directly or via :func:`when_in`): the visible
 text is in the viewer's zone (the active zone, see ``accounts.time_zone``) and the UTC value is in
@@ -32,13 +33,10 @@ def _instant(value) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@register.filter
-def when(value: datetime | str | None, empty: str = "—"):
-    """An aware instant as ``<time datetime="2028-03-25T01:30:00Z" title="2028-03-25 01:30:00 UTC">``
-    around ``Sun 25 Mar 2028 03:30:00 CEST``; ``empty`` for ``None``.
-
-    The visible text is in the active (viewer's) zone; ``datetime`` and ``title`` are UTC.
-    """
+def render_when(value: datetime | str | None, *, empty: str = "—", fmt: str = LONG):
+    """The one rendering of an instant: ``<time datetime="2028-03-25T01:30:00Z" title="2028-03-25
+    01:30:00 UTC">`` around the instant in the active (viewer's) zone, formatted with ``fmt``;
+    ``empty`` for ``None``. Also for Python callers (admin columns)."""
     instant = _instant(value)
     if instant is None:
         return empty
@@ -48,8 +46,21 @@ def when(value: datetime | str | None, empty: str = "—"):
         '<time datetime="{}" title="{} UTC">{}</time>',
         utc.isoformat().replace("+00:00", "Z"),
         utc.strftime("%Y-%m-%d %H:%M:%S"),
-        local.strftime(LONG),
+        local.strftime(fmt),
     )
+
+
+@register.filter
+def when(value: datetime | str | None, empty: str = "—"):
+    """An instant as ``Sun 25 Mar 2028 03:30:00 CEST`` in the viewer's zone, UTC on hover
+    (:func:`render_when`)."""
+    return render_when(value, empty=empty)
+
+
+@register.filter
+def when_short(value: datetime | str | None, empty: str = "—"):
+    """:func:`when` without the year and seconds (``Sun 25 Mar 03:30 CEST``), for narrow table columns."""
+    return render_when(value, empty=empty, fmt=SHORT)
 
 
 @register.filter

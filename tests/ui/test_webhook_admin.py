@@ -190,11 +190,13 @@ def test_queues_board_counts_deliveries_by_state(admin_user, staff, owner):
         make_delivery(hook, state=state)
     make_delivery(make_webhook(staff), state=DeliveryState.SUCCEEDED)
     res = client_for(admin_user).get("/admin/queues/")
-    rows = {r["queue"]: r for r in res.context["rows"]}
-    assert rows["webhooks"]["deliveries"] == [("pending", 1), ("sending", 0), ("succeeded", 2), ("failed", 2)]
-    assert 'href="/admin/webhooks/delivery/?state__exact=failed">failed 2</a>' in res.content.decode()
-    staff_rows = {r["queue"]: r for r in client_for(staff).get("/admin/queues/").context["rows"]}
-    assert staff_rows["webhooks"]["deliveries"] == [
+    rows = {r["name"]: r for r in res.context["rows"]}
+    assert rows["webhooks"]["counts"] == [("pending", 1), ("sending", 0), ("succeeded", 2), ("failed", 2)]
+    assert '<td data-state="failed"><a href="/admin/webhooks/delivery/?state__exact=failed">2</a>' in (
+        res.content.decode()
+    )
+    staff_rows = {r["name"]: r for r in client_for(staff).get("/admin/queues/").context["rows"]}
+    assert staff_rows["webhooks"]["counts"] == [
         ("pending", 0),
         ("sending", 0),
         ("succeeded", 1),
