@@ -10,14 +10,15 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from accounts.templatetags.viewer_time import when
+from accounts.templatetags.viewer_time import when, when_in
 from jobs import handlers
 
 from . import selectors, services, timing
@@ -46,7 +47,6 @@ def _form_context(form: SchedulePageForm, **extra) -> dict:
     return {
         "form": form,
         "handlers": handlers.all_handlers(),
-        "error_fields_json": json.dumps(form.error_fields()),
         **extra,
     }
 
@@ -122,6 +122,43 @@ def schedule_detail_page(request, scheduler_id: str):
             "jobs": jobs,
         },
     )
+
+
+# The fields that make up the schedule itself: the preview runs only when none of them has an error.
+_CADENCE_FIELDS = ("kind", "cron_expression", "time_zone", "every", "every_unit", "at", "start_at", "end_at",
+                   "limit", "overlap", "preview_from")
+
+
+@login_required
+@require_POST
+def schedule_preview_page(request):
+    """POST /app/schedules/preview/ with the page form's fields (as the browser posts them) →
+    ``{"description": html, "times": [html, ...], "errors": {field | "__all__": [message, ...]}}``.
+
+    The page's live preview: the same form as the submit (dates typed in the viewer's zone, the
+    interval in its unit, errors in the form's words) and the same service as
+    ``POST /jobs/schedule/preview`` and beat. Times are rendered like every time on the pages (viewer's
+    zone, UTC on hover, the schedule's own zone beside them when it differs). Nothing is saved.
+    """
+    form = SchedulePageForm(request.POST)
+    form.is_valid()
+    body: dict = {"description": "", "times": []}
+    if not any(field in form.errors for field in _CADENCE_FIELDS):
+        spec = form.schedule_spec()
+        try:
+            preview = services.schedule_preview(
+                spec=spec, count=5, after=form.cleaned_data.get("preview_from") or None
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            zone = spec.get("tz") if "cron" in spec else None
+            times = [parse_datetime(t) for t in preview.get("upcoming", preview.get("next", []))]
+            body["times"] = [str(when_in(t, zone)) for t in times]
+            at = form.cleaned_data.get("at") if "at" in spec else None
+            body["description"] = str(format_html("Once at {}", when(at))) if at else preview["description"]
+    body["errors"] = {field: list(errors) for field, errors in form.errors.items()}
+    return JsonResponse(body)
 
 
 ACTIONS = {

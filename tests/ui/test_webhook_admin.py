@@ -102,12 +102,12 @@ def test_add_form_shows_the_services_errors(admin_user, owner, settings):
     client = client_for(admin_user)
     dup = client.post(WEBHOOKS + "add/", admin_form(owner=str(owner.pk)))
     assert dup.status_code == 200 and dup.context["adminform"].form.errors == {
-        "url": ["url: you already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
+        "url": ["You already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
     }
     settings.ALLOW_PRIVATE_NETWORK_TARGETS = False
     private = client.post(WEBHOOKS + "add/", admin_form(owner=str(owner.pk), url="http://10.0.0.1/x"))
     (message,) = private.context["adminform"].form.errors["url"]
-    assert message.startswith("url: host '10.0.0.1' resolves to a private") and Webhook.objects.count() == 1
+    assert message.startswith("Host '10.0.0.1' resolves to a private") and Webhook.objects.count() == 1
 
 
 def test_change_form_disables_and_reenables_through_the_service(admin_user, owner):
