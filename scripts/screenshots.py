@@ -163,7 +163,7 @@ def main() -> None:
             shot("/app/jobs/new/", "job-new")
 
             def fill_preview(p):
-                p.fill("#id_name", "demo.progress")
+                p.select_option("#id_name", "demo.progress")
                 p.fill("#id_cron_expression", "30 2 * * *")
                 p.select_option("#id_time_zone", "Europe/Berlin")
                 expect(p.locator("#preview-next time")).to_have_count(5)

@@ -49,7 +49,7 @@ def test_preview_shows_the_spring_forward_fire_times(stack, owner):
     expect(page.locator("#preview-description")).to_have_text("At 02:30, every day (Europe/Berlin)")
     page.fill("#id_cron_expression", "0 0 31 2 *")
     expect(page.locator('[data-errors-for="cron_expression"] li')).to_have_text(
-        "schedule.cron: day-of-month 31 never occurs in February"
+        "Day-of-month 31 never occurs in February"
     )
     # Start is typed in the viewer's zone (Europe/Berlin, summer time): the script sends it as UTC.
     page.check("input[name=kind][value=every]")
@@ -64,7 +64,7 @@ def test_schedule_made_in_the_form_runs_twice_and_the_page_shows_both_runs(stack
     base = stack["web"].base
     page = signed_in_context(stack["browser"], base, owner).new_page()
     page.goto(base + "/app/schedules/new/")
-    page.fill("#id_name", "echo")
+    page.select_option("#id_name", "echo")
     page.fill("#id_data", '{"hello": "browser"}')
     page.check("input[name=kind][value=every]")
     page.fill("#id_every", "2")
