@@ -30,11 +30,11 @@ class JobAction:
 JOB_ACTIONS: dict[str, JobAction] = {
     a.name: a
     for a in (
-        JobAction("promote", "Run now", "promoted: it runs now", job_promote, (JobState.DELAYED,)),
+        JobAction("retry", "Retry", "put back to waiting", job_retry, (JobState.FAILED, JobState.CANCELLED)),
         JobAction(
             "cancel", "Cancel", "cancelled", job_cancel, (JobState.WAITING, JobState.DELAYED, JobState.ACTIVE)
         ),
-        JobAction("retry", "Retry", "put back to waiting", job_retry, (JobState.FAILED, JobState.CANCELLED)),
+        JobAction("promote", "Run now", "promoted: it runs now", job_promote, (JobState.DELAYED,)),
         JobAction("delete", "Delete", "deleted", job_delete, FINISHED_STATES),
     )
 }

@@ -43,6 +43,7 @@ def _context(request, title: str, **extra) -> dict:
             "jobs of every user" if request.user.is_superuser else f"jobs of yours ({request.user.username})"
         ),
         "refresh_ms": REFRESH_MS,
+        "is_nav_sidebar_enabled": False,  # the board needs the width (it fits 1280 px without it)
         **extra,
     }
 

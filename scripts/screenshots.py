@@ -152,6 +152,8 @@ def main() -> None:
 
             def shot(path: str, name: str, full: bool = True, prepare=None) -> None:
                 page.goto(web.base + path)
+                if page.locator("[data-live-status]").count():
+                    page.wait_for_selector("[data-live-status]:text('live')", timeout=15_000)
                 if prepare:
                     prepare(page)
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)

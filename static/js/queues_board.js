@@ -7,6 +7,12 @@
   if (!board) return;
   var zone = board.dataset.viewerTz || "UTC";
   var charts = {};
+  // Axis and legend times in the viewer's zone, 24-hour, like the rest of the pages.
+  var hhmm = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit" });
+  var full = new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, weekday: "short", day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short",
+  });
 
   function data() {
     var el = document.getElementById("chart-data");
@@ -32,9 +38,12 @@
         height: 170,
         tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1000), zone); },
         scales: { y: { range: function (u, min, max) { return [0, Math.max(4, max)]; } } },
-        axes: [{}, { label: "per minute", size: 50 }],
+        axes: [
+          { values: function (u, splits) { return splits.map(function (ts) { return hhmm.format(new Date(ts * 1000)); }); } },
+          { label: "per minute", size: 50 },
+        ],
         series: [
-          {},
+          { label: "minute", value: function (u, ts) { return ts == null ? "—" : full.format(new Date(ts * 1000)); } },
           { label: "completed", stroke: "#12805c", fill: "rgba(18,128,92,.08)", width: 2 },
           { label: "failed", stroke: "#c4320a", width: 2 },
         ],
