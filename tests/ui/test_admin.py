@@ -4,7 +4,6 @@ test_queues_board.py)."""
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from jobs.models import Job, JobState
@@ -18,15 +17,6 @@ pytestmark = pytest.mark.django_db
 
 def make_schedule(owner, cron="0 9 * * *", **extra) -> Schedule:
     return services.schedule_create(owner=owner, name="echo", data={"x": 1}, schedule={"cron": cron, **extra})
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_user(
-        "staff", "staff@example.test", "S3cure-pass-staff", is_staff=True
-    )
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["scheduling", "jobs"]))
-    return user
 
 
 def action(client, url, name, rows) -> None:

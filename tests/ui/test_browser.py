@@ -1,37 +1,18 @@
 """Browser tests (Playwright + Debian's Chromium) against a real web server, worker and beat."""
 
-import os
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from jobs.models import Job
 from scheduling import services
 from scheduling.models import Schedule
-from tests.conftest import start_beat, start_worker, wait_until
+from tests.conftest import wait_until
 
-from .browser import WebServer, launch_chromium, signed_in_context
+from .browser import signed_in_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker):
-    """One web server, worker, beat and browser for the module's tests (they only need the test DB)."""
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests are still sync.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    web = WebServer()
-    worker = start_worker()
-    beat = start_beat()
-    with sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        yield {"web": web, "worker": worker, "beat": beat, "browser": browser}
-        browser.close()
-    for proc in (beat, worker):
-        proc.stop()
-    web.stop()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_preview_shows_the_spring_forward_fire_times(stack, owner):

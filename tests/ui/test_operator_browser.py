@@ -4,46 +4,26 @@ failed job shows its stack trace and attempts; the dashboard and the jobs list u
 runs; no page shows a raw ISO time; the schedule form shows no error before typing and its errors
 do not move the layout; the admin job list fits 1280 px."""
 
-import os
 import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from jobs import services as job_services
 from jobs.models import Job
 from scheduling import services
-from tests.conftest import start_beat, start_worker, wait_until
+from tests.conftest import wait_until
 from tests.live.conftest import api_call
 
-from .browser import WebServer, launch_chromium, signed_in_context
+from .browser import signed_in_context
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # Long enough to act on while it runs (about 6 s), short enough to wait for.
 SLOW = {"name": "demo.progress", "data": {"steps": 30, "delayMs": 200}}
-
-
-@pytest.fixture(scope="module")
-def stack(django_db_setup, django_db_blocker):
-    """One web server, worker, beat and browser for the module's tests (they only need the test DB)."""
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    web = WebServer()
-    worker = start_worker()
-    beat = start_beat()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw)
-            yield {"web": web, "browser": browser}
-            browser.close()
-    finally:
-        for proc in (beat, worker):
-            proc.stop()
-        web.stop()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def page_for(stack, user, **options):

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
@@ -21,15 +20,6 @@ from webhooks.models import Delivery, Webhook
 from .helpers import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_user(
-        "staff", "staff@example.test", "S3cure-pass-staff", is_staff=True
-    )
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["scheduling", "jobs"]))
-    return user
 
 
 def job(owner, state, **fields) -> Job:
