@@ -211,3 +211,17 @@ def test_board_is_staff_only(owner, path):
     res = client_for(owner).get(path)
     assert res.status_code == 302 and res["Location"].startswith("/admin/login/")
     assert Client().post("/admin/queues/", {"action": "clean_finished"}).status_code == 302
+
+
+def test_counts_leave_the_job_path_and_reach_redis_within_a_second():
+    from tests.conftest import wait_until
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    minute = int(time.time() // 60)
+    key = f"{throughput.PREFIX}jobs:completed:all:{minute}"
+    throughput.record(owner_id=7, queues=["jobs"], outcome="completed", at_s=minute * 60 + 1)
+    throughput.record(owner_id=7, queues=["jobs"], outcome="completed", at_s=minute * 60 + 2)
+    assert client.get(key) is None  # only tallied in this process so far
+    assert wait_until(lambda: client.get(key) == b"2", 5)  # the timer sent both in one INCRBY
+    assert client.get(f"{throughput.PREFIX}jobs:completed:u7:{minute}") == b"2"
+    assert 0 < client.ttl(key) <= throughput.KEEP_S
