@@ -68,9 +68,10 @@ def live_page(request):
 
 
 @login_required
-def job_detail_page(request, job_id: int):
-    """GET /app/jobs/<id>/: one job (state, times, actions, failure with stack trace, attempts, output,
-    logs, data, options, result), kept current over the websocket; 404 if not yours."""
+def job_detail_page(request, job_id: str):
+    """GET /app/jobs/<id>/ (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`): one job (state, times,
+    actions, failure with stack trace, attempts, output, logs, data, options, result), kept current
+    over the websocket; 404 if not yours."""
     job = selectors.job_get(user=request.user, job_id=job_id)
     context = job_page_context(job, action_base=f"/app/jobs/{job.pk}/")
     return render(request, "jobs/job_detail_live.html", context)

@@ -125,8 +125,8 @@ def schedule_detail_page(request, scheduler_id: str):
 
 
 # The fields that make up the schedule itself: the preview runs only when none of them has an error.
-_CADENCE_FIELDS = ("kind", "cron_expression", "time_zone", "every", "every_unit", "at", "start_at", "end_at",
-                   "limit", "overlap", "preview_from")
+_CADENCE_FIELDS = ("kind", "cron_expression", "time_zone", "immediately", "every", "every_unit", "offset",
+                   "at", "start_at", "end_at", "limit", "overlap", "preview_from")
 
 
 @login_required
