@@ -30,12 +30,19 @@
     return checked;
   }
 
+  // Every response carries a new masked CSRF token: a part that differs only by it is unchanged, and
+  // is left alone (a button is not swapped under the pointer, a select keeps what was chosen).
+  function same(a, b) {
+    var token = /name="csrfmiddlewaretoken" value="[^"]*"/g;
+    return a.replace(token, "") === b.replace(token, "");
+  }
+
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var checked = checkedBoxes();
     document.querySelectorAll("[data-refresh][id]").forEach(function (el) {
       var fresh = doc.getElementById(el.id);
-      if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      if (fresh && !same(fresh.innerHTML, el.innerHTML)) el.innerHTML = fresh.innerHTML;
     });
     document.querySelectorAll("[data-refresh][id] input[type=checkbox]").forEach(function (box) {
       if (checked[box.name + "=" + box.value]) box.checked = true;

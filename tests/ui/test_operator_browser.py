@@ -64,21 +64,16 @@ def test_operator_cancels_retries_and_deletes_from_the_job_page(stack, owner):
     assert not Job.objects.filter(pk=job_id).exists()
 
 
-def test_a_409_reads_as_the_apis_message_and_promote_runs_a_delayed_job(stack, owner):
+def test_run_now_promotes_a_delayed_job(stack, owner):
     base = stack["web"].base
     job_id = submit(stack, owner, {"name": "echo", "data": {"later": 1}, "options": {"delay": 3_600_000}})
     page = page_for(stack, owner)
     page.goto(f"{base}/app/jobs/{job_id}/")
     expect(page.locator("#job-run-at time")).to_have_count(1)
-    Job.objects.filter(pk=job_id).update(state="waiting")  # changed behind the page's back
     page.click("button[data-action=promote]")
-    expect(page.locator(".messages")).to_contain_text(
-        f"job {job_id} is waiting; only delayed jobs can be promoted"
-    )
-    Job.objects.filter(pk=job_id).update(state="delayed")
-    page.goto(f"{base}/app/jobs/{job_id}/")
-    page.click("button[data-action=promote]")
+    expect(page.locator(".messages")).to_contain_text(f"Job #{job_id} promoted: it runs now.")
     expect(page.locator("#job-state")).to_have_text("completed", timeout=20_000)
+    expect(page.locator("button[data-action=promote]")).to_have_count(0)
 
 
 def test_a_failed_job_shows_its_reason_stack_trace_and_attempts(stack, owner):
