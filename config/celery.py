@@ -27,3 +27,12 @@ def _close_old_connections(**_):
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_process_shutdown.connect(weak=False)
+def _flush_throughput(**_):
+    """A pool process that stops sends its last second of Queues-board counts (``jobs.throughput``):
+    billiard's children end with ``os._exit``, which skips ``atexit``."""
+    from jobs.throughput import flush
+
+    flush()

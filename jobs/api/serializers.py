@@ -151,12 +151,29 @@ class JobSerializer(serializers.Serializer):
         return UtcDateTimeField().to_representation(job.run_at) if job.state == JobState.DELAYED else None
 
 
+class JobAttemptSerializer(serializers.Serializer):
+    """One finished attempt (``jobs.attempts``): instants as stored, ISO 8601 UTC."""
+
+    attempt = serializers.IntegerField(min_value=1)
+    startedAt = serializers.DateTimeField(allow_null=True)  # noqa: N815
+    finishedAt = serializers.DateTimeField()  # noqa: N815
+    durationMs = serializers.IntegerField(allow_null=True, help_text="Milliseconds.")  # noqa: N815
+    outcome = serializers.ChoiceField(choices=["completed", "failed", "cancelled"])
+    reason = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "JobAttempt"
+
+
 class JobDetailSerializer(JobSerializer):
-    """One job read alone (GET /jobs/{jobId}, actions): the list's fields plus ``stacktrace`` and
-    ``logs`` (owner-only by construction: every job endpoint is scoped to the caller's jobs)."""
+    """One job read alone (GET /jobs/{jobId}, actions): the list's fields plus ``stacktrace``, ``logs``
+    and ``attemptHistory`` (owner-only by construction: every job endpoint is scoped to the caller's jobs)."""
 
     stacktrace = BlankAsNullCharField()
     logs = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    attemptHistory = JobAttemptSerializer(  # noqa: N815
+        source="attempt_history", many=True, help_text="Every finished attempt, oldest first."
+    )
 
     class Meta:
         ref_name = "JobDetail"

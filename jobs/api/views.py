@@ -162,6 +162,18 @@ class JobViewSet(viewsets.ViewSet):
         """POST /jobs/{jobId}/retry → the job, ``waiting`` again; 409 unless it is failed or cancelled."""
         return self._act(services.job_retry, pk)
 
+    @extend_schema(
+        summary="Run a delayed job now",
+        request=None,
+        responses={200: JobDetailSerializer, **errors(409)},
+        description="BullMQ's promote: a delayed job (a delay or a retry's backoff) becomes waiting at once. "
+        "409 in any other state.",
+    )
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        """POST /jobs/{jobId}/promote → the job, ``waiting`` now (BullMQ's promote); 409 unless delayed."""
+        return self._act(services.job_promote, pk)
+
     def _act(self, service, pk):
         job = selectors.job_get(user=self.request.user, job_id=pk)
         try:
