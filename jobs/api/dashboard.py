@@ -7,6 +7,7 @@ aggregate over the caller's rows.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user
 from django.db.models import Count, Min, Q
 from drf_spectacular.utils import extend_schema
@@ -178,8 +179,10 @@ class AdminDashboardView(APIView):
 
 class ApiRootView(APIView):
     """GET /: the original's ``{"message": "API is running"}`` for an API client (an ``Accept`` header
-    without ``text/html``: ``*/*`` from curl and fetch, ``application/json``); the dashboard page for a
-    browser (whose ``Accept`` names ``text/html``) and for a request without ``Accept``."""
+    without ``text/html``: ``*/*`` from curl and fetch, ``application/json``, and no session cookie);
+    the dashboard page for a browser (whose ``Accept`` names ``text/html``), for a signed-in page's own
+    fetches (the session cookie: the live refresh asks with ``*/*``) and for a request without
+    ``Accept``."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -193,7 +196,7 @@ class ApiRootView(APIView):
     def get(self, request):
         page = request._request
         accept = page.headers.get("Accept")
-        if accept is None or "text/html" in accept:
+        if accept is None or "text/html" in accept or settings.SESSION_COOKIE_NAME in page.COOKIES:
             # DRF set the Django request's user to its own (none: no authenticators here); the page
             # needs the session's, as Django's AuthenticationMiddleware had it.
             page.user = get_user(page)

@@ -505,3 +505,16 @@ def test_another_user_sees_nothing_of_yours_on_the_new_routes(db, owner, other_u
         assert res.status_code == 404, method
     assert theirs.get("/api-keys").json()["apiKeys"] == []
     assert mine.get(f"/api-keys/{key_id}").json()["apiKey"]["isActive"] is True
+
+
+def test_root_is_json_for_api_clients_and_the_page_for_browsers(db, owner):
+    from django.test import Client
+
+    assert APIClient().get("/", HTTP_ACCEPT="*/*").json() == {"message": "API is running"}
+    assert APIClient().get("/", HTTP_ACCEPT="application/json").json() == {"message": "API is running"}
+    browser = Client()
+    assert browser.get("/", HTTP_ACCEPT="text/html,*/*;q=0.8").status_code == 302  # to the login page
+    browser.force_login(owner)
+    # a signed-in page refreshing itself with fetch() (Accept */*) gets the page, not the API's answer
+    page = browser.get("/", HTTP_ACCEPT="*/*", HTTP_X_REQUESTED_WITH="refresh")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
