@@ -234,8 +234,9 @@ CACHES = {
     }
 }
 
-# Per client address (X-Forwarded-For is trusted only for NUM_PROXIES hops); "N/second|minute|hour|day".
-REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=None)
+# Per client address: the socket's, or with NUM_PROXIES = N >= 1 the N-th X-Forwarded-For entry from the
+# right (accounts/throttling.py); "N/second|minute|hour|day".
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": env.str("THROTTLE_LOGIN", default="10/minute"),
     "register": env.str("THROTTLE_REGISTER", default="30/hour"),

@@ -212,6 +212,7 @@ class WebServer:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--no-proxy-headers",  # as the Procfile: throttles see the socket's address
             ],
             cwd=BASE_DIR,
             env=full_env,
