@@ -6,6 +6,10 @@ Two entry points share :func:`error_body`:
   (validation, parse errors, 401/403/404/405/415, 429 with ``Retry-After``, our ``Conflict`` and
   ``PayloadTooLarge``), and anything unexpected (logged with the request id, answered 500 without a
   traceback).
+- Transient database errors (busy, locked, no connection free: ``config.dberrors``) are a 503 with
+  ``Retry-After`` wherever they happen: DRF views (the handler), other views
+  (``process_exception``), middleware (Django's ``got_request_exception`` marks the request and
+  :class:`ApiErrorMiddleware` turns its 500 into the 503, also with ``DEBUG`` pages on).
 - :class:`ApiErrorMiddleware`: what happens outside DRF views: an unknown path or method (404/405,
   JSON even with ``DEBUG`` on, where Django would render its HTML debug page), an exception in a plain
   Django view (500 JSON), and NUL characters in the path or query (400: PostgreSQL cannot compare
@@ -13,13 +17,17 @@ Two entry points share :func:`error_body`:
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from .dberrors import is_transient_database_error
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +76,8 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
 
     response = exception_handler(exc, context)
+    if response is None and is_transient_database_error(exc):
+        return database_busy_response(Response)
     if response is None:
         request = context.get("request")
         logger.error(
@@ -100,6 +110,21 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Payload too large."
     default_code = "too_large"
+
+
+DATABASE_BUSY_RETRY_AFTER_S = 1
+
+
+def database_busy_response(response_class=JsonResponse):
+    """503 with ``Retry-After`` for a transient database error (no connection free in the pool within
+    ``DB_POOL_TIMEOUT_S``, "too many clients", SQLite's "database is locked"): the honest answer,
+    logged as a warning, never a 500 (``config.dberrors``)."""
+    logger.warning("database busy or unreachable; answered 503", exc_info=True)
+    response = response_class(
+        error_body("The database is busy or unreachable; retry shortly"), status=503
+    )
+    response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER_S)
+    return response
 
 
 def error_body(message: str, errors: dict | None = None) -> dict:
@@ -171,6 +196,8 @@ class ApiErrorMiddleware:
 
     @staticmethod
     def _shape(request, response):
+        if response.status_code == 500 and getattr(request, "_transient_database_error", False):
+            return database_busy_response()
         if (
             response.status_code in _STATUS_MESSAGES
             and is_api_request(request)
@@ -188,8 +215,22 @@ class ApiErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        """An exception escaping a non-DRF view: log it (with the request id) and answer 500 JSON."""
+        """An exception escaping a non-DRF view: log it (with the request id) and answer 500 JSON
+        (503 with ``Retry-After`` for a transient database error, pages included)."""
+        if is_transient_database_error(exception):
+            return database_busy_response()
         if isinstance(exception, (Http404, PermissionDenied)) or not is_api_request(request):
             return None
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return JsonResponse(server_error_body(), status=500)
+
+
+def _mark_transient_database_error(sender, request=None, **kwargs) -> None:
+    """``got_request_exception``: remember on the request that it failed for a transient database error
+    (Django sends this inside its ``except`` block), so :class:`ApiErrorMiddleware` answers 503."""
+    error = sys.exc_info()[1]
+    if request is not None and error is not None and is_transient_database_error(error):
+        request._transient_database_error = True
+
+
+got_request_exception.connect(_mark_transient_database_error, dispatch_uid="jobserver-transient-db-error")

@@ -88,16 +88,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat write to one file at once: WAL lets readers run beside the writer, and
     # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
+        # How long a writer waits for the lock before "database is locked" (503 on the web, a retry in
+        # workers: config/dberrors.py).
+        "timeout": env.float("SQLITE_BUSY_TIMEOUT_S", default=30.0),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Real worker/beat processes in the tests must open the same file, never an in-memory database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-# Persistent connections on both engines (with CELERY_DB_REUSE_MAX below): reopening one per job
-# (SQLite: open + the PRAGMAs above; PostgreSQL: a new backend) was the largest single cost of a
-# short job (docs/benchmarks.md).
-DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+# Connections (issue 13). The web process (ASGI) runs each request's synchronous code in a thread of
+# its own, with a connection of its own: a connection kept past its request (CONN_MAX_AGE > 0) is never
+# reused and stays open until garbage collection, so a burst of requests opened one backend each until
+# PostgreSQL answered "too many clients". So connections end with their request (CONN_MAX_AGE = 0), and
+# on PostgreSQL "ending" hands the connection back to a psycopg pool (Django's `pool` option) of at most
+# DB_POOL_MAX_SIZE per process: a request beyond that waits up to DB_POOL_TIMEOUT_S for a free one
+# (then 503 with Retry-After, config/exceptions.py). Celery processes run one task at a time per
+# thread; config/celery.py switches them to persistent connections (CELERY_CONN_MAX_AGE_S, with
+# CELERY_DB_REUSE_MAX below), since reopening one per job (SQLite: open + the PRAGMAs above; PostgreSQL:
+# a new backend) was the largest single cost of a short job (docs/benchmarks.md). The bound per process
+# kind is in docs/deploy.md ("Database connections").
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=2)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=30.0)
+CELERY_CONN_MAX_AGE_S = env.int("CELERY_CONN_MAX_AGE_S", default=60)
+# A task that meets a transient database error is published again after 0.5, 1, 2, 4, 8 ... seconds
+# (at most TASK_DB_RETRY_MAX_DELAY_S apart), at most TASK_DB_RETRY_MAX times (config/celery.py).
+TASK_DB_RETRY_MAX = env.int("TASK_DB_RETRY_MAX", default=20)
+TASK_DB_RETRY_MAX_DELAY_S = env.float("TASK_DB_RETRY_MAX_DELAY_S", default=10.0)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_S,
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

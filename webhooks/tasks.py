@@ -2,10 +2,14 @@
 
 from celery import shared_task
 
+from config.celery import DatabaseRetryTask
+
 from . import services
 
 
-@shared_task(bind=True, name="webhooks.tasks.deliver", max_retries=None, ignore_result=True)
+@shared_task(
+    bind=True, name="webhooks.tasks.deliver", max_retries=None, ignore_result=True, base=DatabaseRetryTask
+)
 def deliver(self, delivery_id: int) -> None:
     """Make the next attempt of delivery ``delivery_id``; a retry due soon is re-published with
     Celery's own ``retry(countdown=...)``, later ones are left to ``send_due_retries``.
