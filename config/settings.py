@@ -342,6 +342,10 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # event type and window (latest progress value; deltas concatenated in order).
 WEBHOOK_COALESCE_WINDOW_S = env.float("WEBHOOK_COALESCE_WINDOW_S", default=1.0)
 WEBHOOK_RESPONSE_BODY_MAX_BYTES = env.int("WEBHOOK_RESPONSE_BODY_MAX_BYTES", default=2048)
+# Attempts of one owner's deliveries in flight at once, across every webhook worker (0: no cap). A delivery
+# beyond it waits (pending) until one of that owner's attempts ends (webhooks/slots.py), so one user's
+# hanging receivers hold at most this many of the webhook workers' slots.
+WEBHOOK_MAX_IN_FLIGHT_PER_OWNER = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_OWNER", default=2)
 # Finished deliveries older than this are deleted hourly (0: keep forever).
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
