@@ -345,13 +345,15 @@ def _claim(job_id: int, now) -> Job | None:
 def _complete(job_id: int, attempt: int, result: Any, progress: Any, finished) -> bool:
     """active → completed if attempt ``attempt`` still owns the row (as :func:`_attempt_qs`); one
     statement written once, as the claim, since the ORM's per-call query building was a fifth of a
-    short job's cost in the worker. Returns whether the row was updated."""
+    short job's cost in the worker. A completed job shows no failure: the reason and stack trace of an
+    earlier attempt (a handler error, a lost worker) are cleared. Returns whether the row was updated."""
     def prep(name: str, value: Any) -> Any:
         return Job._meta.get_field(name).get_db_prep_save(value, connection)
 
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "
-        "heartbeat_at = NULL WHERE id = %s AND state = %s AND attempts_made = %s"
+        "heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
+        "WHERE id = %s AND state = %s AND attempts_made = %s"
     )
     params = [
         JobState.COMPLETED, prep("result", result), prep("progress", progress), prep("finished_at", finished),
@@ -406,6 +408,7 @@ def job_execute(*, job_id: int) -> Job | None:
     if not _complete(job.pk, attempt, result, progress, finished):
         return None  # the reconciler took the job over meanwhile; its decision stands
     job.state, job.result, job.progress, job.finished_at = JobState.COMPLETED, result, progress, finished
+    job.failed_reason = job.stacktrace = ""
     publish_job_event(job, "completed", result=result)
     _prune(job, job.options.get("removeOnComplete"))
     return job
