@@ -2,7 +2,8 @@
 
 Variables (all optional unless noted):
 - ``DEBUG`` (bool, default off). ``make run`` turns it on for a local machine.
-- ``SECRET_KEY``: required unless ``DEBUG``.
+- ``SECRET_KEY``: required unless ``DEBUG``; with ``DEBUG`` and no ``SECRET_KEY``, a random key created
+  once in ``var/secret-key`` (or ``SECRET_KEY_FILE``).
 - ``DATABASE_URL``: default an SQLite file ``var/db.sqlite3``; e.g. ``postgres://user@host:5432/name``.
 - ``REDIS_URL``: broker, channel layer and locks; default ``redis://127.0.0.1:6379/0``.
 - ``ALLOWED_HOSTS`` (comma list), ``CSRF_TRUSTED_ORIGINS`` (comma list).
@@ -12,10 +13,13 @@ Variables (all optional unless noted):
 """
 
 import hashlib
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -24,8 +28,41 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TESTING", default=False)
+
+
+def _local_secret_key(path: Path) -> str:
+    """The key in ``path``, created there once (random, 0600) if absent: what ``make run`` signs with.
+
+    Web, worker and beat start at the same moment: each may try to create the file, and the hard
+    link (``os.link`` fails if the name exists) lets exactly one complete file win, which all read.
+    """
+    for _ in range(100):
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            key = ""
+        if key:
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    raise ImproperlyConfigured(f"could not create or read {path}; set SECRET_KEY")
+
+
 if DEBUG or TESTING:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-do-not-use-in-production-0123456789")
+    # Never a key written in the code (one was public, and a JWT forged with it was accepted): the
+    # environment's, else a random one created once under var/ (SECRET_KEY_FILE) and kept across runs.
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(
+        Path(env.str("SECRET_KEY_FILE", default="") or VAR_DIR / "secret-key")
+    )
 else:
     SECRET_KEY = env.str("SECRET_KEY")  # required in production: ImproperlyConfigured if missing
 
