@@ -225,7 +225,7 @@ class PasswordResetConfirmView(_PublicView):
 
     400 ``token`` for an invalid, used or expired token (``PASSWORD_RESET_TIMEOUT`` seconds), 400
     ``newPassword`` for Django's password validators; 429 beyond ``THROTTLE_PASSWORD_RESET_CONFIRM``.
-    Every refresh token of the account is revoked.
+    Every refresh token and API key of the account is revoked.
     """
 
     throttle_scope = "password_reset_confirm"
