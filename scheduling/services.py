@@ -278,6 +278,12 @@ def _stored_options(options: Any) -> dict:
     return dict(options) if isinstance(options, dict) else {}
 
 
+# Ids a URL /jobs/schedule/{schedulerId} cannot reach: a collection route of the API (POST
+# /jobs/schedule/preview; tests/scheduling/test_scheduler_id_routes.py keeps this in step with the
+# routes) and the dot segments that clients and proxies normalise away.
+RESERVED_SCHEDULER_IDS = frozenset({"preview", ".", ".."})
+
+
 def _check_scheduler_id(scheduler_id: Any) -> None:
     if (
         not isinstance(scheduler_id, str)
@@ -287,6 +293,13 @@ def _check_scheduler_id(scheduler_id: Any) -> None:
     ):
         raise _err(
             "schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'"
+        )
+    if scheduler_id in RESERVED_SCHEDULER_IDS:
+        raise _err(
+            "schedulerId",
+            f"schedulerId: '{scheduler_id}' is reserved (it names a route or a URL path segment); "
+            "choose another id",
+            "reserved",
         )
 
 
