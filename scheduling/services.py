@@ -537,7 +537,8 @@ _DISPATCH_FIELDS = (
 def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
     """Advance every due active schedule by one fire and hand the fires to queue ``schedules``.
 
-    Called by beat's leader. Each due schedule fires at most once per call, with its stored nominal
+    Called by beat's leader. Schedules of deactivated owners are left alone (not fired, not advanced)
+    until the owner is active again. Each due schedule fires at most once per call, with its stored nominal
     fire time, however many fires it missed (catch-up is coalesced); its next fire is the first one
     strictly after ``now``. Messages are sent before the transaction commits: a crash in between
     re-sends the same (schedule, fire time), which the job table's unique constraint turns into a
@@ -549,11 +550,12 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
     send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
     ended: list[Schedule] = []
     with transaction.atomic():
-        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by(
-            "next_fire_at"
-        )
+        # A deactivated owner's schedules are held back (they fire again, once, when the owner is back).
+        qs = Schedule.objects.filter(
+            state=ScheduleState.ACTIVE, next_fire_at__lte=now, owner__is_active=True
+        ).order_by("next_fire_at")
         if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
         due = list(qs.only(*_DISPATCH_FIELDS)[:batch_size])
         if not due:
             return 0
@@ -598,7 +600,7 @@ def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) ->
     """Seconds until the earliest active schedule is due (0 if one is due), at most ``cap``."""
     now = now or timezone.now()
     nxt = (
-        Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__isnull=False)
+        Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__isnull=False, owner__is_active=True)
         .order_by("next_fire_at")
         .values_list("next_fire_at", flat=True)
         .first()
