@@ -2,6 +2,8 @@
 
 from django.http import Http404
 
+from config.ids import id_or_404
+
 from .models import ApiKey
 
 
@@ -12,11 +14,9 @@ def api_key_list(*, user):
 
 
 def api_key_get(*, user, key_id) -> ApiKey:
-    """The user's unrevoked API key ``key_id``; ``Http404`` if it does not exist, is revoked or is
-    someone else's."""
-    if not str(key_id).isdigit():
-        raise Http404
-    row = api_key_list(user=user).filter(pk=int(key_id)).first()
+    """The user's unrevoked API key ``key_id``; ``Http404`` if it does not exist, is revoked, is someone
+    else's or is not an id (``config.ids``)."""
+    row = api_key_list(user=user).filter(pk=id_or_404(key_id)).first()
     if row is None:
         raise Http404
     return row

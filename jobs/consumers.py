@@ -175,7 +175,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _subscribe(self, job_id: str) -> None:
         job = await _job_for(self.user, job_id)
         if job is None:
-            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            await self._error(job_id[:40], f"jobId: no job {job_id[:40]!r} of yours")
             return
         key = str(job.pk)
         self.subscriptions.add(key)
@@ -183,7 +183,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _unsubscribe(self, job_id: str) -> None:
         if job_id not in self.subscriptions:
-            await self._error(job_id, f"jobId: not subscribed to {job_id!r}")
+            await self._error(job_id[:40], f"jobId: not subscribed to {job_id[:40]!r}")
             return
         self.subscriptions.discard(job_id)
         await self.send_json({"event": "unsubscribed", "jobId": job_id})
@@ -191,7 +191,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _snapshot(self, job_id: str) -> None:
         body = await _snapshot(self.user, job_id)
         if body is None:
-            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            await self._error(job_id[:40], f"jobId: no job {job_id[:40]!r} of yours")
             return
         await self.send_json(body)
 

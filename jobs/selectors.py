@@ -2,6 +2,8 @@
 
 from django.shortcuts import get_object_or_404
 
+from config.ids import id_or_404
+
 from .models import Job
 
 
@@ -16,9 +18,6 @@ def job_list(*, user, state: str | None = None, name: str | None = None):
 
 
 def job_get(*, user, job_id) -> Job:
-    """The user's job ``job_id``; ``Http404`` if it does not exist or belongs to someone else."""
-    if not (str(job_id).isascii() and str(job_id).isdigit()):  # "²".isdigit() is True, int("²") fails
-        from django.http import Http404
-
-        raise Http404
-    return get_object_or_404(Job.objects.owned_by(user).select_related("schedule"), pk=int(job_id))
+    """The user's job ``job_id``; ``Http404`` if it does not exist, belongs to someone else or is not an
+    id at all (``config.ids``)."""
+    return get_object_or_404(Job.objects.owned_by(user).select_related("schedule"), pk=id_or_404(job_id))

@@ -48,26 +48,48 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# Instants a schedule may name: the calendar of Python's datetime (years 1-9999) less a day at each end,
+# so that reading an instant in any time zone (offsets up to ±14 h) and stepping past it stay inside it.
+MIN_INSTANT = datetime(1, 1, 2, tzinfo=UTC)
+MAX_INSTANT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 def parse_instant(value: Any, field: str) -> datetime | None:
-    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime."""
+    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime.
+
+    The one parser of the instants of the API (``at``, ``startDate``, ``endDate``, preview ``from``).
+    ``None`` for ``None`` or ``""``. Raises ``ValidationError`` keyed by ``field`` for anything else
+    that is not an instant with an offset between :data:`MIN_INSTANT` and :data:`MAX_INSTANT`
+    (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC).
+    """
     if value is None or value == "":
         return None
+    bounds = f"{field}: must be between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59Z"
     if _is_int(value):
         try:
-            return datetime.fromtimestamp(value / 1000, tz=UTC)
+            parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise _err(field, f"{field}: {value} is not a valid epoch-milliseconds time") from None
-    if not isinstance(value, str):
+            raise _err(field, f"{field}: {str(value)[:40]} is not a valid epoch-milliseconds time") from None
+    elif not isinstance(value, str):
         raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
-    try:
-        parsed = parse_datetime(value.strip())
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise _err(field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)")
-    if parsed.tzinfo is None:
-        raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
-    return parsed.astimezone(UTC)
+    else:
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise _err(
+                field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)"
+            )
+        if parsed.tzinfo is None:
+            raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:
+            raise _err(field, bounds, "out_of_range") from None
+    if not MIN_INSTANT <= parsed <= MAX_INSTANT:
+        raise _err(field, bounds, "out_of_range")
+    return parsed
 
 
 def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
