@@ -10,7 +10,8 @@ Two entry points share :func:`error_body`:
   ``Retry-After`` wherever they happen: DRF views (the handler), other views
   (``process_exception``), middleware (Django's ``got_request_exception`` marks the request and
   :class:`ApiErrorMiddleware` turns its 500 into the 503, also with ``DEBUG`` pages on).
-- :class:`ApiErrorMiddleware`: what happens outside DRF views: an unknown path or method (404/405,
+- :class:`ApiErrorMiddleware`: what happens outside DRF views: a body declared larger than
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413 on every route, before any view), an unknown path or method (404/405,
   JSON even with ``DEBUG`` on, where Django would render its HTML debug page), an exception in a plain
   Django view (500 JSON), and NUL characters in the path or query (400: PostgreSQL cannot compare
   them, so they would otherwise end as a 500 from the database).
@@ -19,7 +20,8 @@ Two entry points share :func:`error_body`:
 import logging
 import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
@@ -67,7 +69,10 @@ def api_exception_handler(exc, context):
     Django's ``ValidationError`` (raised by services) becomes a 400 with its message dict;
     anything unexpected is logged and answered as a 500 JSON body without a traceback.
     """
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):  # the middleware refuses these first; kept as a backstop
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = PayloadTooLarge(f"request body: larger than the limit of {limit} bytes")
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, Http404):
@@ -158,6 +163,25 @@ def is_api_request(request) -> bool:
     return "text/html" not in request.headers.get("Accept", "")
 
 
+def body_too_large_response(message: str) -> JsonResponse:
+    """413 in the API's error shape (``request body: ...``)."""
+    return JsonResponse(error_body(message), status=413)
+
+
+def _body_too_large(request):
+    """413 for a declared body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, on every route and before any view
+    reads it (Django would raise ``RequestDataTooBig`` inside the view: a 500 from DRF, a 400 elsewhere).
+    Chunked bodies are measured and given a length by ``config.bodies`` in front of Django."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    if limit is None or not (raw.isascii() and raw.isdigit()):
+        return None  # no body, or a malformed length the server itself refuses
+    if len(raw) <= 18 and int(raw) <= limit:
+        return None
+    shown = raw if len(raw) <= 20 else raw[:20] + "..."
+    return body_too_large_response(f"request body: {shown} bytes is larger than the limit of {limit} bytes")
+
+
 class ApiErrorMiddleware:
     """JSON errors for what DRF's handler never sees (see the module docstring). Sync and async."""
 
@@ -184,6 +208,9 @@ class ApiErrorMiddleware:
 
     @staticmethod
     def _refuse(request):
+        too_large = _body_too_large(request)
+        if too_large:
+            return too_large
         if (
             "\x00" in request.path
             or "\x00" in request.META.get("QUERY_STRING", "")

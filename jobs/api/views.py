@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -40,14 +39,8 @@ class JobViewSet(viewsets.ViewSet):
         """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``).
 
         400 names the bad field or option; 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES`` (or the
-        body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, checked before parsing).
+        body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, refused before any view: ``config.exceptions``).
         """
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            raise PayloadTooLarge(
-                f"request body: {length} bytes is larger than the limit of "
-                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
-            )
         ser = JobSubmitSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
