@@ -4,8 +4,8 @@ Two entry points share :func:`error_body`:
 
 - :func:`api_exception_handler`, DRF's ``EXCEPTION_HANDLER``: every error a DRF view raises
   (validation, parse errors, 401/403/404/405/415, 429 with ``Retry-After``, our ``Conflict`` and
-  ``PayloadTooLarge``), and anything unexpected (logged with the request id, answered 500 without a
-  traceback).
+  ``PayloadTooLarge``, the services' ``config.errors.ConflictError`` family as 409), and anything
+  unexpected (logged with the request id, answered 500 without a traceback).
 - Transient database errors (busy, locked, no connection free: ``config.dberrors``) are a 503 with
   ``Retry-After`` wherever they happen: DRF views (the handler), other views
   (``process_exception``), middleware (Django's ``got_request_exception`` marks the request and
@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .dberrors import is_transient_database_error
+from .errors import ConflictError
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ def api_exception_handler(exc, context):
     Django's ``ValidationError`` (raised by services) becomes a 400 with its message dict;
     anything unexpected is logged and answered as a 500 JSON body without a traceback.
     """
-    if isinstance(exc, RequestDataTooBig):  # the middleware refuses these first; kept as a backstop
+    if isinstance(exc, ConflictError):  # the services' error family (config/errors.py)
+        exc = Conflict(str(exc))
+    elif isinstance(exc, RequestDataTooBig):  # the middleware refuses these first; kept as a backstop
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = PayloadTooLarge(f"request body: larger than the limit of {limit} bytes")
     elif isinstance(exc, DjangoValidationError):

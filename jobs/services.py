@@ -37,6 +37,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from config.errors import ConflictError
 from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
@@ -60,8 +61,17 @@ class UnrecoverableError(Exception):
     """Raise from a handler to fail the job at once, without the remaining attempts (BullMQ's name)."""
 
 
-class JobStateConflict(Exception):
-    """The job's state does not allow the action (cancel, retry, delete); the API answers 409."""
+class JobStateConflict(ConflictError):
+    """The job's state does not allow the action (cancel, retry, delete), or it was deleted meanwhile;
+    the API answers 409."""
+
+
+def _refresh(job: Job) -> None:
+    """Re-read ``job``; a concurrent DELETE that removed it is a :class:`JobStateConflict`, not a 500."""
+    try:
+        job.refresh_from_db()
+    except Job.DoesNotExist:
+        raise JobStateConflict(f"job {job.pk} was deleted meanwhile") from None
 
 
 def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
@@ -516,13 +526,13 @@ def job_cancel(*, job: Job) -> Job:
         state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
         finished_at=now,
     ):
-        job.refresh_from_db()
+        _refresh(job)
         publish_job_event(job, "cancelled")
         return job
     if Job.objects.filter(pk=job.pk, state=JobState.ACTIVE).update(cancel_requested=True):
-        job.refresh_from_db()
+        _refresh(job)
         return job
-    job.refresh_from_db()
+    _refresh(job)
     raise JobStateConflict(
         f"job {job.pk} is {job.state}; only waiting, delayed or active jobs can be cancelled"
     )
@@ -541,11 +551,11 @@ def job_retry(*, job: Job) -> Job:
             heartbeat_at=None, failed_reason="", stacktrace="", result=None, progress=0, output="",
             cancel_requested=False,
         ):
-            job.refresh_from_db()
+            _refresh(job)
             raise JobStateConflict(
                 f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried"
             )
-        job.refresh_from_db()
+        _refresh(job)
         transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -554,7 +564,7 @@ def job_delete(*, job: Job) -> None:
     """Delete a finished (completed, failed, cancelled) job. Raises :class:`JobStateConflict` otherwise."""
     deleted, _ = Job.objects.filter(pk=job.pk, state__in=FINISHED_STATES).delete()
     if not deleted:
-        job.refresh_from_db()
+        _refresh(job)
         raise JobStateConflict(f"job {job.pk} is {job.state}; only finished jobs can be deleted")
 
 

@@ -25,6 +25,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
+from config.errors import ConflictError
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
 from jobs.services import job_enqueue, job_submit, validate_job_input
@@ -225,7 +226,8 @@ def _project(schedule: Schedule) -> None:
     if schedule.kind == ScheduleKind.CRON:
         parts = schedule.cron_expression.split()
         minute, hour, dom, month, dow = parts[-5:]
-        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+        task.crontab = _shared_row(
+            CrontabSchedule,
             minute=minute,
             hour=hour,
             day_of_month=dom,
@@ -235,13 +237,20 @@ def _project(schedule: Schedule) -> None:
         )
     elif schedule.kind == ScheduleKind.EVERY:
         every, period = _interval_projection(schedule.every_ms)
-        task.interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
+        task.interval = _shared_row(IntervalSchedule, every=every, period=period)
     else:
-        task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.at)
+        task.clocked = _shared_row(ClockedSchedule, clocked_time=schedule.at)
     task.save()
     if schedule.periodic_task_id != task.pk:
         schedule.periodic_task = task
         Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+def _shared_row(model, **fields):
+    """The oldest django-celery-beat row with ``fields``, or a new one. Those tables have no unique
+    constraint, so two schedules saved at once may both create one; ``get_or_create`` would then
+    raise ``MultipleObjectsReturned`` for every later schedule with those fields."""
+    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
 
 
 def _interval_projection(every_ms: int) -> tuple[int, str]:
@@ -291,7 +300,14 @@ def schedule_create(
     row.anchor_at = row.start_at or now
     row.next_fire_at = _first_fire(row, now)
     _ensure_fires(row)
-    row.save()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        if scheduler_id is None:
+            raise
+        # A concurrent POST or PUT of the same id committed between the check above and this INSERT.
+        raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it") from None
     _project(row)
     return row
 
@@ -334,12 +350,22 @@ def _ensure_fires(row: Schedule) -> None:
         )
 
 
-class ScheduleExists(Exception):
+class ScheduleExists(ConflictError):
     """A schedule with that ``schedulerId`` already exists for this owner (API: 409)."""
 
 
-class ScheduleStateError(Exception):
-    """The schedule's state does not allow the action (API: 409)."""
+class ScheduleStateError(ConflictError):
+    """The schedule's state does not allow the action, or it was deleted meanwhile (API: 409)."""
+
+
+def _locked(schedule: Schedule) -> Schedule:
+    """The schedule's row, locked for this transaction (PostgreSQL; SQLite's write lock serialises the
+    writers anyway). Every action that writes a schedule or its jobs takes this lock first, so a
+    DELETE racing a pause, trigger or edit is ordered with it: a 409 when the row is already gone."""
+    row = Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+    if row is None:
+        raise ScheduleStateError(f"schedulerId: '{schedule.scheduler_id}' was deleted meanwhile")
+    return row
 
 
 @transaction.atomic
@@ -351,9 +377,19 @@ def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule
     _check_scheduler_id(scheduler_id)
     existing = Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id).first()
     if existing is None:
-        return schedule_create(
-            owner=owner, name=name, data=data, schedule=schedule, options=options, scheduler_id=scheduler_id
-        ), True
+        try:
+            with transaction.atomic():
+                return schedule_create(
+                    owner=owner, name=name, data=data, schedule=schedule, options=options,
+                    scheduler_id=scheduler_id,
+                ), True
+        except ScheduleExists:
+            # A concurrent PUT or POST created it first: replace that one (its row is committed now).
+            existing = (
+                Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id).first()
+            )
+            if existing is None:
+                raise
     return _redefine(existing, name=name, data=data, spec=schedule, options=options), False
 
 
@@ -409,7 +445,7 @@ def _iso(value: datetime | None) -> str | None:
 def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    row = _locked(schedule)
     unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
     if unknown:
         raise _err(
@@ -444,7 +480,13 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
 
 @transaction.atomic
 def schedule_delete(*, schedule: Schedule) -> None:
-    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked)."""
+    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked).
+
+    Idempotent: a schedule deleted meanwhile (a concurrent DELETE) is simply gone."""
+    try:
+        schedule = _locked(schedule)
+    except ScheduleStateError:
+        return
     task_id = schedule.periodic_task_id
     schedule.delete()
     if task_id:
@@ -454,8 +496,9 @@ def schedule_delete(*, schedule: Schedule) -> None:
 
 @transaction.atomic
 def schedule_pause(*, schedule: Schedule) -> Schedule:
-    """Stop firing until resumed. Idempotent for a paused schedule; 409 (``ScheduleStateError``) if ended."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    """Stop firing until resumed. Idempotent for a paused schedule; 409 (``ScheduleStateError``) if ended
+    or deleted meanwhile."""
+    row = _locked(schedule)
     if row.state == ScheduleState.ENDED:
         raise ScheduleStateError("schedule has ended; it cannot be paused")
     if row.state == ScheduleState.ACTIVE:
@@ -469,7 +512,7 @@ def schedule_pause(*, schedule: Schedule) -> Schedule:
 @transaction.atomic
 def schedule_resume(*, schedule: Schedule) -> Schedule:
     """Fire again from the next fire time after now (fires missed while paused are not made up)."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    row = _locked(schedule)
     if row.state == ScheduleState.ENDED:
         raise ScheduleStateError("schedule has ended; it cannot be resumed")
     if row.state == ScheduleState.PAUSED:
@@ -492,18 +535,21 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
     Allowed while active or paused (a manual run of a paused schedule); raises
     ``ScheduleStateError`` (API: 409) once the schedule has ended. The job has no ``fire_at`` (it is
     not a fire of the cadence) and ``overlap`` does not hold it back: the caller asked for it.
-    Publishes ``fired`` with ``manual: true``.
+    Publishes ``fired`` with ``manual: true``. The schedule's row is locked while the job is written,
+    so a concurrent DELETE either waits (and unlinks the new job) or has won (409).
     """
-    if schedule.state == ScheduleState.ENDED:
-        raise ScheduleStateError("schedule has ended; it cannot be triggered")
-    job, _ = job_submit(
-        owner=schedule.owner,
-        name=schedule.name,
-        data=schedule.data,
-        options=schedule.options,
-        schedule=schedule,
-    )
-    transaction.on_commit(lambda: publish_schedule_event(schedule, "fired", jobId=str(job.pk), manual=True))
+    with transaction.atomic():
+        row = _locked(schedule)
+        if row.state == ScheduleState.ENDED:
+            raise ScheduleStateError("schedule has ended; it cannot be triggered")
+        job, _ = job_submit(
+            owner=schedule.owner,
+            name=row.name,
+            data=row.data,
+            options=row.options,
+            schedule=row,
+        )
+        transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=str(job.pk), manual=True))
     return job
 
 

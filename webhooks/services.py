@@ -38,6 +38,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config import netguard
+from config.errors import ConflictError
 from config.redis_client import redis_client
 from jobs.realtime import JOB_EVENTS
 
@@ -55,11 +56,11 @@ URL_MAX_LENGTH = 2000
 DESCRIPTION_MAX_LENGTH = 500
 
 
-class WebhookExists(Exception):
+class WebhookExists(ConflictError):
     """The owner already has a webhook for this url and event type (the API answers 409)."""
 
 
-class DeliveryStateError(Exception):
+class DeliveryStateError(ConflictError):
     """The delivery's state does not allow the action (the API answers 409)."""
 
 
