@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from config.exceptions import Conflict
 from config.openapi.shapes import MessageSerializer as _MessageSerializer
+from config.serializers import StrictCharField
 
 from . import selectors, services
 from .throttling import AuthRateThrottle
@@ -75,8 +76,8 @@ class _PublicView(APIView):
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
 
@@ -126,8 +127,8 @@ class InvalidCredentials(exceptions.APIException):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
 
 
 class LoginView(_PublicView):
@@ -148,7 +149,7 @@ class LoginView(_PublicView):
 
 
 class RefreshTokenSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField()  # noqa: N815 (the contract's field name)
+    refreshToken = StrictCharField()  # noqa: N815 (the contract's field name)
 
 
 def _invalid_refresh(exc: services.TokenInvalid) -> Unauthorized:
@@ -192,7 +193,7 @@ class LogoutView(APIView):
 
 
 class PasswordResetRequestSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
+    email = StrictCharField(max_length=254)
 
 
 RESET_REQUESTED = "If an account with that email exists, a password reset email has been sent"
@@ -216,8 +217,8 @@ class PasswordResetRequestView(_PublicView):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=300)
-    newPassword = serializers.CharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
+    token = StrictCharField(max_length=300)
+    newPassword = StrictCharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
 
 
 class PasswordResetConfirmView(_PublicView):
@@ -249,7 +250,7 @@ class MeView(APIView):
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)  # noqa: N815
 
 

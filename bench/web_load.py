@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -42,6 +40,9 @@ import urllib3
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCFILE = BASE_DIR / "Procfile"
+sys.path.insert(0, str(BASE_DIR))
+
+from config.devstack import LiveStack  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -200,20 +201,6 @@ def _request(base: str, path: str, body: dict, token: str | None = None) -> dict
     return json.loads(response.data)
 
 
-def _wait_ready(base: str, stack: subprocess.Popen, timeout: float = 180) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if stack.poll() is not None:
-            raise SystemExit("make run's processes exited early")
-        try:
-            if urllib3.request("GET", base + "/readyz", timeout=5, retries=False).status == 200:
-                return
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the stack did not become ready (/readyz)")
-
-
 def _procfile_concurrency(env: dict) -> dict[str, int]:
     """Prefork children per Celery worker process kind, as the Procfile starts them."""
     out = {}
@@ -246,23 +233,18 @@ def main() -> int:
     dbname = urlsplit(dsn).path.lstrip("/")
     redis.Redis.from_url(redis_url).flushdb()
 
-    env = dict(os.environ, PORT=str(args.port), PYTHONUNBUFFERED="1")
-    env.setdefault("LOG_LEVEL", "WARNING")
-    log_path = BASE_DIR / "var" / f"web-load-{args.port}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    log = open(log_path, "w")
-    stack = subprocess.Popen([sys.executable, "-m", "config.devstack", "run"], cwd=BASE_DIR, env=env,
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{args.port}"
+    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    stack = LiveStack(args.port, BASE_DIR / "var" / f"web-load-{args.port}.log", **env)
+    base = stack.base
     sampler = None
     try:
-        _wait_ready(base, stack)
-        say(f"stack up ({load()}); log: {log_path}")
+        stack.start()
+        say(f"stack up ({load()}); log: {stack.log_path}")
         user = f"load-{uuid.uuid4().hex[:8]}"
         token = _request(base, "/auth/register", {"username": user, "password": f"S3cure-{user}-pass"})[
             "accessToken"
         ]
-        sampler = ConnectionSampler(dsn, dbname, stack.pid)
+        sampler = ConnectionSampler(dsn, dbname, stack.proc.pid)
         sampler.start()
         deadline = time.monotonic() + args.seconds
         clients = [Client(base, token, deadline) for _ in range(args.clients)]
@@ -309,9 +291,8 @@ def main() -> int:
         sampler.stop_event.set()
         sampler.join()
 
-        from_env = {k: env[k] for k in env if k.startswith(("DB_POOL", "WORKER_", "WEBHOOK_WORKER"))}
-        pool_max = int(from_env.get("DB_POOL_MAX_SIZE", _setting_default("DB_POOL_MAX_SIZE")))
-        concurrency = _procfile_concurrency(env)
+        pool_max = int(os.environ.get("DB_POOL_MAX_SIZE", _setting_default("DB_POOL_MAX_SIZE")))
+        concurrency = _procfile_concurrency(stack.env)
         bounds = {"web": pool_max, "beat": 1}
         for name, children in concurrency.items():
             bounds["webhooks worker" if name == "webhooks" else name] = 2 * children
@@ -331,13 +312,7 @@ def main() -> int:
     finally:
         if sampler is not None:
             sampler.stop_event.set()
-        if stack.poll() is None:
-            os.killpg(stack.pid, signal.SIGINT)
-            try:
-                stack.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(stack.pid, signal.SIGKILL)
-        log.close()
+        stack.stop()
 
 
 def _setting_default(name: str) -> str:

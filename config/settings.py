@@ -399,6 +399,10 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.openapi.schema.ContractAutoSche
 SPECTACULAR_SETTINGS.update(
     {
         "PREPROCESSING_HOOKS": ["config.openapi.schema.contract_paths"],
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "config.openapi.schema.strings_without_nul",
+        ],
         "COMPONENT_SPLIT_REQUEST": True,
         "ENUM_NAME_OVERRIDES": {
             "JobStateEnum": "config.openapi.shapes.JOB_STATES",

@@ -59,12 +59,15 @@ def parse_instant(value: Any, field: str) -> datetime | None:
     """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime.
 
     The one parser of the instants of the API (``at``, ``startDate``, ``endDate``, preview ``from``).
-    ``None`` for ``None`` or ``""``. Raises ``ValidationError`` keyed by ``field`` for anything else
-    that is not an instant with an offset between :data:`MIN_INSTANT` and :data:`MAX_INSTANT`
-    (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC).
+    ``None`` for ``None`` (or the key left out). Raises ``ValidationError`` keyed by ``field`` for
+    anything else that is not an instant with an offset between :data:`MIN_INSTANT` and
+    :data:`MAX_INSTANT` (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC), ``""`` included,
+    as the OpenAPI document says (a date-time or epoch milliseconds).
     """
-    if value is None or value == "":
+    if value is None:
         return None
+    if value == "":
+        raise _err(field, f"{field}: must be an ISO 8601 date-time with an offset or Z")
     bounds = f"{field}: must be between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59Z"
     if _is_int(value):
         try:
@@ -125,11 +128,14 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         "start_at": parse_instant(raw.get("startDate"), "schedule.startDate"),
         "end_at": parse_instant(raw.get("endDate"), "schedule.endDate"),
         "limit": None,
-        "overlap": raw.get("overlap") or Overlap.ALLOW,
+        "overlap": Overlap.ALLOW if raw.get("overlap") is None else raw["overlap"],
     }
-    if fields["overlap"] not in Overlap.values:
+    if fields["overlap"] not in Overlap.values:  # {} or "" used to pass as "allow"
         raise _err("schedule.overlap", "schedule.overlap: must be 'allow' or 'skip'")
     limit = raw.get("limit")
+    if limit is not None and (not _is_int(limit) or not 1 <= limit <= 2**31 - 1):
+        # Checked even when repeat.limit (which wins) is given too: a bad value is never ignored.
+        raise _err("schedule.limit", "schedule.limit: must be an integer >= 1 (the number of runs)")
     tz = raw.get("tz")
     if tz is not None and not isinstance(tz, str):
         raise _err("schedule.tz", "schedule.tz: must be an IANA time zone name such as 'Europe/Berlin'")

@@ -21,11 +21,20 @@ PATH_PARAMETERS = {
     "deliveryId": "The delivery's id.",
 }
 
+# config.pagination's bounds: page 1..10**9, limit 1..100 (page=0 is a 400, and so the spec says).
 _PAGE = [
     OpenApiParameter(
-        "page", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1-based page, default 1."
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 10**9},
+        OpenApiParameter.QUERY,
+        description="1-based page, default 1.",
     ),
-    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="1..100, default 10."),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100},
+        OpenApiParameter.QUERY,
+        description="1..100, default 10.",
+    ),
 ]
 _JOB_FILTERS = [
     OpenApiParameter(

@@ -14,6 +14,11 @@ JOB_STATES = ["waiting", "delayed", "active", "completed", "failed", "cancelled"
 SCHEDULE_STATES = ["active", "paused", "ended"]
 
 _DATETIME = {"type": "string", "format": "date-time"}
+# What the API takes as an instant (scheduling.services.parse_instant): ISO 8601 with an offset or Z,
+# or epoch milliseconds (BullMQ's form).
+INSTANT = {
+    "oneOf": [_DATETIME, {"type": "integer", "description": "Epoch milliseconds."}],
+}
 _MS = {"type": "integer", "minimum": 0}
 _KEEP = {
     "description": "true/false, a count of finished jobs to keep, or {count, age (seconds)}.",
@@ -57,12 +62,26 @@ JOB_OPTIONS_SCHEMA = {
     "additionalProperties": False,
 }
 _SPEC_COMMON = {
-    "startDate": {**_DATETIME, "description": "No run before this instant (ISO 8601)."},
-    "endDate": {**_DATETIME, "description": "No run after this instant; after startDate and in the future."},
-    "limit": {"type": "integer", "minimum": 1, "description": "At most this many runs in total."},
+    "startDate": {
+        **INSTANT,
+        "nullable": True,
+        "description": "No run before this instant (ISO 8601 or epoch ms; null: none).",
+    },
+    "endDate": {
+        **INSTANT,
+        "nullable": True,
+        "description": "No run after this instant (ISO 8601 or ms; null: none); after startDate, in future.",
+    },
+    "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "nullable": True,
+        "description": "At most this many runs in total (null: no limit).",
+    },
     "overlap": {
-        "enum": ["allow", "skip"],
-        "description": "skip: no new run while the previous one is waiting/active.",
+        "enum": ["allow", "skip", None],
+        "nullable": True,
+        "description": "skip: no new run while the previous one is waiting/active (null: allow).",
     },
 }
 SCHEDULE_SPEC_SCHEMA = {
@@ -80,7 +99,8 @@ SCHEDULE_SPEC_SCHEMA = {
                 },
                 "tz": {
                     "type": "string",
-                    "description": "IANA time zone, default UTC.",
+                    "nullable": True,
+                    "description": "IANA time zone, default (or null) UTC.",
                     "example": "America/New_York",
                 },
                 **_SPEC_COMMON,
@@ -101,7 +121,7 @@ SCHEDULE_SPEC_SCHEMA = {
                             "minimum": 1000,
                             "description": "Milliseconds between runs.",
                         },
-                        "limit": {"type": "integer", "minimum": 1},
+                        "limit": {"type": "integer", "minimum": 1, "nullable": True},
                     },
                     "additionalProperties": False,
                 },
@@ -113,7 +133,10 @@ SCHEDULE_SPEC_SCHEMA = {
             "type": "object",
             "title": "at",
             "required": ["at"],
-            "properties": {"at": {**_DATETIME, "description": "The one run's instant."}, **_SPEC_COMMON},
+            "properties": {
+                "at": {**INSTANT, "description": "The one run's instant (ISO 8601 or epoch ms)."},
+                **_SPEC_COMMON,
+            },
             "additionalProperties": False,
         },
     ],
@@ -122,6 +145,11 @@ SCHEDULE_SPEC_SCHEMA = {
 
 @extend_schema_field({"description": 'Any JSON value (0, "", false and null included).'})
 class AnyJSON(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(INSTANT)
+class InstantField(serializers.JSONField):
     pass
 
 
@@ -306,7 +334,7 @@ class PreviewRequestSerializer(serializers.Serializer):
     schedule = ScheduleSpecField()
     count = serializers.IntegerField(required=False, min_value=1, max_value=100, help_text="Default 5.")
     # `from` is a Python keyword: declared under another name and renamed below.
-    from_ = serializers.DateTimeField(required=False, help_text="Default now; times are strictly after it.")
+    from_ = InstantField(required=False, allow_null=True, help_text="Default (or null): now. ISO 8601 or ms.")
 
     class Meta:
         ref_name = "PreviewRequest"

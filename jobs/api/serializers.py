@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.serializers import StrictCharField
+
 from ..models import Job
 
 
@@ -54,6 +56,6 @@ def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
 class JobSubmitSerializer(serializers.Serializer):
     """``{name, data, options?}``; ``data`` may be any JSON value (0, "", false and null included)."""
 
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     data = serializers.JSONField(required=False, allow_null=True, default=None)
     options = serializers.JSONField(required=False, allow_null=True, default=None)

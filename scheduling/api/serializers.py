@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from config.serializers import StrictCharField
+
 from .. import services, timing
 from ..models import Schedule, ScheduleKind, ScheduleState
 
@@ -57,11 +59,11 @@ def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
 class ScheduleWriteSerializer(serializers.Serializer):
     """``{name, data, schedule, options?, schedulerId?}``; ``data`` may be any JSON value."""
 
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     data = serializers.JSONField(required=False, allow_null=True, default=None)
     schedule = serializers.JSONField()
     options = serializers.JSONField(required=False, allow_null=True, default=None)
-    schedulerId = serializers.CharField(required=False, max_length=200)
+    schedulerId = StrictCharField(required=False, max_length=200)
 
 
 class PreviewSerializer(serializers.Serializer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.serializers import StrictCharField
+
 from .. import signing
 from ..models import Delivery, EventType, Webhook
 
@@ -71,15 +73,15 @@ def delivery_to_dict(delivery: Delivery) -> dict:
 class WebhookCreateSerializer(serializers.Serializer):
     """``{url, eventType, description?}``; the URL rules live in ``services.validate_webhook_input``."""
 
-    url = serializers.CharField(trim_whitespace=True)
+    url = StrictCharField(trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values)  # noqa: N815 (API.md's key)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class WebhookUpdateSerializer(serializers.Serializer):
     """Any subset of ``{url, eventType, description, active}``."""
 
-    url = serializers.CharField(required=False, trim_whitespace=True)
+    url = StrictCharField(required=False, trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values, required=False)  # noqa: N815
-    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    description = StrictCharField(required=False, allow_blank=True, max_length=500)
     active = serializers.BooleanField(required=False)
