@@ -10,7 +10,7 @@ MAX_LIMIT = 100
 
 
 def _positive_int(raw, field: str, default: int, maximum: int | None = None) -> int:
-    if raw in (None, ""):
+    if raw is None:  # not given; "page=" (empty) is a 400 like any other non-number
         return default
     try:
         value = int(str(raw))
@@ -23,7 +23,7 @@ def _positive_int(raw, field: str, default: int, maximum: int | None = None) -> 
 
 
 def paginate(queryset, params, default_limit: int = 10) -> tuple[list, dict]:
-    """Slice ``queryset`` by ``?page`` (1-based) and ``?limit`` (1..100); O(page) plus one COUNT.
+    """Slice ``queryset`` by ``?page`` (1-based, 1..10**9) and ``?limit`` (1..100); O(page) plus one COUNT.
 
     Returns ``(items, {"total", "page", "limit", "pages"})``; raises ``ValidationError`` for bad params.
     """

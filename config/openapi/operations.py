@@ -22,27 +22,31 @@ PATH_PARAMETERS = {
 }
 
 # config.pagination's bounds: page 1..10**9, limit 1..100 (page=0 is a 400, and so the spec says).
+# Not exploded: a list or object sent for one of them arrives as "a,b" (a 400), not as other parameters.
 _PAGE = [
     OpenApiParameter(
         "page",
         {"type": "integer", "minimum": 1, "maximum": 10**9},
         OpenApiParameter.QUERY,
         description="1-based page, default 1.",
+        style="form",
+        explode=False,
     ),
     OpenApiParameter(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": 100},
         OpenApiParameter.QUERY,
         description="1..100, default 10.",
+        style="form",
+        explode=False,
     ),
 ]
 _JOB_FILTERS = [
     OpenApiParameter(
         "status",
-        OpenApiTypes.STR,
+        {"type": "string", "enum": [*shapes.JOB_STATES, ""]},
         OpenApiParameter.QUERY,
-        enum=shapes.JOB_STATES,
-        description="Only jobs in this state.",
+        description="Only jobs in this state (empty: every state).",
     ),
     OpenApiParameter(
         "name", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only jobs of this handler."
@@ -243,11 +247,13 @@ OPERATIONS: dict[str, dict] = {
             200: _ok(shapes.ScheduleSerializer, "Replaced."),
         },
         "examples": _SCHEDULE_EXAMPLES,
+        "errors": [409],
     },
     "PATCH /jobs/schedule/{schedulerId}": {
         "summary": "Change part of a schedule",
         "request": shapes.SchedulePatchSerializer,
         "responses": {200: _SCHEDULE},
+        "errors": [409],
     },
     "DELETE /jobs/schedule/{schedulerId}": {
         "summary": "Remove a schedule (its jobs are kept)",
@@ -269,6 +275,7 @@ OPERATIONS: dict[str, dict] = {
         "summary": "Run once now (cadence and limit unchanged)",
         "request": None,
         "responses": {201: _ok(shapes.TriggerSerializer, "The job created.")},
+        "errors": [409],
     },
     "GET /jobs/schedule/{schedulerId}/jobs": {
         "summary": "Jobs this schedule created",
@@ -300,7 +307,8 @@ OPERATIONS: dict[str, dict] = {
     "POST /webhooks/{id}/deliveries/{deliveryId}/redeliver": {
         "summary": "Send a delivery again",
         "request": None,
-        "responses": {200: _ok(_FREE, "The new delivery.")},
+        "responses": {202: _ok(_FREE, "The new delivery (queued).")},
+        "errors": [409],
     },
     "POST /webhooks/{id}/test": {
         "summary": "Send a test event",

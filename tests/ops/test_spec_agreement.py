@@ -23,8 +23,11 @@ def test_page_and_limit_bounds_are_documented_and_enforced(api, spec):
     page, limit = _parameter(spec, "/jobs", "get", "page"), _parameter(spec, "/jobs", "get", "limit")
     assert page["schema"] == {"type": "integer", "minimum": 1, "maximum": 10**9}
     assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 100}
-    assert api.get("/jobs?page=0").status_code == 400
+    assert page["explode"] is False and limit["explode"] is False  # a list arrives as "a,b": a 400
+    for query in ("page=0", "page=", "limit=", "limit=101", "page=1,2"):
+        assert api.get(f"/jobs?{query}").status_code == 400, query
     assert api.get("/jobs?page=1&limit=100").status_code == 200
+    assert api.get("/jobs?status=").status_code == 200  # documented: empty is every state
 
 
 def test_string_parameters_document_that_nul_is_refused(api, spec):
