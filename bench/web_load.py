@@ -1,4 +1,4 @@
-"""Web load on PostgreSQL against ``make run``'s processes: no 5xx, every job completed, bounded connections.
+"""Web load against ``make run``'s processes: no 5xx, every job completed, bounded connections (PostgreSQL).
 
     REDIS_URL=redis://127.0.0.1:6379/<N> DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \
         .venv/bin/python bench/web_load.py [--clients 100] [--seconds 60] [--port 8000]
@@ -15,6 +15,9 @@ every accepted job is ``completed``. Printed: requests, answers by status (respo
 Exit status 0 only when there was no response >= 500 (and no connection error), every accepted job
 completed, and the connections never exceeded the bound.
 
+With a ``DATABASE_URL`` that is not PostgreSQL the run uses a fresh SQLite file (``var/``) and
+checks the answers and the jobs only (SQLite has no connections to count).
+
 The bound is what docs/deploy.md states: web ``DB_POOL_MAX_SIZE`` (its psycopg pool), one per Celery
 process thread that touches the database (two per prefork child: the task and the job heartbeat),
 one for beat. The Redis database is FLUSHED first: give the benchmark its own.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import threading
@@ -40,6 +44,7 @@ import urllib3
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCFILE = BASE_DIR / "Procfile"
+BENCH_APP = "web_load"  # application_name of this script's own connections, left out of the counts
 sys.path.insert(0, str(BASE_DIR))
 
 from config.devstack import LiveStack  # noqa: E402
@@ -125,12 +130,11 @@ class ConnectionSampler(threading.Thread):
         self.stop_event = threading.Event()
 
     def run(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            own = conn.info.backend_pid
+        with psycopg.connect(self.dsn, autocommit=True, application_name=BENCH_APP) as conn:
             while not self.stop_event.is_set():
                 rows = conn.execute(
-                    "SELECT client_port FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
-                    [self.dbname, own],
+                    "SELECT client_port FROM pg_stat_activity WHERE datname = %s AND application_name <> %s",
+                    [self.dbname, BENCH_APP],
                 ).fetchall()
                 ports = _socket_inodes_by_port()
                 inode_to_pid = {}
@@ -227,13 +231,20 @@ def main() -> int:
 
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
-    if not database_url.startswith("postgres") or not redis_url:
-        raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL (a Redis database of your own)")
-    dsn = database_url.replace("postgres://", "postgresql://", 1)
-    dbname = urlsplit(dsn).path.lstrip("/")
+    if not redis_url:
+        raise SystemExit("set REDIS_URL (a Redis database of your own) and DATABASE_URL (PostgreSQL)")
+    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    postgres = database_url.startswith("postgres")
+    if postgres:
+        dsn = database_url.replace("postgres://", "postgresql://", 1)
+        dbname = urlsplit(dsn).path.lstrip("/")
+    else:  # SQLite: a fresh file; no connection bound to watch, only the answers and the jobs
+        sqlite_path = BASE_DIR / "var" / "bench-web-load.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        env["DATABASE_URL"] = f"sqlite:///{sqlite_path}"
     redis.Redis.from_url(redis_url).flushdb()
 
-    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
     stack = LiveStack(args.port, BASE_DIR / "var" / f"web-load-{args.port}.log", **env)
     base = stack.base
     sampler = None
@@ -244,8 +255,9 @@ def main() -> int:
         token = _request(base, "/auth/register", {"username": user, "password": f"S3cure-{user}-pass"})[
             "accessToken"
         ]
-        sampler = ConnectionSampler(dsn, dbname, stack.proc.pid)
-        sampler.start()
+        if postgres:
+            sampler = ConnectionSampler(dsn, dbname, stack.proc.pid)
+            sampler.start()
         deadline = time.monotonic() + args.seconds
         clients = [Client(base, token, deadline) for _ in range(args.clients)]
         started = time.monotonic()
@@ -274,26 +286,39 @@ def main() -> int:
         say(f"responses >= 500: {server_errors}")
 
         drain_started = time.monotonic()
-        completed = 0
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while time.monotonic() - drain_started < args.drain_timeout:
-                states = dict(conn.execute(
-                    "SELECT state, count(*) FROM jobs_job j JOIN auth_user u ON u.id = j.owner_id "
-                    "WHERE u.username = %s GROUP BY state", [user]
-                ).fetchall())
+        query = (
+            "SELECT state, count(*) FROM jobs_job j JOIN auth_user u ON u.id = j.owner_id "
+            "WHERE u.username = {} GROUP BY state"
+        )
+        if postgres:
+            conn = psycopg.connect(dsn, autocommit=True, application_name=BENCH_APP)
+            count_states = lambda: conn.execute(query.format("%s"), [user]).fetchall()  # noqa: E731
+        else:
+            conn = sqlite3.connect(str(sqlite_path), timeout=60)
+            count_states = lambda: conn.execute(query.format("?"), [user]).fetchall()  # noqa: E731
+        with conn:
+            while True:
+                states = dict(count_states())
                 completed = states.get("completed", 0)
-                if completed >= len(job_ids) or set(states) <= {"completed", "failed", "cancelled"}:
+                done = completed >= len(job_ids) or set(states) <= {"completed", "failed", "cancelled"}
+                if done or time.monotonic() - drain_started > args.drain_timeout:
                     break
                 time.sleep(1)
         drain_s = time.monotonic() - drain_started
         say(f"jobs accepted {len(job_ids)}, completed {completed} (states {states}); all done "
             f"{drain_s:.0f} s after the load stopped")
+        if not postgres:
+            ok = server_errors == 0 and not errors and completed == len(job_ids)
+            say("OK" if ok else "FAILED")
+            return 0 if ok else 1
         sampler.stop_event.set()
         sampler.join()
 
         pool_max = int(os.environ.get("DB_POOL_MAX_SIZE", _setting_default("DB_POOL_MAX_SIZE")))
         concurrency = _procfile_concurrency(stack.env)
-        bounds = {"web": pool_max, "beat": 1}
+        # Without a pool (DB_POOL_MAX_SIZE=0) the web's connections are bounded by nothing but its
+        # concurrent requests: one per request in flight (--clients).
+        bounds = {"web": pool_max or args.clients, "beat": 1}
         for name, children in concurrency.items():
             bounds["webhooks worker" if name == "webhooks" else name] = 2 * children
         bound = sum(bounds.values())

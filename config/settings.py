@@ -153,7 +153,8 @@ CELERY_CONN_MAX_AGE_S = env.int("CELERY_CONN_MAX_AGE_S", default=60)
 TASK_DB_RETRY_MAX = env.int("TASK_DB_RETRY_MAX", default=20)
 TASK_DB_RETRY_MAX_DELAY_S = env.float("TASK_DB_RETRY_MAX_DELAY_S", default=10.0)
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# DB_POOL_MAX_SIZE=0: no pool, one connection per request, closed at its end (e.g. behind PgBouncer).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": DB_POOL_MIN_SIZE,
         "max_size": DB_POOL_MAX_SIZE,
