@@ -56,7 +56,7 @@ urlpatterns = [
     path("", include("jobs.api.urls")),
     # issue 7: live status page and job detail page
     path("app/live/", live_views.live_page, name="live"),
-    path("app/jobs/<int:job_id>/", live_views.job_detail_page, name="job-detail"),
+    path("app/jobs/<str:job_id>/", live_views.job_detail_page, name="job-detail"),
     path("", include("webhooks.api.urls")),
 ]
 

@@ -14,7 +14,9 @@ Protocol (JSON text frames):
   schedule events keep coming. ``{"action": "unsubscribe", "jobId": ...}`` removes one; after the
   last one the socket is back to all of the user's jobs. Both answer ``{"event": "subscribed" |
   "unsubscribed", "jobId"}``. A job that is not the user's (or does not exist) answers
-  ``{"event": "error", "message": ..., "jobId"}`` and changes nothing.
+  ``{"event": "error", "message": ..., "jobId"}`` and changes nothing. ``jobId`` is read as in
+  ``GET /jobs/{jobId}`` (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`); the answer and the
+  events carry the job's public id.
 - ``{"action": "snapshot", "jobId": ...}`` answers ``{"event": "snapshot", ...the job as GET
   /jobs/{jobId}}`` so a page that reconnects can resync.
 - A user who is deactivated (``is_active`` off) has every open socket closed with 4401 at once (a
@@ -86,10 +88,11 @@ def _is_active(user_id: int) -> bool:
 
 
 @database_sync_to_async
-def _job_for(user, job_id):
-    """The user's job or ``None``; ownership is the selector's rule, as for GET /jobs/{jobId}."""
+def _public_id_for(user, job_id) -> str | None:
+    """The public id of the user's job named ``job_id``, or ``None``; ownership and the reading of
+    the id are the selector's, as for GET /jobs/{jobId}."""
     try:
-        return selectors.job_get(user=user, job_id=job_id)
+        return selectors.job_get(user=user, job_id=job_id).public_id
     except Http404:
         return None
 
@@ -173,20 +176,21 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self._error(None, "action: must be one of subscribe, unsubscribe, snapshot, ping")
 
     async def _subscribe(self, job_id: str) -> None:
-        job = await _job_for(self.user, job_id)
-        if job is None:
+        key = await _public_id_for(self.user, job_id)
+        if key is None:
             await self._error(job_id[:40], f"jobId: no job {job_id[:40]!r} of yours")
             return
-        key = str(job.pk)
         self.subscriptions.add(key)
         await self.send_json({"event": "subscribed", "jobId": key})
 
     async def _unsubscribe(self, job_id: str) -> None:
-        if job_id not in self.subscriptions:
+        # Any id of the job undoes its subscription; a job deleted meanwhile by the id it was subscribed as.
+        key = job_id if job_id in self.subscriptions else await _public_id_for(self.user, job_id)
+        if key not in self.subscriptions:
             await self._error(job_id[:40], f"jobId: not subscribed to {job_id[:40]!r}")
             return
-        self.subscriptions.discard(job_id)
-        await self.send_json({"event": "unsubscribed", "jobId": job_id})
+        self.subscriptions.discard(key)
+        await self.send_json({"event": "unsubscribed", "jobId": key})
 
     async def _snapshot(self, job_id: str) -> None:
         body = await _snapshot(self.user, job_id)

@@ -47,7 +47,8 @@ def live_page(request):
 
 
 @login_required
-def job_detail_page(request, job_id: int):
-    """GET /app/jobs/<id>/: one job (data, options, result or error, output, timestamps); 404 if not yours."""
+def job_detail_page(request, job_id: str):
+    """GET /app/jobs/<id>/ (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`): one job (data, options,
+    result or error, output, timestamps); 404 if not yours."""
     job = selectors.job_get(user=request.user, job_id=job_id)
     return render(request, "jobs/job_detail_live.html", {"job": _for_page(job), "job_json": job_to_dict(job)})

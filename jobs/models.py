@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from . import ids
+
 
 class JobState(models.TextChoices):
     """BullMQ's state names, plus ``cancelled``."""
@@ -112,3 +114,17 @@ class Job(models.Model):
             return None
         claimed = self.__dict__.get("_scheduler_id")
         return claimed if claimed is not None else self.schedule.scheduler_id
+
+    @property
+    def public_id(self) -> str:
+        """The id clients see and address the job by (BullMQ's job id; rules in :mod:`jobs.ids`).
+
+        The custom ``options.jobId``, else ``repeat:<schedulerId>:<fire time ms>`` for a schedule
+        fire's job, else the numeric id. The ``id``/``jobId`` of the job's JSON and events.
+        """
+        key = self.idempotency_key
+        if key is not None and ids.is_addressable_key(key):
+            return key
+        if self.fire_at is not None and self.schedule_id is not None:
+            return ids.repeat_job_id(self.scheduler_id, self.fire_at)
+        return str(self.pk)

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from . import ids
+
 KNOWN_OPTIONS = (
     "attempts",
     "backoff",
@@ -105,6 +107,10 @@ def validate_options(options: Any) -> dict:
             errors["jobId"] = ["options.jobId: must be a non-empty string"]
         elif len(str(job_id)) > 255:
             errors["jobId"] = ["options.jobId: at most 255 characters"]
+        elif ids.parse_repeat_job_id(str(job_id)) is not None:
+            errors["jobId"] = [
+                "options.jobId: ids of the form repeat:<schedulerId>:<ms> are the ids of schedule fires' jobs"
+            ]
     for key in ("removeOnComplete", "removeOnFail"):
         if key in options:
             _keep_rule(errors, key, options[key])

@@ -64,10 +64,12 @@ def now_ms() -> int:
 
 
 def job_event_message(job, event: str, **extra: Any) -> dict:
-    """The websocket/webhook message for ``event`` on ``job`` (API.md's Live updates shape)."""
+    """The websocket/webhook message for ``event`` on ``job`` (API.md's Live updates shape).
+
+    ``jobId`` is the job's public id (BullMQ's job id, :attr:`jobs.models.Job.public_id`)."""
     message = {
         "event": event,
-        "jobId": str(job.pk),
+        "jobId": job.public_id,
         "name": job.name,
         "state": job.state,
         "scheduleId": job.scheduler_id,
@@ -90,7 +92,7 @@ def publish_job_event(job, event: str, **extra: Any) -> dict:
     _publisher().publish(f"job:{job.pk}", groups, message, coalesce=event in COALESCED_EVENTS)
     from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
 
-    webhook_fan_out(owner_id=job.owner_id, message=message)
+    webhook_fan_out(owner_id=job.owner_id, message=message, job_pk=job.pk)
     return message
 
 

@@ -61,6 +61,17 @@ class ScheduleDefinitionForm(forms.Form):
     time_zone = forms.CharField(
         required=False, initial="UTC", label="Time zone", widget=forms.Select(choices=time_zone_choices())
     )
+    immediately = forms.BooleanField(
+        required=False,
+        label="Run once now too",
+        help_text="One run as soon as it is saved, then the cron expression (BullMQ's immediately).",
+    )
+    offset = forms.IntegerField(
+        required=False,
+        label="Offset (ms)",
+        help_text="Fire at this many ms past each multiple of the interval since 1970 (BullMQ's offset); "
+        "empty: count the interval from when the schedule starts.",
+    )
     at = forms.DateTimeField(required=False, label="Run once at", widget=DATETIME_WIDGET)
     start_at = forms.DateTimeField(required=False, label="Start", widget=DATETIME_WIDGET)
     end_at = forms.DateTimeField(required=False, label="End", widget=DATETIME_WIDGET)
@@ -89,6 +100,8 @@ class ScheduleDefinitionForm(forms.Form):
             "schedule.tz": "time_zone",
             "schedule.repeat": self.every_field,
             "schedule.repeat.every": self.every_field,
+            "schedule.offset": "offset",
+            "schedule.immediately": "immediately",
             "schedule.at": "at",
             "schedule.startDate": "start_at",
             "schedule.endDate": "end_at",
@@ -108,8 +121,12 @@ class ScheduleDefinitionForm(forms.Form):
         spec: dict[str, Any]
         if kind == ScheduleKind.CRON:
             spec = {"cron": c.get("cron_expression") or "", "tz": c.get("time_zone") or "UTC"}
+            if c.get("immediately"):
+                spec["immediately"] = True
         elif kind == ScheduleKind.EVERY:
             spec = {"repeat": {"every": self.every_ms()}}
+            if c.get("offset") is not None:
+                spec["repeat"]["offset"] = c["offset"]
         else:
             # No instant entered: leave `at` out and the service answers "give exactly one of ...".
             spec = {"at": _iso(c["at"])} if c.get("at") else {}
@@ -169,6 +186,7 @@ def initial_from_schedule(row: Schedule) -> dict:
         "limit": row.limit,
         "overlap": row.overlap,
         "every_ms": row.every_ms,
+        "offset": row.offset_ms,
     }
     if row.every_ms:
         unit = next(u for u in ("d", "h", "min", "s", "ms") if row.every_ms % EVERY_UNITS[u] == 0)
@@ -199,8 +217,10 @@ class SchedulePageForm(ScheduleDefinitionForm):
         "kind",
         "cron_expression",
         "time_zone",
+        "immediately",
         "every",
         "every_unit",
+        "offset",
         "at",
         "start_at",
         "end_at",

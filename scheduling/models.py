@@ -59,6 +59,11 @@ class Schedule(models.Model):
     anchor_at = models.DateTimeField(
         null=True, blank=True, help_text="Interval fire k is at anchor + k*every."
     )
+    offset_ms = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="BullMQ's repeat offset: interval fires fall on epoch + offset + k*every (ms).",
+    )
     start_at = models.DateTimeField(null=True, blank=True)
     end_at = models.DateTimeField(null=True, blank=True)
     limit = models.PositiveIntegerField(null=True, blank=True)
@@ -99,6 +104,10 @@ class Schedule(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(limit__isnull=True) | Q(limit__gte=1), name="schedule_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(offset_ms__isnull=True) | Q(offset_ms__gt=0, offset_ms__lt=models.F("every_ms")),
+                name="schedule_offset_within_every",
             ),
         ]
 

@@ -26,6 +26,7 @@ from django_celery_beat.models import (
 )
 
 from config.errors import ConflictError
+from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
 from jobs.services import job_enqueue, job_submit, validate_job_input
@@ -36,9 +37,32 @@ from .models import Overlap, Schedule, ScheduleKind, ScheduleState
 logger = logging.getLogger(__name__)
 
 FIRE_TASK = "scheduling.tasks.fire_schedule"
-SPEC_KEYS = {"cron", "tz", "repeat", "every", "at", "startDate", "endDate", "limit", "overlap"}
+SPEC_KEYS = {
+    "cron",
+    "pattern",
+    "tz",
+    "repeat",
+    "every",
+    "offset",
+    "immediately",
+    "at",
+    "startDate",
+    "endDate",
+    "limit",
+    "overlap",
+}
+REPEAT_KEYS = {"every", "limit", "offset"}
 MAX_EVERY_MS = 10 * 365 * 24 * 3600 * 1000
 MAX_PREVIEW = 100
+
+
+def now_ms() -> datetime:
+    """Now (aware UTC) in whole milliseconds, the precision of BullMQ's times and of ``repeat:`` job ids.
+
+    New interval grids and immediate fires start here, so a fire's time is exactly the ms of its id.
+    """
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _err(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -97,33 +121,32 @@ def parse_instant(value: Any, field: str) -> datetime | None:
 
 
 def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
-    """Validate the API's ``schedule`` object and return ``Schedule`` field values.
+    """Validate the API's ``schedule`` object and return ``Schedule`` field values plus ``immediately``.
 
-    ``raw`` is exactly one of ``{cron, tz?}``, ``{repeat: {every, limit?}}`` or ``{at}``, plus
-    optional ``startDate``, ``endDate``, ``limit`` and ``overlap`` ("allow" | "skip").
+    ``raw`` is exactly one of ``{cron, tz?}`` (BullMQ's ``pattern`` is the same key),
+    ``{repeat: {every, limit?, offset?}}`` (``every``/``offset`` may also sit at the top, BullMQ's flat
+    repeat options) or ``{at}``, plus optional ``startDate``, ``endDate``, ``limit``, ``overlap``
+    ("allow" | "skip") and ``immediately``. ``immediately`` (BullMQ) is not stored: the returned
+    ``"immediately"`` is True when this write asks a cron schedule for one run at once (it is a no-op
+    for ``every``, which runs at once anyway; refused with ``startDate`` and for ``at``).
+    ``offset`` (BullMQ, ms, 0 < offset < every; 0 means none) puts interval fires on
+    ``epoch + offset + k*every`` and is refused with ``startDate`` (which anchors the grid itself).
     Raises ``ValidationError`` keyed by the JSON path (``schedule.cron``, ``schedule.endDate``, ...).
     """
-    now = now or timezone.now()
-    if not isinstance(raw, dict):
-        raise _err("schedule", "schedule: must be an object with one of cron, repeat or at")
-    unknown = sorted(set(raw) - SPEC_KEYS)
-    if unknown:
-        raise _err(
-            "schedule",
-            f"schedule: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SPEC_KEYS))}",
-        )
-    repeat = raw.get("repeat")
-    if repeat is None and raw.get("every") is not None:
-        repeat = {"every": raw["every"]}  # BullMQ also accepts `every` at the top of the repeat options
-    kinds = [
-        k for k, v in (("cron", raw.get("cron")), ("repeat", repeat), ("at", raw.get("at"))) if v is not None
-    ]
+    now = now or now_ms()
+    _check_object(raw, "schedule", "with one of cron, repeat or at", SPEC_KEYS)
+    if raw.get("cron") is not None and raw.get("pattern") is not None:
+        raise _err("schedule", "schedule: give cron or pattern (BullMQ's name for it), not both")
+    expression = raw["cron"] if raw.get("cron") is not None else raw.get("pattern")
+    repeat = _repeat_object(raw)
+    kinds = [k for k, v in (("cron", expression), ("repeat", repeat), ("at", raw.get("at"))) if v is not None]
     if len(kinds) != 1:
         raise _err("schedule", "schedule: give exactly one of cron, repeat (with every) or at")
     fields: dict[str, Any] = {
         "cron_expression": "",
         "time_zone": "UTC",
         "every_ms": None,
+        "offset_ms": None,
         "at": None,
         "start_at": parse_instant(raw.get("startDate"), "schedule.startDate"),
         "end_at": parse_instant(raw.get("endDate"), "schedule.endDate"),
@@ -145,7 +168,6 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         raise _err("schedule.tz", f"schedule.{exc}", exc.code) from None
 
     if kinds[0] == "cron":
-        expression = raw["cron"]
         if not isinstance(expression, str):
             raise _err("schedule.cron", "schedule.cron: must be a cron expression string such as '0 0 * * *'")
         try:
@@ -154,14 +176,6 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
             raise _err("schedule.cron", f"schedule.{exc}", exc.code) from None
         fields["kind"] = ScheduleKind.CRON
     elif kinds[0] == "repeat":
-        if not isinstance(repeat, dict):
-            raise _err("schedule.repeat", "schedule.repeat: must be an object {every, limit?}")
-        extra = sorted(set(repeat) - {"every", "limit"})
-        if extra:
-            raise _err(
-                "schedule.repeat",
-                f"schedule.repeat: unknown key(s) {', '.join(extra)}; allowed: every, limit",
-            )
         every = repeat.get("every")
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
@@ -192,7 +206,67 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
             raise _err("schedule.endDate", "schedule.endDate: must be after startDate")
         if end <= now:
             raise _err("schedule.endDate", "schedule.endDate: must be in the future")
+    fields["offset_ms"] = _offset_ms(raw, repeat or {}, fields)
+    fields["immediately"] = _immediately(raw.get("immediately"), fields)
     return fields
+
+
+def _check_object(value: Any, field: str, shape: str, allowed: set[str]) -> None:
+    if not isinstance(value, dict):
+        raise _err(field, f"{field}: must be an object {shape}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _err(
+            field, f"{field}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _repeat_object(raw: dict) -> dict | None:
+    """The ``repeat`` object, or ``{every}`` when BullMQ's flat ``every`` is given at the top."""
+    repeat = raw.get("repeat")
+    if repeat is None:
+        return {"every": raw["every"]} if raw.get("every") is not None else None
+    _check_object(repeat, "schedule.repeat", "{every, limit?, offset?}", REPEAT_KEYS)
+    if raw.get("every") is not None:
+        raise _err("schedule.every", "schedule.every: give every either at the top or in repeat, not both")
+    return repeat
+
+
+def _offset_ms(raw: dict, repeat: dict, fields: dict) -> int | None:
+    """BullMQ's ``offset`` (top level or in ``repeat``): ``None`` for absent or 0 (BullMQ: no offset)."""
+    given = [value for value in (raw.get("offset"), repeat.get("offset")) if value is not None]
+    if len(given) > 1:
+        raise _err("schedule.offset", "schedule.offset: give offset either at the top or in repeat, not both")
+    if not given or (_is_int(given[0]) and given[0] == 0):
+        return None
+    every = fields["every_ms"]
+    if every is None:
+        raise _err("schedule.offset", "schedule.offset: applies to an interval (repeat.every) only")
+    if not _is_int(given[0]) or not 0 <= given[0] < every:
+        raise _err(
+            "schedule.offset",
+            f"schedule.offset: must be an integer number of milliseconds from 0 to every - 1 ({every - 1})",
+        )
+    if fields["start_at"] is not None:
+        raise _err(
+            "schedule.offset",
+            "schedule.offset: cannot be combined with startDate, which anchors the interval's fire times",
+        )
+    return given[0]
+
+
+def _immediately(value: Any, fields: dict) -> bool:
+    """BullMQ's ``immediately``: True when a cron schedule asks for one run at once on this write."""
+    if value is None or value is False:
+        return False
+    if value is not True:
+        raise _err("schedule.immediately", "schedule.immediately: must be true or false")
+    if fields["start_at"] is not None:
+        # BullMQ: "Both .immediately and .startDate options are defined for this repeatable job"
+        raise _err("schedule.immediately", "schedule.immediately: cannot be combined with startDate")
+    if fields["kind"] == ScheduleKind.AT:
+        raise _err("schedule.immediately", "schedule.immediately: applies to cron and repeat, not to at")
+    return fields["kind"] == ScheduleKind.CRON
 
 
 def _validate_definition(
@@ -202,6 +276,32 @@ def _validate_definition(
     if isinstance(options, dict) and "jobId" in options:
         raise _err("options", "options.jobId: not allowed on a schedule; each run gets its own job id")
     return parse_schedule_spec(spec, now=now), merged
+
+
+def _anchor(schedule: Schedule, now: datetime, *, restart: bool) -> datetime:
+    """Fire 0 of an interval grid that starts or moves now (``Schedule.anchor_at``).
+
+    With ``offset`` (BullMQ): the first instant after ``now`` whose epoch ms is ``offset`` past a
+    multiple of ``every``. Else ``startDate`` (our anchoring: fires at startDate + k*every, even if it
+    is past), except on ``restart`` (an existing schedule's interval changed), where BullMQ counts the
+    new grid from now: a past ``startDate`` gives way to ``now`` (one run at once); a future one stays.
+    """
+    if schedule.kind == ScheduleKind.EVERY and schedule.offset_ms:
+        every, at = schedule.every_ms, epoch_ms(now)
+        slot = at // every * every + schedule.offset_ms
+        return from_epoch_ms(slot if slot > at else slot + every)
+    if schedule.start_at is not None and (not restart or schedule.start_at >= now):
+        return schedule.start_at
+    return now
+
+
+_CADENCE = ("kind", "cron_expression", "time_zone", "every_ms", "offset_ms", "at")
+
+
+def _cadence(values: dict) -> tuple:
+    """What decides a schedule's fire times besides its bounds; the zone only matters to a cron."""
+    zone_matters = values["kind"] == ScheduleKind.CRON
+    return tuple(None if key == "time_zone" and not zone_matters else values[key] for key in _CADENCE)
 
 
 def _first_fire(schedule: Schedule, now: datetime) -> datetime | None:
@@ -294,8 +394,9 @@ def schedule_create(
     ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`). Raises
     ``ValidationError`` for bad input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
     """
-    now = timezone.now()
+    now = now_ms()
     fields, merged = _validate_definition(name=name, data=data, options=options, spec=schedule, now=now)
+    immediately = fields.pop("immediately")
     if scheduler_id is not None:
         _check_scheduler_id(scheduler_id)
         if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
@@ -303,8 +404,8 @@ def schedule_create(
     row = Schedule(owner=owner, name=name, data=data, options=_stored_options(options), **fields)
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
-    row.anchor_at = row.start_at or now
-    row.next_fire_at = _first_fire(row, now)
+    row.anchor_at = _anchor(row, now, restart=False)
+    row.next_fire_at = now if immediately else _first_fire(row, now)
     _ensure_fires(row)
     try:
         with transaction.atomic():
@@ -376,42 +477,58 @@ def _locked(schedule: Schedule) -> Schedule:
 
 @transaction.atomic
 def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None):
-    """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler`` semantics). Returns ``(schedule, created)``.
+    """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler``). Returns ``(schedule, created)``.
 
-    A replaced schedule keeps its run count and history; its next fire is recomputed from now.
+    A replaced schedule keeps its run count and history; when and whether its next fire moves is
+    :func:`_redefine`'s rule. Two concurrent upserts of a new id create one schedule; the later one
+    replaces it (BullMQ: "when 2 jobs with the same options are added ... creates only one job").
     """
     _check_scheduler_id(scheduler_id)
-    existing = Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id).first()
+    mine = Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id)
+    existing = mine.first()
     if existing is None:
         try:
-            with transaction.atomic():
-                return schedule_create(
-                    owner=owner, name=name, data=data, schedule=schedule, options=options,
-                    scheduler_id=scheduler_id,
-                ), True
+            definition = {"name": name, "data": data, "schedule": schedule, "options": options}
+            return schedule_create(owner=owner, scheduler_id=scheduler_id, **definition), True
         except ScheduleExists:
-            # A concurrent PUT or POST created it first: replace that one (its row is committed now).
-            existing = (
-                Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id).first()
-            )
-            if existing is None:
-                raise
+            existing = mine.get()
     return _redefine(existing, name=name, data=data, spec=schedule, options=options), False
 
 
 def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -> Schedule:
-    now = timezone.now()
+    """Apply a full definition to a stored schedule (PUT, PATCH, page and admin edits), as BullMQ's
+    upsert treats a scheduler that exists:
+
+    * Timing unchanged (cadence and ``startDate``): the pending fire and the counters stay; a new
+      ``name``, ``data`` or ``options`` applies to that fire without moving it (BullMQ keeps the
+      pending job's time: "when 2 jobs with the same options are added"). A tighter ``limit`` or
+      ``endDate`` may end the schedule instead.
+    * Cadence changed (``every``/``offset``, cron expression, its ``tz``, or the kind): an interval
+      runs once at once and counts its new grid from that run ("should reschedule immediately when
+      changing every interval"; a future ``startDate`` or an ``offset`` slot still comes first); a
+      cron fires at its next match after now ("should update delayed job timestamp when upserting
+      with different pattern"). A new ``startDate`` moves the grid to it.
+    * ``immediately`` on a cron schedule: one run at once, then the cadence.
+    * A paused schedule stays paused; an ended one stays ended unless the new definition allows more
+      runs (a ``limit`` above its run count, or a later ``endDate``).
+    """
+    now = now_ms()
     fields, _ = _validate_definition(name=name, data=data, options=options, spec=spec, now=now)
+    immediately = fields.pop("immediately")
+    before = _cadence({key: getattr(row, key) for key in _CADENCE})
     start_changed = fields["start_at"] != row.start_at
     for key, value in fields.items():
         setattr(row, key, value)
     row.name, row.data, row.options = name, data, _stored_options(options)
-    if start_changed or row.anchor_at is None:
-        row.anchor_at = row.start_at or now
+    cadence_changed = _cadence(fields) != before
+    if cadence_changed or start_changed or row.anchor_at is None:
+        row.anchor_at = _anchor(row, now, restart=cadence_changed)
     if row.state == ScheduleState.ENDED and (row.limit is None or row.run_count < row.limit):
         row.state = ScheduleState.ACTIVE
     if row.state == ScheduleState.ACTIVE:
-        row.next_fire_at = _first_fire(row, now)
+        row.next_fire_at = _next_fire_when_redefined(
+            row, now, moved=cadence_changed or start_changed, immediately=immediately
+        )
         if row.next_fire_at is None:
             if row.run_count == 0:
                 _ensure_fires(row)
@@ -419,6 +536,19 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
     row.save()
     _project(row)
     return row
+
+
+def _next_fire_when_redefined(
+    row: Schedule, now: datetime, *, moved: bool, immediately: bool
+) -> datetime | None:
+    if row.limit is not None and row.run_count >= row.limit:
+        return None
+    if immediately:
+        return now
+    pending = row.next_fire_at
+    if not moved and pending is not None:
+        return None if row.end_at is not None and pending > row.end_at else pending
+    return _first_fire(row, now)
 
 
 def spec_of(row: Schedule) -> dict:
@@ -430,6 +560,8 @@ def spec_of(row: Schedule) -> dict:
         spec = {"repeat": {"every": row.every_ms}}
         if row.limit is not None:
             spec["repeat"]["limit"] = row.limit
+        if row.offset_ms:
+            spec["repeat"]["offset"] = row.offset_ms
     else:
         spec = {"at": iso(row.at)}
     if row.start_at:
@@ -463,12 +595,14 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
         new = changes["schedule"]
         if not isinstance(new, dict):
             raise _err("schedule", "schedule: must be an object")
-        if any(k in new for k in ("cron", "repeat", "every", "at")):
+        if any(k in new for k in ("cron", "pattern", "repeat", "every", "at")):
             for k in ("cron", "repeat", "at", "tz"):
                 spec.pop(k, None)
         limit_given = "limit" in new or (isinstance(new.get("repeat"), dict) and "limit" in new["repeat"])
-        if "limit" in new and "repeat" in spec and "repeat" not in new:
-            spec["repeat"].pop("limit", None)
+        if "repeat" in spec and "repeat" not in new:
+            for key in ("limit", "offset"):  # given at the top, they replace the stored ones in repeat
+                if key in new:
+                    spec["repeat"].pop(key, None)
         spec.update(new)
         if not limit_given and row.limit is not None:
             # A new cadence keeps the stored run limit unless the patch sets one ("limit": null clears it).
@@ -555,26 +689,31 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
             options=row.options,
             schedule=row,
         )
-        transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=str(job.pk), manual=True))
+        transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=job.public_id, manual=True))
     return job
 
 
 def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
     """``{description, next: [ISO UTC, ...]}``: the first ``count`` (1..100) fire times strictly after
-    ``after`` (default now) for an unsaved schedule object; the same code beat uses."""
-    now = timezone.now()
+    ``after`` (default now) for an unsaved schedule object, as if it were saved at ``after``; the same
+    code beat uses. With ``immediately`` (cron) the first entry is that instant: the run at once."""
+    now = now_ms()
     if count is None:
         count = 5
     if not _is_int(count) or not 1 <= count <= MAX_PREVIEW:
         raise _err("count", f"count: must be an integer between 1 and {MAX_PREVIEW}")
     start_from = parse_instant(after, "from") or now
     fields = parse_schedule_spec(spec, now=min(now, start_from))
+    immediately = fields.pop("immediately")
     row = Schedule(**fields)
-    row.anchor_at = row.start_at or start_from
+    row.anchor_at = _anchor(row, start_from, restart=False)
+    times = [start_from] if immediately else []
     if row.kind == ScheduleKind.EVERY and row.start_at is None:
-        times = cron.interval_fire_times(row.anchor_at, row.every_ms, start_from, count, until=row.end_at)
+        times += cron.interval_fire_times(
+            row.anchor_at, row.every_ms, start_from, count - len(times), until=row.end_at
+        )
     else:
-        times = timing.fire_times(row, after=start_from, count=count)
+        times += timing.fire_times(row, after=start_from, count=count - len(times))
     if row.limit is not None:
         times = times[: row.limit]
     return {"description": timing.describe(row), "next": [_iso(t) for t in times]}
@@ -720,7 +859,7 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
         owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at
     )
     if created:
-        publish_schedule_event(row, "fired", jobId=str(job.pk), fireAt=_iso(fire_at))
+        publish_schedule_event(row, "fired", jobId=job.public_id, fireAt=_iso(fire_at))
     return job
 
 
@@ -788,4 +927,4 @@ def _enqueue_fired(jobs: list[Job]) -> None:
     for job in jobs:  # every job's message first, so the last job of the batch is not held by events
         job_enqueue(job)
     for job in jobs:
-        publish_schedule_event(job.schedule, "fired", jobId=str(job.pk), fireAt=_iso(job.fire_at))
+        publish_schedule_event(job.schedule, "fired", jobId=job.public_id, fireAt=_iso(job.fire_at))

@@ -316,8 +316,11 @@ def event_payload(owner_id: int, message: dict) -> dict:
     return payload
 
 
-def webhook_fan_out(*, owner_id: int, message: dict) -> None:
+def webhook_fan_out(*, owner_id: int, message: dict, job_pk: int | None = None) -> None:
     """Turn one job event into deliveries for the owner's matching webhooks (see the module doc).
+
+    ``job_pk`` is the job's numeric id (``message["jobId"]`` is its public id, which may be a custom
+    or ``repeat:`` id); without it ``message["jobId"]`` must be numeric.
 
     Called by ``jobs.realtime.publish_job_event`` in whatever process published the event. Never
     raises: a webhook problem must not fail a job. If Redis is unreachable, progress and delta
@@ -327,7 +330,7 @@ def webhook_fan_out(*, owner_id: int, message: dict) -> None:
         event = message.get("event")
         if event not in JOB_EVENTS:
             return
-        job_id = int(message["jobId"])
+        job_id = job_pk if job_pk is not None else int(message["jobId"])
         # The common case (an owner without webhooks) is answered from this process's cache.
         active = _active_webhooks(owner_id)
         if not active:

@@ -15,7 +15,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from . import shapes
 
 PATH_PARAMETERS = {
-    "jobId": "The job's id (``id`` / ``jobId`` of the job).",
+    "jobId": "The job's id (``id`` / ``jobId`` of the job: your ``options.jobId``, "
+    "``repeat:<schedulerId>:<fire time ms>`` for a schedule fire's job, or its number).",
     "schedulerId": "The schedule's id (``schedulerId``), yours or generated.",
     "id": "The resource's id.",
     "deliveryId": "The delivery's id.",

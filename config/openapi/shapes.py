@@ -54,7 +54,12 @@ JOB_OPTIONS_SCHEMA = {
         },
         "delay": {**_MS, "description": "Milliseconds before the job may start."},
         "priority": {"type": "integer", "minimum": 0, "description": "Lower runs first (BullMQ)."},
-        "jobId": {"type": "string", "description": "Idempotency key: the same key returns the existing job."},
+        "jobId": {
+            "type": "string",
+            "description": "Your id for the job (BullMQ's custom job id): the same key returns the existing "
+            "job, and GET/DELETE /jobs/{jobId}, cancel and retry address the job by it. Not of the form "
+            "repeat:<schedulerId>:<ms>; one in integer form stays an idempotency key only.",
+        },
         "timeout": {**_MS, "description": "Milliseconds an attempt may run."},
         "removeOnComplete": _KEEP,
         "removeOnFail": _KEEP,
@@ -84,8 +89,31 @@ _SPEC_COMMON = {
         "description": "skip: no new run while the previous one is waiting/active (null: allow).",
     },
 }
+_EVERY = {"type": "integer", "minimum": 1000, "description": "Milliseconds between runs."}
+_OFFSET = {
+    "type": "integer",
+    "minimum": 0,
+    "nullable": True,
+    "description": "BullMQ's offset: fires fall on epoch + offset + k*every (ms, below every; 0 = none).",
+}
+_IMMEDIATELY = {
+    "type": "boolean",
+    "nullable": True,
+    "description": "BullMQ's immediately: one run at once on this write, then the cron (no effect on every).",
+}
+_CRON_COMMON = {
+    "tz": {
+        "type": "string",
+        "nullable": True,
+        "description": "IANA time zone, default (or null) UTC.",
+        "example": "America/New_York",
+    },
+    "immediately": _IMMEDIATELY,
+    **_SPEC_COMMON,
+}
 SCHEDULE_SPEC_SCHEMA = {
-    "description": "Exactly one of a cron expression, an interval or a one-time instant.",
+    "description": "Exactly one of a cron expression (cron, or BullMQ's pattern), an interval (repeat, or "
+    "BullMQ's flat every) or a one-time instant.",
     "oneOf": [
         {
             "type": "object",
@@ -97,13 +125,17 @@ SCHEDULE_SPEC_SCHEMA = {
                     "description": "5-field cron (Vixie semantics).",
                     "example": "0 0 * * *",
                 },
-                "tz": {
-                    "type": "string",
-                    "nullable": True,
-                    "description": "IANA time zone, default (or null) UTC.",
-                    "example": "America/New_York",
-                },
-                **_SPEC_COMMON,
+                **_CRON_COMMON,
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "pattern",
+            "required": ["pattern"],
+            "properties": {
+                "pattern": {"type": "string", "description": "BullMQ's name for cron."},
+                **_CRON_COMMON,
             },
             "additionalProperties": False,
         },
@@ -116,17 +148,22 @@ SCHEDULE_SPEC_SCHEMA = {
                     "type": "object",
                     "required": ["every"],
                     "properties": {
-                        "every": {
-                            "type": "integer",
-                            "minimum": 1000,
-                            "description": "Milliseconds between runs.",
-                        },
+                        "every": _EVERY,
                         "limit": {"type": "integer", "minimum": 1, "nullable": True},
+                        "offset": _OFFSET,
                     },
                     "additionalProperties": False,
                 },
+                "immediately": _IMMEDIATELY,
                 **_SPEC_COMMON,
             },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "every",
+            "required": ["every"],
+            "properties": {"every": _EVERY, "offset": _OFFSET, "immediately": _IMMEDIATELY, **_SPEC_COMMON},
             "additionalProperties": False,
         },
         {
@@ -206,7 +243,10 @@ class JobTimestampsSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(
+        help_text="BullMQ's job id: your options.jobId, repeat:<schedulerId>:<fire time ms> for a "
+        "schedule fire's job, else the job's number. GET /jobs/{jobId} takes it or the number."
+    )
     jobId = serializers.CharField(help_text="Same as id (the original's name).")
     name = serializers.CharField(help_text="Handler name.")
     state = serializers.ChoiceField(choices=JOB_STATES)
@@ -279,11 +319,19 @@ class ScheduleSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["cron", "every", "at"])
     state = serializers.ChoiceField(choices=SCHEDULE_STATES)
     runCount = serializers.IntegerField(min_value=0)
-    iterationCount = serializers.IntegerField(min_value=0, help_text="Same as runCount (BullMQ's name).")
+    iterationCount = serializers.IntegerField(
+        min_value=0,
+        help_text="BullMQ's: iterations made, the pending one included (runCount + 1 while a next fire "
+        "is pending, else runCount).",
+    )
     limit = serializers.IntegerField(allow_null=True)
     overlap = serializers.ChoiceField(choices=["allow", "skip"])
     pattern = serializers.CharField(allow_null=True, help_text="The cron expression (BullMQ's name).")
     every = serializers.IntegerField(allow_null=True, help_text="Milliseconds (BullMQ's name).")
+    offset = serializers.IntegerField(
+        allow_null=True,
+        help_text="BullMQ's: ms past a multiple of every where interval fires fall; 0 for a cron.",
+    )
     tz = serializers.CharField(allow_null=True)
     startDate = serializers.DateTimeField(allow_null=True)
     endDate = serializers.DateTimeField(allow_null=True)

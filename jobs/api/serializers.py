@@ -20,10 +20,14 @@ def iso(value) -> str | None:
 def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
     """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options,
     scheduleId, timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt
-    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``"""
+    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``.
+
+    ``id`` and ``jobId`` are the job's public id (BullMQ's job id: custom ``jobId``, ``repeat:...``
+    for a schedule fire's job, else the numeric id; :mod:`jobs.ids`)."""
+    public_id = job.public_id
     body = {
-        "id": str(job.pk),
-        "jobId": str(job.pk),
+        "id": public_id,
+        "jobId": public_id,
         "name": job.name,
         "state": job.state,
         "progress": job.progress,

@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config.serializers import StrictCharField
+from jobs.ids import epoch_ms
 
 from .. import services, timing
 from ..models import Schedule, ScheduleKind, ScheduleState
@@ -16,9 +17,32 @@ def _iso(value):
     return services._iso(value)
 
 
+def iteration_count(row: Schedule) -> int:
+    """BullMQ's ``iterationCount``: the iterations the scheduler has produced, the pending one included.
+
+    BullMQ creates an iteration's job when the previous one starts (the first at upsert), so its count
+    is 1 right after creation and one ahead of the jobs run while a next one is pending. Ours: fires so
+    far (``runCount``, skipped fires included) plus 1 while a next fire is pending (active); equal to
+    ``runCount`` once paused or ended.
+    """
+    pending = row.state == ScheduleState.ACTIVE and row.next_fire_at is not None
+    return row.run_count + int(pending)
+
+
+def repeat_offset(row: Schedule) -> int | None:
+    """BullMQ's ``offset`` (ms): where interval fires fall within ``every``, i.e. their epoch ms modulo
+    ``every`` (the given ``offset``, else that of the grid's start, as BullMQ derives it); 0 for a cron,
+    as BullMQ reports for patterns; ``None`` for a one-time schedule."""
+    if row.kind == ScheduleKind.EVERY:
+        return row.offset_ms or (epoch_ms(row.anchor_at) % row.every_ms if row.anchor_at else 0)
+    return 0 if row.kind == ScheduleKind.CRON else None
+
+
 def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
     """``{schedulerId, name, data, options, schedule, state, runCount, lastRunAt, nextRunAt, description,
-    next}`` plus BullMQ aliases; ``next`` holds up to ``next_count`` fire times within ``limit``."""
+    next}`` plus BullMQ's ``JobSchedulerJson`` fields (``key`` and ``id`` = schedulerId, ``name``,
+    ``iterationCount``, ``limit``, ``pattern``, ``every``, ``offset``, ``tz``, ``template``); ``next``
+    holds up to ``next_count`` fire times within ``limit``."""
     upcoming: list = []
     if row.state == ScheduleState.ACTIVE and row.next_fire_at and next_count:
         upcoming = [row.next_fire_at]
@@ -38,11 +62,12 @@ def schedule_to_dict(row: Schedule, *, next_count: int = 5) -> dict:
         "kind": row.kind,
         "state": row.state,
         "runCount": row.run_count,
-        "iterationCount": row.run_count,
+        "iterationCount": iteration_count(row),
         "limit": row.limit,
         "overlap": row.overlap,
         "pattern": row.cron_expression or None,
         "every": row.every_ms,
+        "offset": repeat_offset(row),
         "tz": row.time_zone if row.kind == ScheduleKind.CRON else None,
         "startDate": _iso(row.start_at),
         "endDate": _iso(row.end_at),

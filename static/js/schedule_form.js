@@ -43,11 +43,14 @@
   // Mirrors SchedulePageForm.schedule_spec(); the server validates it.
   function spec() {
     var s = {}, k = kind(), limit = number(val("limit"));
-    if (k === "cron") s = { cron: val("cron_expression"), tz: val("time_zone") || "UTC" };
-    else if (k === "every") {
+    if (k === "cron") {
+      s = { cron: val("cron_expression"), tz: val("time_zone") || "UTC" };
+      if (form.elements.immediately && form.elements.immediately.checked) s.immediately = true;
+    } else if (k === "every") {
       var every = number(val("every"));
       s = { repeat: { every: every === null ? null : Math.round(every * UNITS[val("every_unit") || "s"] * 1000) / 1000 } };
       if (limit !== null) s.repeat.limit = limit;
+      if (number(val("offset")) !== null) s.repeat.offset = number(val("offset"));
     } else if (val("at")) s = { at: wallToIso(val("at")) };
     if (limit !== null && k !== "every") s.limit = limit;
     if (val("start_at")) s.startDate = wallToIso(val("start_at"));

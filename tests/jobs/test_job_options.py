@@ -137,12 +137,15 @@ def test_job_id_returns_the_first_job_with_200(api, owner, other_user):
         "/jobs/submit", {"name": "echo", "data": 2, "options": {"jobId": "order-17"}}, format="json"
     )
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["jobId"] == first.json()["jobId"] and again.json()["data"] == 1
+    # BullMQ: the custom jobId is the job's id
+    assert again.json()["jobId"] == first.json()["jobId"] == first.json()["id"] == "order-17"
+    assert again.json()["data"] == 1
     # the key is per user
     theirs, created = services.job_submit(
         owner=other_user, name="echo", data=3, options={"jobId": "order-17"}
     )
-    assert created and str(theirs.pk) != first.json()["jobId"]
+    assert created and theirs.public_id == "order-17"
+    assert Job.objects.filter(idempotency_key="order-17").count() == 2
 
 
 def test_delay_keeps_the_job_delayed_until_run_at(api):

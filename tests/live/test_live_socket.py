@@ -253,3 +253,34 @@ def test_a_socket_opened_right_after_an_unsent_event_gets_the_next_one(live_sock
     message = sock.receive(timeout=5)
     assert (message["event"], message["jobId"]) == ("active", str(job.pk))
     assert sock.nothing(0.3)
+
+
+def test_subscribe_snapshot_and_unsubscribe_take_custom_and_repeat_ids(live_socket, owner, other_user):
+    """Issue 17 item 7 / issue 19: the socket reads ``jobId`` as GET /jobs/{jobId} does; answers and
+    events carry the job's public id (its custom jobId, or ``repeat:<schedulerId>:<ms>``)."""
+    from datetime import UTC, datetime
+
+    from scheduling.models import Schedule
+
+    custom = make_job(owner, idempotency_key="nightly-ping")
+    schedule = Schedule.objects.create(owner=owner, scheduler_id="nightly", name="echo", kind="cron")
+    fired = make_job(owner, schedule=schedule, fire_at=datetime(2030, 1, 1, tzinfo=UTC))
+    repeat_id = "repeat:nightly:1893456000000"
+    sock, theirs = live_socket(owner), live_socket(other_user)
+    sock.send({"action": "subscribe", "jobId": "nightly-ping"})
+    assert sock.receive() == {"event": "subscribed", "jobId": "nightly-ping"}
+    sock.send({"action": "subscribe", "jobId": str(fired.pk)})  # by its numeric id: answered by its id
+    assert sock.receive() == {"event": "subscribed", "jobId": repeat_id}
+    publish_job_event(custom, "active")
+    publish_job_event(fired, "active")
+    assert [m["jobId"] for m in (sock.receive(), sock.receive())] == ["nightly-ping", repeat_id]
+    sock.send({"action": "snapshot", "jobId": repeat_id})
+    assert sock.receive()["jobId"] == repeat_id
+    sock.send({"action": "unsubscribe", "jobId": repeat_id})
+    assert sock.receive() == {"event": "unsubscribed", "jobId": repeat_id}
+    sock.send({"action": "unsubscribe", "jobId": str(custom.pk)})  # any id of the job undoes it
+    assert sock.receive() == {"event": "unsubscribed", "jobId": "nightly-ping"}
+    for job_id in ("nightly-ping", repeat_id):
+        theirs.send({"action": "subscribe", "jobId": job_id})
+        refused = theirs.receive()
+        assert refused == {"event": "error", "message": f"jobId: no job {job_id!r} of yours", "jobId": job_id}

@@ -89,9 +89,16 @@ def test_schedule_create_shows_the_seeds_request_body_as_example(spec):
     assert seed["options"] == {"removeOnComplete": {"count": 3}, "removeOnFail": {"count": 5}}
 
 
-def test_schedule_object_is_one_of_cron_repeat_at(spec):
+def test_schedule_object_is_one_of_cron_repeat_at_with_bullmqs_spellings(spec):
     schema = spec["components"]["schemas"]["ScheduleWriteRequest"]["properties"]["schedule"]
-    assert [variant["required"] for variant in schema["oneOf"]] == [["cron"], ["repeat"], ["at"]]
+    # pattern is BullMQ's cron, a flat every its repeat.every (issue 19)
+    assert [variant["required"] for variant in schema["oneOf"]] == [
+        ["cron"],
+        ["pattern"],
+        ["repeat"],
+        ["every"],
+        ["at"],
+    ]
 
 
 @pytest.mark.parametrize("path", ["/api-docs/", "/api-docs", "/api-docs/redoc/"])

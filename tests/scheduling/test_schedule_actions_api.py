@@ -171,8 +171,9 @@ def test_pause_resume_trigger_state_rules_and_events(api, owner):
     ]
     jobs = api.get(f"/jobs/schedule/{sid}/jobs").json()
     assert jobs["pagination"] == {"total": 2, "page": 1, "limit": 10, "pages": 1}
-    fired = Job.objects.get(schedule=row, fire_at__isnull=False)
-    assert [j["id"] for j in jobs["jobs"]][0] == str(fired.pk)
+    triggered = Job.objects.get(schedule=row, fire_at__isnull=True)
+    # a fire's job has BullMQ's id repeat:<schedulerId>:<fire time ms>; a manual run its numeric id
+    assert [j["id"] for j in jobs["jobs"]] == [f"repeat:{sid}:1893456000000", str(triggered.pk)]
 
 
 def test_schedule_jobs_are_scoped_and_kept_after_delete(api, other_api):

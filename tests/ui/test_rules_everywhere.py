@@ -59,6 +59,27 @@ RULES = [
         "every_ms",
     ),
     (
+        "immediately with startDate (BullMQ's rule)",
+        {"schedule": {"cron": "0 9 * * *", "immediately": True, "startDate": "2031-01-01T00:00:00Z"}},
+        "schedule.immediately",
+        {
+            "cron_expression": "0 9 * * *",
+            "time_zone": "UTC",
+            "immediately": "on",
+            "start_at": "2031-01-01T00:00:00",
+        },
+        "immediately",
+        "immediately",
+    ),
+    (
+        "offset not below every",
+        {"schedule": {"repeat": {"every": 5000, "offset": 5000}}},
+        "schedule.offset",
+        {"kind": "every", "every": "5", "every_unit": "s", "every_ms": "5000", "offset": "5000"},
+        "offset",
+        "offset",
+    ),
+    (
         "unknown handler",
         {"name": "nope", "schedule": {"cron": "0 9 * * *"}},
         "name",
