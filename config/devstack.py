@@ -206,13 +206,7 @@ class LiveStack:
         raise RuntimeError(f"the stack did not become ready (/readyz); see {self.log_path}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        _stop(self.proc, signal.SIGINT, 60)
 
     def __enter__(self) -> LiveStack:
         return self.start()

@@ -251,3 +251,11 @@ class WebServer:
                 self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+@pytest.fixture
+def web_server(transactional_db):
+    """A :class:`WebServer` on the test database for the test, stopped after it."""
+    server = WebServer()
+    yield server
+    server.stop()

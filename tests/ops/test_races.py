@@ -27,12 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SCHEDULE = {"name": "echo", "data": {}, "schedule": {"repeat": {"every": 60000}}}
 
 
-@pytest.fixture
-def web():
-    server = WebServer()
-    yield server
-    server.stop()
-
 
 def _call(web: WebServer, token: str, method: str, path: str, body: dict | None = None) -> int:
     request = urllib.request.Request(
@@ -48,19 +42,19 @@ def _call(web: WebServer, token: str, method: str, path: str, body: dict | None 
         return exc.code
 
 
-def _all_at_once(web, token, calls: list[tuple]) -> list[tuple[tuple, int]]:
+def _all_at_once(web_server, token, calls: list[tuple]) -> list[tuple[tuple, int]]:
     random.Random(13).shuffle(calls)
     with ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(lambda call: _call(web, token, *call), calls))
+        statuses = list(pool.map(lambda call: _call(web_server, token, *call), calls))
     return list(zip(calls, statuses, strict=True))
 
 
-def test_concurrent_put_and_post_of_one_scheduler_id_create_it_once(web, owner):
+def test_concurrent_put_and_post_of_one_scheduler_id_create_it_once(web_server, owner):
     token = access_token(owner)
     ids = [f"race-{n}" for n in range(4)]
     calls = [("POST", "/jobs/schedule", {**SCHEDULE, "schedulerId": sid}) for sid in ids for _ in range(10)]
     calls += [("PUT", f"/jobs/schedule/{sid}", SCHEDULE) for sid in ids for _ in range(10)]
-    results = _all_at_once(web, token, calls)
+    results = _all_at_once(web_server, token, calls)
     for sid in ids:
         mine = [
             (call[0], status)
@@ -74,7 +68,7 @@ def test_concurrent_put_and_post_of_one_scheduler_id_create_it_once(web, owner):
         assert Schedule.objects.filter(owner=owner, scheduler_id=sid).count() == 1
 
 
-def test_delete_racing_retry_on_a_job_lets_exactly_one_win(web, owner):
+def test_delete_racing_retry_on_a_job_lets_exactly_one_win(web_server, owner):
     token = access_token(owner)
     jobs = [
         Job.objects.create(owner=owner, name="echo", data={"n": n}, state="failed", failed_reason="boom")
@@ -82,7 +76,7 @@ def test_delete_racing_retry_on_a_job_lets_exactly_one_win(web, owner):
     ]
     calls = [(method, f"/jobs/{job.pk}" + ("/retry" if method == "POST" else ""), None)
              for job in jobs for method in ("DELETE", "POST")]
-    results = _all_at_once(web, token, calls)
+    results = _all_at_once(web_server, token, calls)
     for job in jobs:
         by_method = {call[0]: status for call, status in results if call[1].split("/")[2] == str(job.pk)}
         # One wins; the other finds the job in a state that refuses it (409), or gone already (404).
@@ -94,15 +88,16 @@ def test_delete_racing_retry_on_a_job_lets_exactly_one_win(web, owner):
             assert exists is not None and exists.state == "waiting"
 
 
-def test_schedule_delete_racing_trigger_and_pause_never_fails(web, owner):
+def test_schedule_delete_racing_trigger_and_pause_never_fails(web_server, owner):
     token = access_token(owner)
     ids = []
     for n in range(40):
-        assert _call(web, token, "POST", "/jobs/schedule", {**SCHEDULE, "schedulerId": f"doomed-{n}"}) == 201
+        body = {**SCHEDULE, "schedulerId": f"doomed-{n}"}
+        assert _call(web_server, token, "POST", "/jobs/schedule", body) == 201
         ids.append(f"doomed-{n}")
     calls = [("DELETE", f"/jobs/schedule/{sid}", None) for sid in ids]
     calls += [("POST", f"/jobs/schedule/{sid}/{act}", None) for sid in ids for act in ("trigger", "pause")]
-    results = _all_at_once(web, token, calls)
+    results = _all_at_once(web_server, token, calls)
     allowed = {"DELETE": {200, 404}, "trigger": {201, 404, 409}, "pause": {200, 404, 409}}
     for call, status in results:
         kind = call[0] if call[0] == "DELETE" else call[1].rsplit("/", 1)[1]

@@ -55,31 +55,25 @@ def _live_post(web: WebServer, path: str, chunks, *, chunked: bool, token: str |
         connection.close()
 
 
-@pytest.fixture
-def web(transactional_db):
-    server = WebServer()
-    yield server
-    server.stop()
-
 
 @pytest.mark.e2e
-def test_live_server_reads_chunked_bodies_and_refuses_large_ones(web, owner):
+def test_live_server_reads_chunked_bodies_and_refuses_large_ones(web_server, owner):
     token = access_token(owner)
     body = json.dumps({"name": "echo", "data": {"msg": "sent in chunks"}}).encode()
     pieces = [body[:10], body[10:25], body[25:]]
-    status, job = _live_post(web, "/jobs/submit", pieces, chunked=True, token=token)
+    status, job = _live_post(web_server, "/jobs/submit", pieces, chunked=True, token=token)
     assert status == 201, job
     assert Job.objects.get(pk=job["id"]).data == {"msg": "sent in chunks"}
 
     login = json.dumps({"username": "owner", "password": "S3cure-pass-owner"}).encode()
-    status, tokens = _live_post(web, "/auth/login", [login[:7], login[7:]], chunked=True)
+    status, tokens = _live_post(web_server, "/auth/login", [login[:7], login[7:]], chunked=True)
     assert status == 200 and set(tokens) >= {"accessToken", "refreshToken"}
 
     big = _too_large_body()
     pieces = [big[i : i + 65536] for i in range(0, len(big), 65536)]
     for path in ("/auth/login", "/auth/refresh-token", "/jobs/submit"):
-        status, answer = _live_post(web, path, pieces, chunked=True, token=token)
+        status, answer = _live_post(web_server, path, pieces, chunked=True, token=token)
         assert (status, answer) == (413, {"message": f"request body: more than {LIMIT} bytes; the limit is "
                                                      f"{LIMIT} bytes", "errors": {}}), path
-        status, answer = _live_post(web, path, pieces, chunked=False, token=token)
+        status, answer = _live_post(web_server, path, pieces, chunked=False, token=token)
         assert (status, answer) == (413, _expected(len(big))), path
