@@ -9,6 +9,7 @@ other and has a webhook of their own at a prompt receiver.
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 import time
@@ -159,7 +160,12 @@ def test_slow_receivers_of_one_user_do_not_slow_another_users_jobs_or_deliveries
         (job.finished_at - job.created_at).total_seconds() for job in Job.objects.filter(pk__in=mine)
     ]
     # The one latency bound the issue asks for in a test: the median of real submit → completed times.
-    assert statistics.median(latencies) < 1.0, sorted(latencies)
+    median = statistics.median(latencies)
+    logging.getLogger(__name__).info(
+        "neighbour's echo jobs, submit to completed: median %.3f s, max %.3f s; noisy attempts at once: %d",
+        median, max(latencies), receivers.noisy_max_in_flight,
+    )
+    assert median < 1.0, sorted(latencies)
     # Never more than the cap of the noisy user's attempts at once, and the cap was reached.
     assert receivers.noisy_max_in_flight == CAP
     assert receivers.noisy_requests >= CAP and noisy_still_pending > 0
