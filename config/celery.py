@@ -56,6 +56,15 @@ def _close_old_connections(**_):
     close_old_connections()
 
 
+@signals.worker_process_shutdown.connect(weak=False)
+def _flush_throughput(**_):
+    """A pool process that stops sends its last second of Queues-board counts (``jobs.throughput``):
+    billiard's children end with ``os._exit``, which skips ``atexit``."""
+    from jobs.throughput import flush
+
+    flush()
+
+
 class DatabaseRetryTask(Task):
     """Base of the tasks whose message must not be lost to a database hiccup (``run_job``, the fire
     tasks, ``deliver``): a transient database error (``config.dberrors``: no connection to be had,

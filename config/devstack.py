@@ -132,6 +132,22 @@ def ensure_admin() -> str:
     return "your existing superuser"
 
 
+def loopback_notice() -> str | None:
+    """The start-up line saying that webhooks and ``http.request`` may call loopback, read from the
+    settings the processes will use (``ALLOW_LOOPBACK_TARGETS``: on under DEBUG unless turned off)."""
+    out = subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), "shell", "-c",
+         "from django.conf import settings; print(settings.ALLOW_LOOPBACK_TARGETS)", "--no-imports"],
+        cwd=BASE_DIR, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    if out != "True":
+        return None
+    return (
+        "local development: webhooks and http.request may call loopback addresses (127.0.0.1, localhost) "
+        "because DEBUG is on (ALLOW_LOOPBACK_TARGETS=0 turns it off); production refuses them"
+    )
+
+
 def run() -> int:
     VAR_DIR.mkdir(exist_ok=True)
     os.environ.setdefault("DEBUG", "1")
@@ -155,6 +171,9 @@ def run() -> int:
         _say(f"log in to the admin as {login}; register users at /register/ or POST /auth/register")
         database = os.environ.get("DATABASE_URL", "sqlite var/db.sqlite3")
         _say(f"Redis: {os.environ['REDIS_URL']}  database: {database}")
+        notice = loopback_notice()
+        if notice:
+            _say(notice)
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", str(BASE_DIR / "Procfile"), "-d", str(BASE_DIR)],
             cwd=BASE_DIR, start_new_session=True,

@@ -3,11 +3,15 @@
 Shared by webhook deliveries and the ``http.request`` handler. A URL is refused when its scheme
 is not http(s) or when ANY address its host resolves to is loopback, private (RFC 1918, RFC 4193),
 link-local (incl. cloud metadata 169.254.169.254), multicast, reserved or unspecified, or an IPv6 form
-that embeds such an IPv4 address (6to4, NAT64, IPv4-mapped, Teredo, ...) -- unless the
-operator setting ``ALLOW_PRIVATE_NETWORK_TARGETS`` is on. The check is repeated at request time and
-the connection is made to the very address that was checked (the host name is kept for TLS SNI,
-certificate checks and the Host header), so a DNS answer that changes between check and connect
-cannot redirect the request. Redirects are never followed.
+that embeds such an IPv4 address (6to4, NAT64, IPv4-mapped, Teredo, ...: judged by the embedded
+address) -- unless the operator setting ``ALLOW_PRIVATE_NETWORK_TARGETS`` is on.
+``ALLOW_LOOPBACK_TARGETS`` (on only under ``DEBUG``, i.e. ``make run``) lets loopback addresses
+through and nothing else, so a developer can try webhooks and ``http.request`` against a receiver on
+their own machine. The check is repeated at request time and the connection is made to the very
+address that was checked (the host name is kept for TLS SNI, certificate checks and the Host
+header), so a DNS answer that changes between check and connect cannot redirect the request.
+Redirects are never followed. A host that does not resolve is :class:`TargetUnresolved` (transient:
+retried), not a refusal.
 """
 
 from __future__ import annotations
@@ -24,7 +28,18 @@ METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 
 
 class UnsafeTarget(ValueError):
-    """The URL may not be requested: bad scheme, unresolvable host, or a non-public address."""
+    """The URL may not be requested: malformed, bad scheme, or a non-public address (a policy refusal)."""
+
+
+class TargetUnresolved(OSError):
+    """The URL's host does not resolve now: a transient failure (DNS outage), retried by callers."""
+
+
+def _is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
@@ -93,8 +108,13 @@ class Target:
 
 
 def resolve(url: str, *, allow_private: bool | None = None) -> Target:
-    """Check ``url`` and pick the address to connect to. Raises :class:`UnsafeTarget` naming the rule."""
+    """Check ``url`` and pick the address to connect to.
+
+    Raises :class:`UnsafeTarget` naming the rule, or :class:`TargetUnresolved` when the host does not
+    resolve (which may pass: callers retry it).
+    """
     allow = settings.ALLOW_PRIVATE_NETWORK_TARGETS if allow_private is None else allow_private
+    allow_loopback = getattr(settings, "ALLOW_LOOPBACK_TARGETS", False)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -112,11 +132,15 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
         raise UnsafeTarget(f"url: host '{host}' is a cloud metadata service")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise UnsafeTarget(f"url: host '{host}' does not resolve") from None
+    except UnicodeError:
+        raise UnsafeTarget(f"url: host '{host}' is not a valid host name") from None
+    except OSError as exc:  # socket.gaierror: no such name, or no DNS answer right now
+        raise TargetUnresolved(f"url: host '{host}' does not resolve ({exc.strerror or exc})") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not allow:
-        blocked = [a for a in addresses if not is_public_address(a)]
+        blocked = [
+            a for a in addresses if not is_public_address(a) and not (allow_loopback and _is_loopback(a))
+        ]
         if blocked:
             raise UnsafeTarget(
                 f"url: host '{host}' resolves to a private, loopback, link-local or reserved address "
@@ -128,8 +152,12 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
 
 
 def check_url(url: str) -> None:
-    """Validate a URL at creation time (same rules as at request time). Raises :class:`UnsafeTarget`."""
-    resolve(url)
+    """Validate a URL at creation time (same rules as at request time). Raises :class:`UnsafeTarget`,
+    also for a host that does not resolve (a URL saved now should work now)."""
+    try:
+        resolve(url)
+    except TargetUnresolved as exc:
+        raise UnsafeTarget(str(exc)) from None
 
 
 @dataclass
@@ -152,8 +180,9 @@ def request(
     """Send one HTTP request to ``url`` after the SSRF check, without following redirects.
 
     Returns the status, headers and at most ``max_body_bytes`` of the body. Raises
-    :class:`UnsafeTarget` for a refused URL and ``urllib3.exceptions.HTTPError`` subclasses for
-    connection errors and timeouts (``timeout_s`` bounds connect and each read).
+    :class:`UnsafeTarget` for a refused URL, :class:`TargetUnresolved` when the host does not
+    resolve, and ``urllib3.exceptions.HTTPError`` subclasses for connection errors and timeouts
+    (``timeout_s`` bounds connect and each read).
     """
     target = resolve(url)
     timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)

@@ -9,6 +9,8 @@ Variables (all optional unless noted):
 - ``ALLOWED_HOSTS`` (comma list), ``CSRF_TRUSTED_ORIGINS`` (comma list).
 - ``ALLOW_PRIVATE_NETWORK_TARGETS`` (bool, default off): let webhooks and the ``http.request``
   handler reach loopback/private/link-local addresses.
+- ``ALLOW_LOOPBACK_TARGETS`` (bool, default on, effective only with ``DEBUG``): let them reach
+  loopback addresses for local development.
 - ``JOB_MAX_DATA_BYTES`` (default 1 MiB), ``SCHEDULE_MIN_EVERY_MS`` (default 1000).
 """
 
@@ -180,6 +182,8 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here after collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
+# Files served at the site's root (issue 17): /favicon.ico, which browsers ask for on every page.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "/login/"
@@ -257,6 +261,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Product settings -----------------------------------------------------------------------------
 ALLOW_PRIVATE_NETWORK_TARGETS = env.bool("ALLOW_PRIVATE_NETWORK_TARGETS", default=False)
+# Local development (issue 17): under DEBUG (make run) webhooks and http.request may reach loopback
+# addresses (127.0.0.0/8, ::1, localhost) so a receiver on the developer's machine works. Never on
+# without DEBUG: production keeps refusing them (ALLOW_PRIVATE_NETWORK_TARGETS is the operator's knob).
+ALLOW_LOOPBACK_TARGETS = DEBUG and env.bool("ALLOW_LOOPBACK_TARGETS", default=True)
 JOB_MAX_DATA_BYTES = env.int("JOB_MAX_DATA_BYTES", default=1024 * 1024)
 # Leave room for the JSON envelope around `data` so an oversized submission reaches our 413, not Django's 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = JOB_MAX_DATA_BYTES * 4

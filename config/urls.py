@@ -9,7 +9,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.profile_views import profile_page
 from jobs import live_views
-from jobs.admin_queues import queues_view
 from jobs.pages import dashboard_page
 
 from . import health
@@ -24,7 +23,7 @@ urlpatterns = [
     path("app/profile/", profile_page, name="profile"),
     path("app/webhooks/", include("webhooks.urls")),
     path("app/api-keys/", include("accounts.api_key_urls")),
-    path("admin/queues/", admin.site.admin_view(queues_view), name="admin-queues"),
+    path("admin/queues/", include("jobs.admin_queue_urls")),
     # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
     path("readyz", health.readyz),
     path("readyz/", health.readyz),

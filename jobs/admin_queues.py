@@ -1,119 +1,162 @@
-"""``/admin/queues/``: the Bull Board counterpart inside Django admin (staff only).
+"""The Queues board inside the Django admin (staff only): Bull Board's queues and jobs beside
+Flower's workers.
 
-Per queue (``jobs``, ``schedules``, ``webhooks``): job counts by state from the ``Job`` table (one
-GROUP BY per queue; for ``webhooks`` the deliveries by state), the broker's backlog (Redis ``LLEN``
-of the queue's lists) and the workers online (Celery ``inspect().ping()`` with a 1 s timeout).
-Actions (POST): retry all failed jobs, delete finished jobs. A superuser sees and acts on every
-user's jobs; other staff on their own.
+- ``/admin/queues/``: every queue (``jobs.queues.queue_overview``) with its counts by state, the
+  Redis backlog, the oldest waiting item's age, completed and failed per minute over the last hour
+  (a uPlot chart), "retry all failed" and "clean finished" per queue and state; the workers
+  (``/admin/queues/workers/``, loaded beside it: Celery's inspect answers take a second).
+- ``/admin/queues/<queue>/?state=``: a queue's jobs by state, 50 a page, with the job actions
+  (cancel, retry, delete, promote) on the ticked ones.
+- ``/admin/queues/jobs/<id>/``: one job, as its owner's page shows it, with the same actions.
+
+Pages refresh themselves every 2 s (``static/js/refresh.js`` in poll mode: the board spans every
+user's jobs, which no one user's websocket carries; Bull Board polls too). A superuser sees and acts
+on every user's jobs; other staff on their own (``jobs.queues.visible_jobs``). Every action goes
+through the API's services (``jobs.admin_ops``).
 """
 
 from __future__ import annotations
 
-import logging
-
-import redis
 from django.contrib import admin, messages
-from django.db.models import Count
-from django.shortcuts import redirect
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
-from config.celery import app as celery_app
-from config.metrics import QUEUES, queue_depths
-from config.redis_client import redis_client
-from scheduling.models import Schedule
-from webhooks.models import Delivery, DeliveryState
+from . import admin_ops, queues
+from .live_views import job_page_context
+from .models import FINISHED_STATES, JobState
+from .pages import report_bulk, selected_ids
+from .services import JobStateConflict
 
-from . import admin_ops
-from .models import Job, JobState
-
-SHOWN_STATES = (
-    JobState.WAITING,
-    JobState.DELAYED,
-    JobState.ACTIVE,
-    JobState.COMPLETED,
-    JobState.FAILED,
-    JobState.CANCELLED,
-)
-
-logger = logging.getLogger(__name__)
+BOARD_PAGE_SIZE = 50
+REFRESH_MS = 2000
 
 
-def _visible_jobs(user):
-    return Job.objects.all() if user.is_superuser else Job.objects.owned_by(user)
-
-
-def _counts(qs) -> list[tuple[str, int]]:
-    found = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
-    return [(state, found.get(state, 0)) for state in SHOWN_STATES]
-
-
-def _delivery_counts(user) -> list[tuple[str, int]]:
-    """Webhook deliveries by state (one GROUP BY), of every user's webhooks or only ``user``'s."""
-    qs = Delivery.objects.all() if user.is_superuser else Delivery.objects.filter(webhook__owner=user)
-    found = dict(qs.values_list("state").annotate(n=Count("id")).order_by())
-    return [(state, found.get(state, 0)) for state in DeliveryState.values]
-
-
-def _backlog() -> dict[str, int | None]:
-    try:
-        return queue_depths(redis_client(timeout_s=1.0))
-    except redis.RedisError:
-        logger.warning("queues page: Redis did not answer", exc_info=True)
-        return dict.fromkeys(QUEUES)
-
-
-def _workers() -> list[str] | None:
-    try:
-        replies = celery_app.control.inspect(timeout=1).ping() or {}
-    except Exception:  # noqa: BLE001 - a broker outage shows as "unknown", not a 500
-        logger.warning("queues page: Celery inspect failed", exc_info=True)
-        return None
-    return sorted(replies)
+def _context(request, title: str, **extra) -> dict:
+    return {
+        **admin.site.each_context(request),
+        "title": title,
+        "scope": (
+            "jobs of every user" if request.user.is_superuser else f"jobs of yours ({request.user.username})"
+        ),
+        "refresh_ms": REFRESH_MS,
+        "is_nav_sidebar_enabled": False,  # the board needs the width (it fits 1280 px without it)
+        **extra,
+    }
 
 
 @require_http_methods(["GET", "POST"])
 def queues_view(request):
-    """GET: the board. POST ``action=retry_failed|clean_finished``: act on the visible jobs, redirect back."""
-    jobs = _visible_jobs(request.user)
+    """GET: the board. POST ``action=retry_failed|clean_finished``, ``queue`` (default ``jobs``) and,
+    for ``clean_finished``, ``state`` (one finished state; default all three): act on the visible
+    jobs of that queue, then back to the board."""
     if request.method == "POST":
+        queue = queues.queue_get(request.POST.get("queue") or "jobs")
+        jobs = queues.queue_jobs(request.user, queue)
         action = request.POST.get("action")
         if action == "retry_failed":
             n = admin_ops.jobs_retry_failed(jobs=jobs)
-            messages.success(request, f"{n} failed job(s) put back to waiting.")
+            messages.success(request, f"{queue.name}: {n} failed job(s) put back to waiting.")
         elif action == "clean_finished":
-            n = admin_ops.jobs_clean_finished(jobs=jobs)
-            messages.success(request, f"{n} finished job(s) deleted.")
+            state = request.POST.get("state") or ""
+            if state and state not in FINISHED_STATES:
+                messages.error(request, f"state: must be one of {', '.join(FINISHED_STATES)}")
+            else:
+                n = admin_ops.jobs_clean_finished(jobs=jobs, states=[state] if state else FINISHED_STATES)
+                messages.success(request, f"{queue.name}: {n} {state or 'finished'} job(s) deleted.")
         else:
-            messages.error(request, "Unknown action.")
+            messages.error(request, "action: must be retry_failed or clean_finished")
         return redirect("admin-queues")
-    schedules = (
-        Schedule.objects.all() if request.user.is_superuser else Schedule.objects.owned_by(request.user)
+    rows = queues.queue_overview(request.user)
+    chart = {row["name"]: row["throughput"] for row in rows}
+    context = _context(
+        request,
+        "Queues",
+        rows=rows,
+        chart_json=chart,
+        finished_states=FINISHED_STATES,
     )
-    backlog = _backlog()
-    rows = [
-        {"queue": "jobs", "what": "every job", "counts": _counts(jobs), "backlog": backlog["jobs"]},
-        {
-            "queue": "schedules",
-            "what": "jobs created by schedules",
-            "counts": _counts(jobs.filter(schedule__isnull=False)),
-            "backlog": backlog["schedules"],
-            "extra": dict(schedules.values_list("state").annotate(n=Count("id")).order_by()),
-        },
-        {
-            "queue": "webhooks",
-            "what": "webhook deliveries",
-            "counts": None,
-            "backlog": backlog["webhooks"],
-            "deliveries": _delivery_counts(request.user),
-        },
-    ]
-    context = {
-        **admin.site.each_context(request),
-        "title": "Queues",
-        "rows": rows,
-        "states": SHOWN_STATES,
-        "workers": _workers(),
-        "scope": "all users" if request.user.is_superuser else f"your jobs ({request.user.username})",
-    }
     return TemplateResponse(request, "admin/queues.html", context)
+
+
+def workers_view(request):
+    """GET /admin/queues/workers/: the workers part of the board (HTML fragment), each with its
+    queues, pool size and the tasks it runs now with how long each has run."""
+    context = _context(request, "Workers", workers=queues.workers_overview(request.user))
+    return TemplateResponse(request, "admin/queues_workers.html", context)
+
+
+def queue_jobs_view(request, queue_name: str):
+    """GET /admin/queues/<queue>/ ``?state&page``: the queue's visible jobs, newest first, 50 a page."""
+    queue = queues.queue_get(queue_name)
+    if queue.kind != "jobs":
+        raise Http404
+    state = request.GET.get("state") or ""
+    state = state if state in JobState.values else ""
+    rows = {row["name"]: row for row in queues.queue_overview(request.user, with_series=False)}
+    page = Paginator(queues.queue_jobs(request.user, queue, state or None), BOARD_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = _context(
+        request,
+        f"Queue {queue.name}" + (f": {state}" if state else ""),
+        queue=queue,
+        row=rows[queue.name],
+        state=state,
+        page=page,
+        query=f"state={state}&" if state else "",
+        bulk_actions=list(admin_ops.JOB_ACTIONS.values()),
+        finished_states=FINISHED_STATES,
+    )
+    return TemplateResponse(request, "admin/queue_jobs.html", context)
+
+
+@require_POST
+def queue_bulk_view(request, queue_name: str):
+    """POST /admin/queues/<queue>/bulk/ ``action`` + ``job`` ids: one job action on each ticked job the
+    user may see (ids of others' jobs select nothing); back to ``next`` on the board."""
+    queue = queues.queue_get(queue_name)
+    action = request.POST.get("action", "")
+    if action not in admin_ops.JOB_ACTIONS:
+        messages.error(request, f"action: must be one of {', '.join(admin_ops.JOB_ACTIONS)}")
+    elif not selected_ids(request):
+        messages.error(request, "Select at least one job.")
+    else:
+        jobs = queues.queue_jobs(request.user, queue).filter(pk__in=selected_ids(request)).order_by("pk")
+        report_bulk(request, action, *admin_ops.jobs_apply(action, jobs))
+    back = request.POST.get("next", "")
+    if back.startswith("/admin/queues/"):
+        return redirect(back)
+    return redirect("admin-queue-jobs", queue_name=queue.name)
+
+
+def board_job_view(request, job_id: int):
+    """GET /admin/queues/jobs/<id>/: one visible job with its actions; 404 for a job the user may not see."""
+    job = get_object_or_404(queues.visible_jobs(request.user).select_related("owner", "schedule"), pk=job_id)
+    context = _context(
+        request,
+        f"{job.name} #{job.pk}",
+        **job_page_context(job, action_base=reverse("admin-queues-job", args=[job.pk])),
+        refresh_on="poll",
+        owner_shown=True,
+        board=True,
+    )
+    return TemplateResponse(request, "admin/queues_job.html", context)
+
+
+@require_POST
+def board_job_action_view(request, job_id: int, action: str):
+    """POST /admin/queues/jobs/<id>/<action>/: one job action; the API's 409 text when refused."""
+    if action not in admin_ops.JOB_ACTIONS:
+        raise Http404
+    job = get_object_or_404(queues.visible_jobs(request.user), pk=job_id)
+    try:
+        messages.success(request, admin_ops.job_apply(action, job))
+    except JobStateConflict as exc:
+        messages.error(request, str(exc))
+    if not queues.visible_jobs(request.user).filter(pk=job.pk).exists():  # deleted
+        return redirect("admin-queue-jobs", queue_name="jobs")
+    return redirect("admin-queues-job", job_id=job.pk)

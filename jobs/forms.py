@@ -18,6 +18,23 @@ class JSONInput(forms.JSONField):
         return "" if value is None else super().prepare_value(value)
 
 
+def handler_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The handler picker of every form that names a handler (new job, schedule page and admin):
+    ``(name, "name — description")`` per registered handler, plus ``current`` if it is not one
+    (a schedule saved for a handler this server no longer has), so editing never changes it silently."""
+    choices = [(h.name, f"{h.name} — {h.description}") for h in handlers.all_handlers()]
+    if current and current not in dict(choices):
+        choices.append((current, f"{current} — not registered on this server"))
+    return choices
+
+
+def use_handler_picker(form: forms.BaseForm, field: str = "name") -> None:
+    """Give ``form``'s handler field the one picker (:func:`handler_choices`). The field stays a
+    CharField: a name that is not a handler reaches the service and gets its message."""
+    current = form.data.get(form.add_prefix(field)) if form.is_bound else form.initial.get(field)
+    form.fields[field].widget = forms.Select(choices=handler_choices(current))
+
+
 class JobSubmitForm(forms.Form):
     """``name`` (a handler), ``data`` (any JSON), ``options`` (JSON object of BullMQ options)."""
 
@@ -36,9 +53,7 @@ class JobSubmitForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["name"].widget = forms.Select(
-            choices=[(h.name, f"{h.name} — {h.description}") for h in handlers.all_handlers()]
-        )
+        use_handler_picker(self)
 
     def submit(self, *, owner) -> Job | None:
         """Submit through ``job_submit``; ``None`` with field errors if the service refuses it."""

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from . import selectors
-from .api.serializers import job_to_dict
 
 # How many of the user's most recent jobs the live page lists (newer ones are added as they arrive).
 LIVE_PAGE_JOBS = 20
@@ -39,6 +38,28 @@ def _for_page(job):
     return job
 
 
+def job_page_context(job, *, action_base: str) -> dict:
+    """What ``jobs/_job_detail.html`` needs for ``job``: the job, its attempts with parsed times, the
+    action buttons its state offers, and where they post (``action_base`` + ``<action>/``)."""
+    from django.utils.dateparse import parse_datetime
+
+    from .admin_ops import actions_for
+
+    attempts = [
+        {**entry, "started": parse_datetime(entry.get("startedAt") or ""), "finished": parse_datetime(
+            entry.get("finishedAt") or "")}
+        for entry in reversed(job.attempt_history or [])
+        if isinstance(entry, dict)
+    ]
+    return {
+        "job": _for_page(job),
+        "attempts": attempts,
+        "job_actions": actions_for(job),
+        "action_base": action_base,
+        "max_attempts": int((job.options or {}).get("attempts", 1) or 1),
+    }
+
+
 @login_required
 def live_page(request):
     """GET /app/live/: the user's recent jobs with progress, state and the selected job's output."""
@@ -48,7 +69,9 @@ def live_page(request):
 
 @login_required
 def job_detail_page(request, job_id: str):
-    """GET /app/jobs/<id>/ (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`): one job (data, options,
-    result or error, output, timestamps); 404 if not yours."""
+    """GET /app/jobs/<id>/ (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`): one job (state, times,
+    actions, failure with stack trace, attempts, output, logs, data, options, result), kept current
+    over the websocket; 404 if not yours."""
     job = selectors.job_get(user=request.user, job_id=job_id)
-    return render(request, "jobs/job_detail_live.html", {"job": _for_page(job), "job_json": job_to_dict(job)})
+    context = job_page_context(job, action_base=f"/app/jobs/{job.pk}/")
+    return render(request, "jobs/job_detail_live.html", context)

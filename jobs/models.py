@@ -55,6 +55,11 @@ class Job(models.Model):
     stacktrace = models.TextField(blank=True, default="")
     output = models.TextField(blank=True, default="", help_text="Streamed delta text, in order.")
     logs = models.JSONField(default=list, blank=True)
+    attempt_history = models.JSONField(
+        default=list, blank=True,
+        help_text="One entry per finished attempt: {attempt, startedAt, finishedAt, durationMs, outcome,"
+        " reason} (jobs.attempts).",
+    )
     run_at = models.DateTimeField(
         null=True, blank=True, help_text="When a delayed job or retry is due (UTC)."
     )

@@ -7,4 +7,6 @@ from . import pages
 urlpatterns = [
     path("", pages.job_list_page, name="job-list-page"),
     path("new/", pages.job_new_page, name="job-new-page"),
+    path("bulk/", pages.job_bulk_page, name="job-bulk-page"),
+    path("<int:job_id>/<str:action>/", pages.job_action_page, name="job-action-page"),
 ]

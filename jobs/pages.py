@@ -1,6 +1,7 @@
 """Pages for people: the dashboard (``/``), the jobs list (``/app/jobs/``) and the new-job form
 (``/app/jobs/new/``). Thin: read through owner-scoped querysets, write through ``jobs.services``.
-The job detail page ``/app/jobs/<id>/`` belongs to the live-status views.
+The job detail page ``/app/jobs/<id>/`` belongs to the live-status views; its buttons post to
+:func:`job_action_page`, the jobs list's bulk form to :func:`job_bulk_page`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from scheduling.models import Schedule, ScheduleState
 
 from . import handlers, selectors
+from .admin_ops import JOB_ACTIONS, job_apply, jobs_apply
 from .forms import JobSubmitForm
 from .models import Job, JobState
+from .services import JobStateConflict
 
 PAGE_SIZE = 20
 
@@ -63,6 +69,7 @@ def job_list_page(request):
             "states": JobState.values,
             "handler_names": handlers.names(),
             "query": query,
+            "bulk_actions": list(JOB_ACTIONS.values()),
         },
     )
 
@@ -91,3 +98,58 @@ def job_new_page(request):
             ],
         },
     )
+
+
+@login_required
+@require_POST
+def job_action_page(request, job_id: int, action: str):
+    """POST /app/jobs/<id>/{cancel,retry,delete,promote}/: the API's service, its 409 text as the message.
+
+    Back to the job's page (to the jobs list after a delete); another user's job is a 404.
+    """
+    if action not in JOB_ACTIONS:
+        raise Http404
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    try:
+        messages.success(request, job_apply(action, job))
+    except JobStateConflict as exc:
+        messages.error(request, str(exc))
+    if action == "delete" and not Job.objects.filter(pk=job.pk).exists():
+        return redirect("job-list-page")
+    return redirect("job-detail", job_id=job.pk)
+
+
+def report_bulk(request, action: str, done: int, refusals: list[str]) -> None:
+    """One message for a bulk action: how many were done, and why the others were refused."""
+    messages.success(request, f"{done} job(s) {JOB_ACTIONS[action].done}.")
+    if refusals:
+        shown = "; ".join(refusals[:3]) + ("; …" if len(refusals) > 3 else "")
+        messages.warning(request, f"{len(refusals)} job(s) left as they were: {shown}")
+
+
+def selected_ids(request) -> list[int]:
+    """The job ids ticked in a bulk form (``job`` checkboxes); anything that is not an id is dropped."""
+    return [int(v) for v in request.POST.getlist("job") if v.isascii() and v.isdigit()][:1000]
+
+
+@login_required
+@require_POST
+def job_bulk_page(request):
+    """POST /app/jobs/bulk/ ``action`` + ``job`` (ids): one action on each selected job of yours.
+
+    Ids of other users' jobs select nothing. Goes back to ``next`` (a local URL) or the jobs list.
+    """
+    action = request.POST.get("action", "")
+    if action not in JOB_ACTIONS:
+        messages.error(request, f"action: must be one of {', '.join(JOB_ACTIONS)}")
+    else:
+        ids = selected_ids(request)
+        if not ids:
+            messages.error(request, "Select at least one job.")
+        else:
+            jobs = Job.objects.owned_by(request.user).filter(pk__in=ids).order_by("pk")
+            report_bulk(request, action, *jobs_apply(action, jobs))
+    back = request.POST.get("next", "")
+    if back.startswith("/app/jobs/") and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        return redirect(back)
+    return redirect("job-list-page")

@@ -3,7 +3,8 @@
 Every job and schedule event goes to the owner's group (``user.<id>``) on the Redis channel layer,
 which is the only path from workers to browsers; a socket narrowed to some jobs drops the others'
 events itself (``jobs.consumers``), so one event is one group send. Webhook fan-out hangs off the
-same function so no event is published twice by two code paths.
+same function so no event is published twice by two code paths, and so does the per-minute count
+of outcomes that the Queues board charts (``jobs.throughput``).
 
 Nobody listening, nothing sent. A socket adds its channel to ``jobserver:live:listeners:<group>``
 (:func:`listen`) before it joins the group and refreshes it with every heartbeat; the publisher asks
@@ -90,6 +91,11 @@ def publish_job_event(job, event: str, **extra: Any) -> dict:
     message = job_event_message(job, event, **extra)
     groups = [user_group(job.owner_id)]
     _publisher().publish(f"job:{job.pk}", groups, message, coalesce=event in COALESCED_EVENTS)
+    if event in ("completed", "failed"):  # a job's outcome: counted for the Queues board's chart
+        from .queues import queues_of
+        from .throughput import record
+
+        record(owner_id=job.owner_id, queues=queues_of(job), outcome=event)
     from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
 
     webhook_fan_out(owner_id=job.owner_id, message=message, job_pk=job.pk)

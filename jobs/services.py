@@ -42,6 +42,7 @@ from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
 from . import handlers
+from .attempts import with_attempt
 from .models import FINISHED_STATES, Job, JobState
 from .options import backoff_delay_ms, broker_priority, keep_rule, validate_options
 from .realtime import publish_job_event
@@ -352,22 +353,26 @@ def _claim(job_id: int, now) -> Job | None:
     return rows[0] if rows else None
 
 
-def _complete(job_id: int, attempt: int, result: Any, progress: Any, finished) -> bool:
+def _complete(
+    job_id: int, attempt: int, result: Any, progress: Any, finished, history: list | None = None
+) -> bool:
     """active → completed if attempt ``attempt`` still owns the row (as :func:`_attempt_qs`); one
     statement written once, as the claim, since the ORM's per-call query building was a fifth of a
-    short job's cost in the worker. A completed job shows no failure: the reason and stack trace of an
-    earlier attempt (a handler error, a lost worker) are cleared. Returns whether the row was updated."""
+    short job's cost in the worker. ``history`` is the new ``attempt_history`` (:mod:`jobs.attempts`).
+    A completed job shows no failure: the reason and stack trace of an earlier attempt (a handler
+    error, a lost worker) are cleared; its attempt history keeps them. Returns whether the row was
+    updated."""
     def prep(name: str, value: Any) -> Any:
         return Job._meta.get_field(name).get_db_prep_save(value, connection)
 
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "
-        "heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
+        "attempt_history = %s, heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
         "WHERE id = %s AND state = %s AND attempts_made = %s"
     )
     params = [
         JobState.COMPLETED, prep("result", result), prep("progress", progress), prep("finished_at", finished),
-        job_id, JobState.ACTIVE, attempt,
+        prep("attempt_history", history or []), job_id, JobState.ACTIVE, attempt,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -415,10 +420,12 @@ def job_execute(*, job_id: int) -> Job | None:
         return _fail_or_retry(job, attempt, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     progress = 100 if job.progress in (0, None) else job.progress
     finished = timezone.now()
-    if not _complete(job.pk, attempt, result, progress, finished):
+    history = with_attempt(job, attempt=attempt, finished_at=finished, outcome=JobState.COMPLETED)
+    if not _complete(job.pk, attempt, result, progress, finished, history):
         return None  # the reconciler took the job over meanwhile; its decision stands
     job.state, job.result, job.progress, job.finished_at = JobState.COMPLETED, result, progress, finished
     job.failed_reason = job.stacktrace = ""
+    job.attempt_history = history
     publish_job_event(job, "completed", result=result)
     _prune(job, job.options.get("removeOnComplete"))
     return job
@@ -434,11 +441,16 @@ def _observe_fire_lateness(job: Job) -> None:
 
 def _finish_cancelled(job: Job, attempt: int, reason: str) -> Job | None:
     finished = timezone.now()
+    history = with_attempt(
+        job, attempt=attempt, finished_at=finished, outcome=JobState.CANCELLED, reason=reason
+    )
     if not _attempt_qs(job.pk, attempt).update(
-        state=JobState.CANCELLED, failed_reason=reason, finished_at=finished, heartbeat_at=None
+        state=JobState.CANCELLED, failed_reason=reason, finished_at=finished, heartbeat_at=None,
+        attempt_history=history,
     ):
         return None
     job.state, job.failed_reason, job.finished_at = JobState.CANCELLED, reason, finished
+    job.attempt_history = history
     publish_job_event(job, "cancelled")
     return job
 
@@ -453,6 +465,7 @@ def _fail_or_retry(
     """
     now = timezone.now()
     attempts = int(job.options.get("attempts", 1) or 1)
+    history = with_attempt(job, attempt=attempt, finished_at=now, outcome=JobState.FAILED, reason=reason)
     qs = _attempt_qs(job.pk, attempt)
     if extra is not None:
         qs = qs.filter(extra)
@@ -462,7 +475,7 @@ def _fail_or_retry(
         fields = {
             "state": state, "failed_reason": reason, "stacktrace": stacktrace, "heartbeat_at": None,
             "run_at": now + timedelta(milliseconds=delay_ms) if delay_ms else None,
-            "enqueued_at": None if delay_ms else now,
+            "enqueued_at": None if delay_ms else now, "attempt_history": history,
         }
         with transaction.atomic():
             if not qs.update(**fields):
@@ -477,10 +490,12 @@ def _fail_or_retry(
                 )
         return job
     if not qs.update(
-        state=JobState.FAILED, failed_reason=reason, stacktrace=stacktrace, finished_at=now, heartbeat_at=None
+        state=JobState.FAILED, failed_reason=reason, stacktrace=stacktrace, finished_at=now,
+        heartbeat_at=None, attempt_history=history,
     ):
         return None
     job.state, job.failed_reason, job.stacktrace, job.finished_at = JobState.FAILED, reason, stacktrace, now
+    job.attempt_history = history
     publish_job_event(job, "failed", error=reason)
     _prune(job, job.options.get("removeOnFail"))
     return job
@@ -556,6 +571,26 @@ def job_retry(*, job: Job) -> Job:
                 f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried"
             )
         _refresh(job)
+        transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def job_promote(*, job: Job) -> Job:
+    """Run a ``delayed`` job now (BullMQ's ``job.promote()``): ``delayed`` → ``waiting``, published
+    after commit.
+
+    One conditional UPDATE, so a promotion racing beat's promoter or a cancel moves the job once.
+    Works for a first run held by ``delay`` and for a retry waiting out its backoff alike. Raises
+    :class:`JobStateConflict` in any other state.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, state=JobState.DELAYED).update(
+            state=JobState.WAITING, run_at=None, enqueued_at=now
+        ):
+            job.refresh_from_db()
+            raise JobStateConflict(f"job {job.pk} is {job.state}; only delayed jobs can be promoted")
+        job.refresh_from_db()
         transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -663,9 +698,13 @@ def jobs_reconcile(*, now=None) -> dict:
     )[:batch]:
         same_beat = Q(heartbeat_at=job.heartbeat_at)
         if job.cancel_requested:
+            reason = "cancelled: its worker was lost"
+            history = with_attempt(
+                job, attempt=job.attempts_made, finished_at=now, outcome=JobState.CANCELLED, reason=reason
+            )
             if _attempt_qs(job.pk, job.attempts_made).filter(same_beat).update(
-                state=JobState.CANCELLED, failed_reason="cancelled: its worker was lost", finished_at=now,
-                heartbeat_at=None,
+                state=JobState.CANCELLED, failed_reason=reason, finished_at=now, heartbeat_at=None,
+                attempt_history=history,
             ):
                 job.state = JobState.CANCELLED
                 publish_job_event(job, "cancelled")

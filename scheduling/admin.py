@@ -14,6 +14,7 @@ from django_celery_beat import models as beat_models
 
 from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
 from accounts.templatetags.viewer_time import when
+from jobs.forms import use_handler_picker
 
 from . import services, timing
 from .forms import ScheduleDefinitionForm
@@ -60,6 +61,7 @@ class ScheduleAdminForm(ScheduleDefinitionForm, forms.ModelForm):
                 if key in self.fields:
                     self.initial[key] = value
             self.initial["scheduler_id"] = self.instance.scheduler_id
+            use_handler_picker(self)  # again, now that the stored handler is known
 
     def clean(self):
         cleaned = super().clean()

@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.time_zone import time_zone_choices
 from config.forms import add_service_errors
-from jobs.forms import JSONInput
+from jobs.forms import JSONInput, use_handler_picker
 
 from . import services
 from .models import Overlap, Schedule, ScheduleKind
@@ -30,18 +31,26 @@ def _iso(value) -> str | None:
     return services._iso(value)
 
 
+_UNIT_WORDS = (("d", "day"), ("h", "hour"), ("min", "minute"), ("s", "second"), ("ms", "millisecond"))
+
+
+def human_ms(ms: int) -> str:
+    """``ms`` in the largest unit that divides it: 1000 → "1 second", 90000 → "90 seconds"."""
+    for unit, word in _UNIT_WORDS:
+        if ms % EVERY_UNITS[unit] == 0:
+            n = ms // EVERY_UNITS[unit]
+            return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{ms} milliseconds"
+
+
 class ScheduleDefinitionForm(forms.Form):
     """Fields shared by the page form and the admin form; subclasses say how ``every`` is entered."""
 
     # Where the service's error keys land; the interval field differs between page and admin.
     every_field = "every"
 
-    name = forms.CharField(
-        max_length=200,
-        label="Handler",
-        help_text="The handler the schedule's jobs run.",
-        widget=forms.TextInput(attrs={"list": "handler-names", "autocomplete": "off"}),
-    )
+    # The same picker as the new-job form (jobs.forms.use_handler_picker, set in __init__).
+    name = forms.CharField(max_length=200, label="Handler", help_text="The handler the schedule's jobs run.")
     data = JSONInput(
         required=False,
         help_text="JSON passed to the handler (any JSON value).",
@@ -88,6 +97,38 @@ class ScheduleDefinitionForm(forms.Form):
         help_text='Job options, e.g. {"attempts": 3}.',
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        use_handler_picker(self)
+
+    def clean(self):
+        """The field the chosen kind needs, asked for in the form's words before the service sees it."""
+        c = super().clean()
+        needed = {
+            ScheduleKind.CRON: ("cron_expression", "Enter a cron expression, e.g. 30 2 * * * (02:30 daily)."),
+            ScheduleKind.EVERY: (self.every_field, "Enter how often it runs, e.g. every 30 seconds."),
+            ScheduleKind.AT: ("at", "Enter when it runs."),
+        }.get(c.get("kind"))
+        if needed and c.get(needed[0]) in (None, "") and needed[0] not in self.errors:
+            self.add_error(*needed)
+        return c
+
+    def service_message(self, key: str | None, message: str) -> str | None:
+        """The interval's rule in the form's words ("At least 1 second"); other keys: ``form_words``."""
+        if key == "schedule.endDate" and message.endswith("must be after startDate"):
+            return "Must be after the start."
+        if key != "schedule.repeat.every":
+            return None
+        every = self.every_ms()
+        minimum = settings.SCHEDULE_MIN_EVERY_MS
+        if every is not None and not float(every).is_integer():
+            return "Must be a whole number of milliseconds."
+        if every is not None and every < minimum:
+            return f"At least {human_ms(minimum)}."
+        if every is not None and every > services.MAX_EVERY_MS:
+            return f"At most {human_ms(services.MAX_EVERY_MS)}."
+        return None
 
     def error_fields(self) -> dict[str, str | None]:
         """Service error key → form field (``None`` = a form-wide error)."""
@@ -210,6 +251,9 @@ class SchedulePageForm(ScheduleDefinitionForm):
         label="Preview from (UTC, ISO 8601)",
         help_text="Preview the fire times after this instant instead of now, e.g. 2028-03-24T12:00:00Z.",
     )
+
+    def error_fields(self) -> dict[str, str | None]:
+        return {**super().error_fields(), "from": "preview_from"}
 
     field_order = [
         "name",

@@ -91,6 +91,15 @@ def seed(hook_urls: tuple[str, str]):
     for steps in (2, 4, 3):
         job_submit(owner=demo, name="demo.progress", data={"steps": steps, "delayMs": 150})
     job_submit(owner=demo, name="echo", data={"hello": "world"})
+    # A real failure with three attempts, a stack trace and log lines (the receiver answers 503).
+    failed, _ = job_submit(
+        owner=demo,
+        name="http.request",
+        data={"url": hook_urls[1].replace("/notify", "/health"), "method": "POST", "expectedStatuses": [200]},
+        options={"attempts": 3},
+    )
+    # A delayed job: its page offers "Run now" (promote).
+    job_submit(owner=demo, name="echo", data={"later": True}, options={"delay": 3_600_000})
     # A failed run for the "recent failures" panel (no built-in handler fails on purpose).
     Job.objects.create(
         owner=demo,
@@ -100,7 +109,7 @@ def seed(hook_urls: tuple[str, str]):
         finished_at=timezone.now(),
         failed_reason="ConnectionError: upstream timed out after 10 s",
     )
-    return demo, admin, quick, failing_hook
+    return demo, admin, quick, failing_hook, failed
 
 
 def main() -> None:
@@ -129,9 +138,10 @@ def main() -> None:
     ok.answer = b'{"received": true}'
     failing.answer = b"upstream chat service unavailable"
     try:
-        demo, admin, quick, failing_hook = seed((ok.url("/hooks/jobs"), failing.url("/notify")))
+        demo, admin, quick, failing_hook, failed = seed((ok.url("/hooks/jobs"), failing.url("/notify")))
         wait_until(lambda: Job.objects.filter(schedule=quick, state="completed").count() == 3, 40, 0.5)
         wait_until(lambda: not Job.objects.filter(state__in=["waiting", "active"]).exists(), 30, 0.5)
+        wait_until(lambda: Job.objects.get(pk=failed.pk).state == "failed", 30, 0.5)
         wait_until(lambda: not Delivery.objects.filter(state__in=["pending", "sending"]).exists(), 30, 0.5)
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
@@ -142,6 +152,8 @@ def main() -> None:
 
             def shot(path: str, name: str, full: bool = True, prepare=None) -> None:
                 page.goto(web.base + path)
+                if page.locator("[data-live-status]").count():
+                    page.wait_for_selector("[data-live-status]:text('live')", timeout=15_000)
                 if prepare:
                     prepare(page)
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
@@ -149,10 +161,11 @@ def main() -> None:
 
             shot("/", "dashboard")
             shot("/app/jobs/", "jobs-list")
+            shot(f"/app/jobs/{failed.pk}/", "job-failed")
             shot("/app/jobs/new/", "job-new")
 
             def fill_preview(p):
-                p.fill("#id_name", "demo.progress")
+                p.select_option("#id_name", "demo.progress")
                 p.fill("#id_cron_expression", "30 2 * * *")
                 p.select_option("#id_time_zone", "Europe/Berlin")
                 expect(p.locator("#preview-next time")).to_have_count(5)
@@ -191,9 +204,11 @@ def main() -> None:
             shot(f"/app/webhooks/{failing_hook.pk}/", "webhook-deliveries-phone", full=False)
 
             page = signed_in_context(
-                browser, web.base, admin, viewport={"width": 1600, "height": 800}
+                browser, web.base, admin, viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin"
             ).new_page()
-            shot("/admin/queues/", "admin-queues")
+            shot("/admin/queues/", "admin-queues", prepare=lambda p: p.wait_for_selector("#workers table"))
+            shot("/admin/queues/jobs/?state=completed", "admin-queue-jobs")
+            shot("/admin/jobs/job/", "admin-jobs")
             shot("/admin/scheduling/schedule/", "admin-schedules")
             shot("/admin/webhooks/delivery/", "admin-deliveries")
             try:

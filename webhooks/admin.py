@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
-from config.forms import add_service_errors
+from config.forms import add_service_errors, form_words
 
 from . import services
 from .forms import ERROR_FIELDS
@@ -61,7 +61,7 @@ class WebhookAdminForm(forms.ModelForm):
         except ValidationError as exc:
             add_service_errors(self, exc, ERROR_FIELDS)
         except services.WebhookExists as exc:
-            self.add_error("url", str(exc))
+            self.add_error("url", form_words("url", str(exc)))
         return cleaned
 
     def _post_clean(self):

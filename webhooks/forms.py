@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from config.forms import add_service_errors
+from config.forms import add_service_errors, form_words
 
 from . import services
 from .models import EventType, Webhook
@@ -44,5 +44,5 @@ class WebhookForm(forms.Form):
         except ValidationError as exc:
             add_service_errors(self, exc, ERROR_FIELDS)
         except services.WebhookExists as exc:
-            self.add_error("url", str(exc))
+            self.add_error("url", form_words("url", str(exc)))
         return None

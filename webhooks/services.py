@@ -568,6 +568,10 @@ def _record_outcome(
     Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(state=state, **fields)
 
     webhook = delivery.webhook
+    if state in (DeliveryState.SUCCEEDED, DeliveryState.FAILED):
+        from jobs.throughput import record  # the Queues board's chart of the webhooks queue
+
+        record(owner_id=webhook.owner_id, queues=["webhooks"], outcome="completed" if succeeded else "failed")
     if succeeded:
         Webhook.objects.filter(pk=webhook.pk, consecutive_failures__gt=0).update(consecutive_failures=0)
     elif state == DeliveryState.FAILED and not delivery.manual and webhook.active:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -55,6 +56,7 @@ def webhook_list_page(request):
             "webhooks": selectors.webhook_list(user=request.user),
             "form": form,
             "secret": _take_secret(request),
+            "loopback_allowed": settings.ALLOW_LOOPBACK_TARGETS,
         },
     )
 

@@ -209,6 +209,15 @@ OPERATIONS: dict[str, dict] = {
         "responses": {200: _JOB},
         "errors": [409],
     },
+    "POST /jobs/{jobId}/promote": {
+        "summary": "Run a delayed job now",
+        "description": "BullMQ's promote: a delayed job (a delay or a retry's backoff) becomes waiting "
+        "at once. "
+        "409 in any other state.",
+        "request": None,
+        "responses": {200: _JOB},
+        "errors": [409],
+    },
     "DELETE /jobs/{jobId}": {
         "summary": "Remove a finished job",
         "responses": {200: _MESSAGE},

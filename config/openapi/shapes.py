@@ -242,6 +242,18 @@ class JobTimestampsSerializer(serializers.Serializer):
         ref_name = "JobTimestamps"
 
 
+class JobAttemptSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField(min_value=1)
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField()
+    durationMs = serializers.IntegerField(allow_null=True, help_text="Milliseconds.")
+    outcome = serializers.ChoiceField(choices=["completed", "failed", "cancelled"])
+    reason = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "JobAttempt"
+
+
 class JobSerializer(serializers.Serializer):
     id = serializers.CharField(
         help_text="BullMQ's job id: your options.jobId, repeat:<schedulerId>:<fire time ms> for a "
@@ -269,6 +281,11 @@ class JobSerializer(serializers.Serializer):
     finishedAt = serializers.DateTimeField(allow_null=True)
     stacktrace = serializers.CharField(
         allow_null=True, required=False, help_text="Only on GET /jobs/{jobId}."
+    )
+    attemptHistory = JobAttemptSerializer(
+        many=True,
+        required=False,
+        help_text="Every finished attempt, oldest first. Only on GET /jobs/{jobId}.",
     )
 
     class Meta:

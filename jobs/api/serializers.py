@@ -20,7 +20,7 @@ def iso(value) -> str | None:
 def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
     """``{id, jobId, name, state, progress, result, failedReason, attemptsMade, data, options,
     scheduleId, timestamp:{created, started, finished} (epoch ms), createdAt/startedAt/finishedAt
-    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?}``.
+    (ISO 8601 UTC), output, cancelRequested, runAt, stacktrace?, logs?, attemptHistory?}``.
 
     ``id`` and ``jobId`` are the job's public id (BullMQ's job id: custom ``jobId``, ``repeat:...``
     for a schedule fire's job, else the numeric id; :mod:`jobs.ids`)."""
@@ -54,6 +54,7 @@ def job_to_dict(job: Job, *, include_stacktrace: bool = True) -> dict:
         # Owner-only by construction: every job endpoint is scoped to the caller's own jobs.
         body["stacktrace"] = job.stacktrace or None
         body["logs"] = job.logs
+        body["attemptHistory"] = job.attempt_history
     return body
 
 

@@ -83,6 +83,11 @@ class JobViewSet(viewsets.ViewSet):
         """POST /jobs/{jobId}/retry → the job, ``waiting`` again; 409 unless it is failed or cancelled."""
         return self._act(services.job_retry, pk)
 
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        """POST /jobs/{jobId}/promote → the job, ``waiting`` now (BullMQ's promote); 409 unless delayed."""
+        return self._act(services.job_promote, pk)
+
     def _act(self, service, pk):
         job = selectors.job_get(user=self.request.user, job_id=pk)
         try:

@@ -63,8 +63,11 @@ def http_request(data, ctx):
     ``body`` is sent as is when a string, else as JSON (with ``Content-Type: application/json``
     unless given). Returns ``{status, headers, body, truncated}``; ``body`` is text, at most
     ``JOB_HTTP_MAX_BODY_BYTES``. A status outside ``expectedStatuses`` fails the attempt (retried
-    per ``attempts``). A URL refused by ``config.netguard`` (private, loopback, link-local targets
-    unless ``ALLOW_PRIVATE_NETWORK_TARGETS``) fails the job at once, without retries.
+    per ``attempts``). Transient errors (the host does not resolve, the connection is refused or
+    reset, a timeout) fail the attempt, and the job is retried per its ``attempts`` and ``backoff``.
+    Only a URL that can never work fails the job at once, without retries: a malformed URL or one
+    refused by ``config.netguard``'s policy (private, loopback, link-local targets unless
+    ``ALLOW_PRIVATE_NETWORK_TARGETS``, or loopback under ``ALLOW_LOOPBACK_TARGETS``).
     """
     from django.conf import settings
 

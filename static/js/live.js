@@ -2,18 +2,17 @@
 //
 // Two pages use it: the live list (#live[data-mode=list]: the user's recent jobs, one of them
 // selected and shown in the panel) and the job detail page (#live[data-mode=job]: one job).
-// The server renders the current state; this script keeps it current from the socket's events,
-// reconnects with exponential backoff (0.5 s doubling to 30 s, with jitter) and, after every
-// (re)connect, resyncs by asking for a snapshot of each job that may have changed meanwhile.
-// Elements to update are marked with data-field="state|bar|percent|output|outcome|result|error|
-// created|started|finished|attempts|title".
+// The server renders the current state; this script keeps it current from the socket's events
+// (the socket and its reconnects are live_socket.js's) and, after every (re)connect, resyncs by
+// asking for a snapshot of each job that may have changed meanwhile. Elements to update are marked
+// with data-field="state|bar|percent|output|outcome|result|error|attempts|title". It never writes
+// a time: times are the server's (one template filter), re-rendered by refresh.js.
 (function () {
   "use strict";
 
   var root = document.getElementById("live");
   if (!root) return;
   var mode = root.dataset.mode;
-  var statusEl = document.querySelector("[data-live-status]");
   var listEl = root.querySelector("[data-live-jobs]");
   var emptyEl = root.querySelector("[data-live-empty]");
   var panel = root.querySelector("[data-live-panel]") || root;
@@ -22,8 +21,6 @@
   var jobs = {}; // jobId -> what we know: {name, state, progress, result, error, ...}
   var pendingSnapshot = {}; // jobId -> true while a snapshot is on its way
   var afterSnapshot = {}; // jobId -> true until the first delta after a snapshot
-  var socket = null;
-  var attempt = 0;
 
   function fields(el, name) {
     return el ? el.querySelectorAll('[data-field="' + name + '"]') : [];
@@ -44,10 +41,6 @@
     if (p && typeof p === "object") p = p.percent;
     if (typeof p !== "number" || isNaN(p)) return null;
     return Math.max(0, Math.min(100, Math.round(p)));
-  }
-
-  function isoOf(ms) {
-    return ms ? new Date(ms).toISOString() : "—";
   }
 
   function paint(el, job) {
@@ -85,11 +78,6 @@
       each(fields(el, "error"), function (r) {
         r.textContent = job.error || "—";
       });
-    }
-    if (job.timestamps) {
-      each(fields(el, "created"), function (t) { t.textContent = isoOf(job.timestamps.created); });
-      each(fields(el, "started"), function (t) { t.textContent = isoOf(job.timestamps.started); });
-      each(fields(el, "finished"), function (t) { t.textContent = isoOf(job.timestamps.finished); });
     }
     if ("attemptsMade" in job) {
       each(fields(el, "attempts"), function (t) { t.textContent = String(job.attemptsMade); });
@@ -178,10 +166,6 @@
     snapshot(jobId);
   }
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-  }
-
   function snapshot(jobId) {
     pendingSnapshot[jobId] = true;
     send({ action: "snapshot", jobId: jobId });
@@ -244,41 +228,10 @@
     }
   }
 
-  function setStatus(text, state) {
-    if (!statusEl) return;
-    statusEl.textContent = text;
-    statusEl.className = "badge " + (state || "");
-  }
-
-  function connect() {
-    setStatus("connecting…", "");
-    var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(proto + "//" + window.location.host + root.dataset.wsPath);
-    socket.onopen = function () {
-      attempt = 0;
-      setStatus("live", "completed");
-      resync();
-    };
-    socket.onmessage = function (e) {
-      try {
-        handle(JSON.parse(e.data));
-      } catch (err) {
-        window.console.warn("live: bad message", err);
-      }
-    };
-    socket.onclose = function (e) {
-      socket = null;
-      if (e.code === 4401) {
-        setStatus("signed out: reload the page to sign in", "failed");
-        return;
-      }
-      var delay = Math.min(30000, 500 * Math.pow(2, attempt));
-      attempt += 1;
-      delay = delay / 2 + Math.random() * (delay / 2);
-      setStatus("reconnecting in " + Math.ceil(delay / 1000) + " s", "delayed");
-      window.setTimeout(connect, delay);
-    };
-  }
+  var send = window.jobserverSocket.listen({
+    onOpen: function () { resync(); },
+    onMessage: handle,
+  });
 
   if (listEl) {
     listEl.addEventListener("click", function (e) {
@@ -287,5 +240,4 @@
       select(row.dataset.jobId);
     });
   }
-  connect();
 })();

@@ -44,4 +44,5 @@ def test_live_page_shows_progress_and_streamed_text_without_reload(owner, worker
     assert page.locator('[data-field="state"]').inner_text() == "completed"
     assert page.locator('[data-field="output"]').text_content() == TEXT
     assert page.locator('[data-field="result"]').text_content() == '{\n  "steps": 5\n}'
-    assert page.locator('[data-field="finished"]').inner_text().endswith("Z")
+    finished = page.locator("#job-facts dt:text('Finished') + dd time")
+    assert finished.get_attribute("title").endswith(" UTC") and not finished.inner_text().endswith("Z")

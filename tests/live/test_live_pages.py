@@ -51,10 +51,9 @@ def test_job_detail_page_shows_the_job_and_is_404_for_others(owner, other_user):
     res = client_for(owner).get(f"/app/jobs/{job.pk}/")
     assert res.status_code == 200
     html = res.content.decode()
-    assert "<pre>{\n  &quot;a&quot;: 1\n}</pre>" in html
-    assert "<pre>{\n  &quot;attempts&quot;: 2\n}</pre>" in html
-    assert '<pre data-field="error">ValueError: bad</pre>' in html
-    assert 'data-field="outcome">Error: ValueError: bad</p>' in html
+    assert '<pre class="json">{\n  &quot;a&quot;: 1\n}</pre>' in html
+    assert '<pre class="json">{\n  &quot;attempts&quot;: 2\n}</pre>' in html
+    assert '<p class="failed-reason" id="failed-reason">ValueError: bad</p>' in html
     assert '<pre class="live-output" data-field="output">partial</pre>' in html
     assert client_for(other_user).get(f"/app/jobs/{job.pk}/").status_code == 404
     assert client_for(owner).get("/app/jobs/999999/").status_code == 404

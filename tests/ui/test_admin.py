@@ -1,12 +1,9 @@
 """Django admin: schedules (list, add/change through the services, actions), jobs (filters, retry,
-cancel), owner scoping for non-superuser staff, django-celery-beat hidden, and the Queues board."""
+cancel), owner scoping for non-superuser staff, django-celery-beat hidden (the Queues board:
+test_queues_board.py)."""
 
 import pytest
-import redis
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.models import Permission
-from django.test import Client
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from jobs.models import Job, JobState
@@ -20,15 +17,6 @@ pytestmark = pytest.mark.django_db
 
 def make_schedule(owner, cron="0 9 * * *", **extra) -> Schedule:
     return services.schedule_create(owner=owner, name="echo", data={"x": 1}, schedule={"cron": cron, **extra})
-
-
-@pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_user(
-        "staff", "staff@example.test", "S3cure-pass-staff", is_staff=True
-    )
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["scheduling", "jobs"]))
-    return user
 
 
 def action(client, url, name, rows) -> None:
@@ -187,47 +175,3 @@ def test_job_admin_filters_retry_and_cancel(admin_user, owner, other_user):
     assert client.get(f"{url}{active.pk}/delete/").status_code == 403
     assert client.post(f"{url}{done.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Job.objects.filter(pk=done.pk).exists()
-
-
-def test_queues_page_counts_backlog_and_workers(admin_user, owner, other_user):
-    row = make_schedule(owner)
-    for state, who in ((JobState.FAILED, owner), (JobState.FAILED, other_user), (JobState.COMPLETED, owner)):
-        Job.objects.create(owner=who, name="echo", state=state)
-    Job.objects.create(owner=owner, name="echo", state=JobState.COMPLETED, schedule=row)
-    redis.Redis.from_url(settings.REDIS_URL).rpush("webhooks", "m1", "m2")
-    res = client_for(admin_user).get("/admin/queues/")
-    assert res.status_code == 200
-    assert '<a href="/admin/queues/">Queues</a> /' in client_for(admin_user).get("/admin/").content.decode()
-    rows = {r["queue"]: r for r in res.context["rows"]}
-    assert dict(rows["jobs"]["counts"]) == {
-        "waiting": 0,
-        "delayed": 0,
-        "active": 0,
-        "completed": 2,
-        "failed": 2,
-        "cancelled": 0,
-    }
-    assert dict(rows["schedules"]["counts"])["completed"] == 1 and rows["schedules"]["extra"] == {"active": 1}
-    assert (rows["jobs"]["backlog"], rows["webhooks"]["backlog"]) == (0, 2)
-    assert res.context["workers"] == []  # no worker runs in this test
-
-
-def test_queues_actions_retry_failed_and_clean_finished(admin_user, staff, owner):
-    Job.objects.create(owner=owner, name="echo", state=JobState.FAILED)
-    Job.objects.create(owner=staff, name="echo", state=JobState.FAILED)
-    Job.objects.create(owner=staff, name="echo", state=JobState.COMPLETED)
-    staff_client = client_for(staff)
-    assert staff_client.post("/admin/queues/", {"action": "retry_failed"}).status_code == 302
-    assert sorted(Job.objects.values_list("owner__username", "state")) == [
-        ("owner", "failed"),
-        ("staff", "completed"),
-        ("staff", "waiting"),
-    ]
-    client_for(admin_user).post("/admin/queues/", {"action": "clean_finished"})
-    assert sorted(Job.objects.values_list("owner__username", "state")) == [("staff", "waiting")]
-
-
-def test_queues_page_is_staff_only(owner):
-    res = client_for(owner).get("/admin/queues/")
-    assert res.status_code == 302 and res["Location"].startswith("/admin/login/")
-    assert Client().post("/admin/queues/", {"action": "clean_finished"}).status_code == 302

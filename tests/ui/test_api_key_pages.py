@@ -63,7 +63,7 @@ def test_list_shows_own_unrevoked_keys_with_times(owner, other_user):
         ({"name": "   ", "expires_at": ""}, {"name": ["This field is required."]}),
         (
             {"name": "x", "expires_at": "2001-01-01T00:00"},
-            {"expires_at": ["expiresAt: must be in the future"]},
+            {"expires_at": ["Must be in the future"]},
         ),
         ({"name": "x", "expires_at": "tomorrow"}, {"expires_at": ["Enter a valid date/time."]}),
     ],

@@ -107,18 +107,22 @@ def test_new_job_submits_through_service(owner):
         ),
     ],
 )
-def test_new_job_field_errors_match_the_api(owner, api, body, field, message):
+def test_new_job_field_errors_are_the_apis_rules_in_the_forms_words(owner, api, body, field, message):
+    import json
+
+    from config.forms import form_words
     from jobs import handlers
 
     # Other test modules register extra handlers in this process; the message lists what is registered.
     message = message.replace("{known}", ", ".join(handlers.names()))
-    res = client_for(owner).post("/app/jobs/new/", body)
-    assert res.status_code == 200
-    assert res.context["form"].errors == {field: [message]}
-    import json
-
     api_body = {k: json.loads(v) if k != "name" else v for k, v in body.items()}
     assert api.post("/jobs/submit", api_body, format="json").json()["errors"] == {field: [message]}
+    res = client_for(owner).post("/app/jobs/new/", body)
+    assert res.status_code == 200
+    # The same rule, without the API's field path (the form shows it under that field).
+    shown = form_words(field, message)
+    assert res.context["form"].errors == {field: [shown]}
+    assert shown[0].isupper() and not shown.lower().startswith(field)
     assert not Job.objects.exists()
 
 

@@ -1,9 +1,11 @@
-"""One rule, three entry points: each schedule rule is refused with the same message through the REST
-API (POST /jobs/schedule), the page form (/app/schedules/new/) and the Django admin add form; the
-same for webhook rules (POST /webhooks, /app/webhooks/, the webhook admin)."""
+"""One rule, three entry points: each schedule rule is refused through the REST API (POST
+/jobs/schedule), the page form (/app/schedules/new/) and the Django admin add form alike; the same for
+webhook rules (POST /webhooks, /app/webhooks/, the webhook admin). The forms say it in their own
+words (issue 17): the API's message without its JSON path, or, for the interval, in the form's units."""
 
 import pytest
 
+from config.forms import form_words
 from scheduling.models import Schedule
 
 from .helpers import client_for, schedule_form
@@ -98,6 +100,30 @@ RULES = [
 ]
 
 
+# Rules the forms word in their own terms rather than as the API's message minus its path.
+FORM_WORDS = {
+    "every below minimum": ["At least 1 second."],
+    "endDate <= startDate": ["Must be after the start."],
+}
+
+
+def test_forms_word_the_rules_without_the_apis_paths(owner):
+    errors = client_for(owner).post("/app/schedules/new/", schedule_form(cron_expression="0 0 31 2 *"))
+    assert errors.context["form"].errors == {"cron_expression": ["Day-of-month 31 never occurs in February"]}
+    half = client_for(owner).post(
+        "/app/schedules/new/", schedule_form(kind="every", every="0.5", every_unit="s")
+    )
+    assert half.context["form"].errors == {"every": ["At least 1 second."]}
+    huge = client_for(owner).post(
+        "/app/schedules/new/", schedule_form(kind="every", every="4000", every_unit="d")
+    )
+    assert huge.context["form"].errors == {"every": ["At most 3650 days."]}
+    odd = client_for(owner).post(
+        "/app/schedules/new/", schedule_form(kind="every", every="1500.5", every_unit="ms")
+    )
+    assert odd.context["form"].errors == {"every": ["Must be a whole number of milliseconds."]}
+
+
 def admin_form(owner, **fields) -> dict:
     body = {
         "owner": str(owner.pk),
@@ -133,13 +159,14 @@ def test_rule_is_refused_identically_in_api_form_and_admin(
     message = api_errors[api_key]
     assert res.json()["message"] == message[0]
 
+    shown = FORM_WORDS.get(rule) or [form_words(api_key, m) for m in message]
     page = client_for(owner).post("/app/schedules/new/", schedule_form(**{"options": "", **fields}))
     assert page.status_code == 200
-    assert page.context["form"].errors == {page_field: message}
+    assert page.context["form"].errors == {page_field: shown}
 
     admin = client_for(admin_user).post("/admin/scheduling/schedule/add/", admin_form(owner, **fields))
     assert admin.status_code == 200
-    assert admin.context["adminform"].form.errors == {admin_field: message}
+    assert admin.context["adminform"].form.errors == {admin_field: shown}
 
     assert not Schedule.objects.exists()
 
@@ -178,7 +205,7 @@ def test_webhook_rule_is_the_same_through_api_page_and_admin(
     if rule == "unknown event type":
         # The API's serializer refuses an unknown choice before the service, in DRF's words.
         assert api.json()["errors"][api_key] == ['"started" is not a valid choice.']
-        assert page_errors == ["eventType: must be one of progress, completed, failed, delta, all"]
+        assert page_errors == ["Must be one of progress, completed, failed, delta, all"]
     else:
-        assert api.json()["errors"][api_key] == page_errors
+        assert [form_words(api_key, m) for m in api.json()["errors"][api_key]] == page_errors
     assert api.status_code == 400 and Webhook.objects.count() == 0

@@ -86,10 +86,10 @@ def test_field_errors_are_shown_inline_and_nothing_is_saved(owner):
     res = client_for(owner).post("/app/schedules/new/", schedule_form(cron_expression="0 0 31 2 *"))
     assert res.status_code == 200
     errors = res.context["form"].errors
-    assert list(errors) == ["cron_expression"]
-    assert errors["cron_expression"][0].startswith("schedule.cron: ")
-    assert "never" in errors["cron_expression"][0]
-    assert 'data-errors-for="cron_expression"><li>schedule.cron:' in res.content.decode()
+    assert errors == {"cron_expression": ["Day-of-month 31 never occurs in February"]}
+    assert 'data-errors-for="cron_expression"><li>Day-of-month 31 never occurs in February</li>' in (
+        res.content.decode()
+    )
     assert not Schedule.objects.exists()
 
 
@@ -98,12 +98,21 @@ def test_bad_json_data_is_a_field_error(owner):
     assert res.status_code == 200 and list(res.context["form"].errors) == ["data"]
 
 
-def test_once_without_an_instant_names_the_rule(owner):
-    res = client_for(owner).post("/app/schedules/new/", schedule_form(kind="at"))
+@pytest.mark.parametrize(
+    "kind, field, message",
+    [
+        ("at", "at", "Enter when it runs."),
+        ("cron", "cron_expression", "Enter a cron expression, e.g. 30 2 * * * (02:30 daily)."),
+        ("every", "every", "Enter how often it runs, e.g. every 30 seconds."),
+    ],
+)
+def test_a_kind_without_its_field_asks_for_it_in_the_forms_words(owner, kind, field, message):
+    res = client_for(owner).post(
+        "/app/schedules/new/", schedule_form(kind=kind, cron_expression="", every="", at="")
+    )
     assert res.status_code == 200
-    assert res.context["form"].non_field_errors() == [
-        "schedule: give exactly one of cron, repeat (with every) or at"
-    ]
+    assert res.context["form"].errors == {field: [message]}
+    assert not Schedule.objects.exists()
 
 
 def test_new_form_seeds_preview_from_query(owner):
@@ -187,3 +196,45 @@ def test_outsider_gets_404(owner, other_user, suffix, method):
     row.refresh_from_db()
     assert row.state == "active" and row.cron_expression == "30 2 * * *"
     assert not Job.objects.exists()
+
+
+def test_page_preview_reads_the_form_and_answers_in_its_words(owner):
+    client = client_for(owner)
+    client.cookies["tz"] = "Asia/Tokyo"
+    fresh = client.post("/app/schedules/preview/", schedule_form(cron_expression="")).json()
+    assert fresh == {
+        "description": "",
+        "times": [],
+        "errors": {"cron_expression": ["Enter a cron expression, e.g. 30 2 * * * (02:30 daily)."]},
+    }
+    spring = client.post("/app/schedules/preview/", schedule_form(preview_from="2028-03-24T12:00:00Z")).json()
+    assert spring["errors"] == {} and spring["description"] == "At 02:30, every day (Europe/Berlin)"
+    assert len(spring["times"]) == 5
+    # Spring forward in Berlin: 02:30 does not exist on 26 March 2028, the run is at 03:00 CEST.
+    assert spring["times"][1] == (
+        '<time datetime="2028-03-26T01:00:00Z" title="2028-03-26 01:00:00 UTC">Sun 26 Mar 2028 10:00:00 JST'
+        '</time> <span class="other-zone">(Sun 26 Mar 03:00 CEST in Europe/Berlin)</span>'
+    )
+    half = client.post("/app/schedules/preview/", schedule_form(kind="every", every="0.5")).json()
+    assert half["errors"] == {"every": ["At least 1 second."]} and half["times"] == []
+    once = client.post("/app/schedules/preview/", schedule_form(kind="at", at="2031-01-10T09:00")).json()
+    assert once["description"] == (
+        'Once at <time datetime="2031-01-10T00:00:00Z" title="2031-01-10 00:00:00 UTC">'
+        "Fri 10 Jan 2031 09:00:00 JST</time>"
+    )
+    assert not Schedule.objects.exists()
+
+
+def test_page_preview_needs_a_signed_in_post(owner):
+    from django.test import Client
+
+    assert Client().post("/app/schedules/preview/", schedule_form())["Location"].startswith("/login/")
+    assert client_for(owner).get("/app/schedules/preview/").status_code == 405
+
+
+def test_handler_is_the_same_picker_as_on_the_new_job_form(owner):
+    schedule_html = client_for(owner).get("/app/schedules/new/").content.decode()
+    job_html = client_for(owner).get("/app/jobs/new/").content.decode()
+    option = '<option value="echo">echo — Returns its data unchanged.</option>'
+    assert option in schedule_html and option in job_html
+    assert 'list="handler-names"' not in schedule_html

@@ -102,12 +102,12 @@ def test_add_form_shows_the_services_errors(admin_user, owner, settings):
     client = client_for(admin_user)
     dup = client.post(WEBHOOKS + "add/", admin_form(owner=str(owner.pk)))
     assert dup.status_code == 200 and dup.context["adminform"].form.errors == {
-        "url": ["url: you already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
+        "url": ["You already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
     }
     settings.ALLOW_PRIVATE_NETWORK_TARGETS = False
     private = client.post(WEBHOOKS + "add/", admin_form(owner=str(owner.pk), url="http://10.0.0.1/x"))
     (message,) = private.context["adminform"].form.errors["url"]
-    assert message.startswith("url: host '10.0.0.1' resolves to a private") and Webhook.objects.count() == 1
+    assert message.startswith("Host '10.0.0.1' resolves to a private") and Webhook.objects.count() == 1
 
 
 def test_change_form_disables_and_reenables_through_the_service(admin_user, owner):
@@ -190,11 +190,13 @@ def test_queues_board_counts_deliveries_by_state(admin_user, staff, owner):
         make_delivery(hook, state=state)
     make_delivery(make_webhook(staff), state=DeliveryState.SUCCEEDED)
     res = client_for(admin_user).get("/admin/queues/")
-    rows = {r["queue"]: r for r in res.context["rows"]}
-    assert rows["webhooks"]["deliveries"] == [("pending", 1), ("sending", 0), ("succeeded", 2), ("failed", 2)]
-    assert 'href="/admin/webhooks/delivery/?state__exact=failed">failed 2</a>' in res.content.decode()
-    staff_rows = {r["queue"]: r for r in client_for(staff).get("/admin/queues/").context["rows"]}
-    assert staff_rows["webhooks"]["deliveries"] == [
+    rows = {r["name"]: r for r in res.context["rows"]}
+    assert rows["webhooks"]["counts"] == [("pending", 1), ("sending", 0), ("succeeded", 2), ("failed", 2)]
+    assert '<td data-state="failed"><a href="/admin/webhooks/delivery/?state__exact=failed">2</a>' in (
+        res.content.decode()
+    )
+    staff_rows = {r["name"]: r for r in client_for(staff).get("/admin/queues/").context["rows"]}
+    assert staff_rows["webhooks"]["counts"] == [
         ("pending", 0),
         ("sending", 0),
         ("succeeded", 1),

@@ -5,6 +5,7 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
+from config.forms import form_words
 from tests.conftest import api_for
 from tests.webhooks.conftest import Receiver
 from webhooks import services, signing
@@ -85,23 +86,24 @@ def test_list_shows_state_disabled_reason_and_failures_of_own_webhooks_only(owne
     assert "20 consecutive failures" in html and ">disabled<" in html and "/theirs" not in html
 
 
-def test_private_url_is_refused_with_the_apis_message(owner, settings):
+def test_private_url_is_refused_with_the_apis_rule_in_the_forms_words(owner, settings):
     settings.ALLOW_PRIVATE_NETWORK_TARGETS = False
     api = api_for(owner).post("/webhooks", {"url": "http://10.0.0.1/x", "eventType": "all"}, format="json")
     res = client_for(owner).post("/app/webhooks/", form(url="http://10.0.0.1/x", event_type="all"))
     assert res.status_code == 200 and Webhook.objects.count() == 0
-    assert res.context["form"].errors == {"url": api.json()["errors"]["url"]}
-    assert escape(api.json()["errors"]["url"][0]) in res.content.decode()
+    assert res.context["form"].errors == {"url": [form_words("url", api.json()["errors"]["url"][0])]}
+    assert res.context["form"].errors["url"][0].startswith("Host '10.0.0.1' resolves to a private")
+    assert escape(res.context["form"].errors["url"][0]) in res.content.decode()
 
 
 @pytest.mark.parametrize(
     ("fields", "errors"),
     [
         ({"url": ""}, {"url": ["This field is required."]}),
-        ({"url": "ftp://example.com/x"}, {"url": ["url: only http and https URLs are allowed"]}),
+        ({"url": "ftp://example.com/x"}, {"url": ["Only http and https URLs are allowed"]}),
         (
             {"event_type": "started"},
-            {"event_type": ["eventType: must be one of progress, completed, failed, delta, all"]},
+            {"event_type": ["Must be one of progress, completed, failed, delta, all"]},
         ),
     ],
 )
@@ -117,7 +119,7 @@ def test_duplicate_url_and_event_type_is_a_form_error(owner, allow_private):
     res = client_for(owner).post("/app/webhooks/", form())
     assert res.status_code == 200 and Webhook.objects.count() == 1
     assert res.context["form"].errors == {
-        "url": ["url: you already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
+        "url": ["You already have a webhook for http://127.0.0.1:9/hook and eventType 'completed'"]
     }
 
 
@@ -280,4 +282,4 @@ def test_enabling_a_webhook_whose_url_is_now_refused_shows_the_reason(owner, set
 
 def test_too_long_url_gets_the_services_message(owner, allow_private):
     res = client_for(owner).post("/app/webhooks/", form(url="http://127.0.0.1:9/" + "x" * 2000))
-    assert res.context["form"].errors == {"url": ["url: at most 2000 characters"]}
+    assert res.context["form"].errors == {"url": ["At most 2000 characters"]}
