@@ -1,11 +1,13 @@
 # make run  : set up (virtualenv, install, migrate, Redis) and start web + worker + beat in the foreground
 # make test : the same set-up, then the whole test suite (DATABASE_URL picks SQLite or PostgreSQL)
+# make fuzz : schemathesis (every check, >= 30 examples per operation) against make run's processes;
+#             needs DATABASE_URL (PostgreSQL) and REDIS_URL (a database of its own: it is flushed)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint superuser clean
+.PHONY: run test fuzz install lint superuser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,9 @@ run: install
 
 test: install
 	$(PY) -m config.devstack test $(PYTEST_ARGS)
+
+fuzz: install
+	$(PY) scripts/fuzz_live.py $(FUZZ_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

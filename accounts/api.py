@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from config.exceptions import Conflict
 from config.openapi.schema import errors
-from config.serializers import MessageSerializer, UtcDateTimeField
+from config.serializers import MessageSerializer, StrictCharField, UtcDateTimeField
 
 from . import selectors, services
 from .authentication import API_KEY_HEADER
@@ -91,10 +91,10 @@ class RegisteredUserSerializer(UserSerializer):
 class RegisterSerializer(serializers.Serializer):
     """``{username, password, email?, webhookUrl?}``."""
 
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
-    webhookUrl = serializers.CharField(  # noqa: N815
+    webhookUrl = StrictCharField(  # noqa: N815
         required=False,
         allow_blank=True,
         allow_null=True,
@@ -117,8 +117,8 @@ class RegisteredSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False)
 
     class Meta:
         ref_name = "LoginRequest"
@@ -137,21 +137,21 @@ class TokensSerializer(serializers.Serializer):
 
 
 class RefreshTokenSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField()  # noqa: N815 (the contract's field name)
+    refreshToken = StrictCharField()  # noqa: N815 (the contract's field name)
 
     class Meta:
         ref_name = "RefreshRequest"
 
 
 class LogoutSerializer(serializers.Serializer):
-    refreshToken = serializers.CharField(required=False)  # noqa: N815
+    refreshToken = StrictCharField(required=False)  # noqa: N815
 
     class Meta:
         ref_name = "LogoutRequest"
 
 
 class PasswordResetRequestSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
+    email = StrictCharField(max_length=254)
 
     class Meta:
         ref_name = "PasswordResetRequest"
@@ -160,11 +160,11 @@ class PasswordResetRequestSerializer(serializers.Serializer):
 class PasswordResetConfirmSerializer(serializers.Serializer):
     """``{token, newPassword}``; the original's ``resetToken`` is accepted for ``token``."""
 
-    token = serializers.CharField(max_length=300, help_text="The token from the mail (or send resetToken).")
-    resetToken = serializers.CharField(  # noqa: N815 (the original's name)
+    token = StrictCharField(max_length=300, help_text="The token from the mail (or send resetToken).")
+    resetToken = StrictCharField(  # noqa: N815 (the original's name)
         max_length=300, required=False, help_text="The original's name for token."
     )
-    newPassword = serializers.CharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
+    newPassword = StrictCharField(max_length=128, trim_whitespace=False)  # noqa: N815 (contract name)
 
     class Meta:
         ref_name = "PasswordReset"
@@ -252,7 +252,7 @@ class ApiKeyCreatedSerializer(serializers.Serializer):
 class ApiKeyCreateSerializer(serializers.Serializer):
     """``{name, permissions?, expiresAt?}``."""
 
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     permissions = serializers.JSONField(required=False, default=None, help_text="An array of labels.")
     expiresAt = serializers.DateTimeField(required=False, allow_null=True, default=None)  # noqa: N815
 
@@ -263,7 +263,7 @@ class ApiKeyCreateSerializer(serializers.Serializer):
 class ApiKeyUpdateSerializer(serializers.Serializer):
     """Any of ``{name, permissions, expiresAt (null: never), isActive}``."""
 
-    name = serializers.CharField(max_length=100, required=False)
+    name = StrictCharField(max_length=100, required=False)
     permissions = serializers.JSONField(required=False, help_text="An array of labels.")
     expiresAt = serializers.DateTimeField(required=False, allow_null=True)  # noqa: N815
     isActive = serializers.BooleanField(required=False)  # noqa: N815
@@ -394,7 +394,7 @@ class LogoutView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        ser = LogoutSerializer(data=request.data if isinstance(request.data, dict) else {})
+        ser = LogoutSerializer(data=request.data)  # no body: {}; anything but an object: a 400
         ser.is_valid(raise_exception=True)
         raw = ser.validated_data.get("refreshToken")
         try:
@@ -440,7 +440,7 @@ class PasswordResetConfirmView(_PublicView):
 
     400 ``token`` for an invalid, used or expired token (``PASSWORD_RESET_TIMEOUT`` seconds), 400
     ``newPassword`` for Django's password validators; 429 beyond ``THROTTLE_PASSWORD_RESET_CONFIRM``.
-    Every refresh token of the account is revoked.
+    Every refresh token and API key of the account is revoked.
     """
 
     throttle_scope = "password_reset_confirm"

@@ -2,6 +2,8 @@
 
 from django.http import Http404
 
+from config.ids import id_or_404
+
 from .models import ApiKey
 
 
@@ -17,10 +19,8 @@ def api_key_list(*, user, include_revoked: bool = False):
 
 def api_key_get(*, user, key_id, include_revoked: bool = False) -> ApiKey:
     """The user's API key ``key_id`` (unrevoked unless ``include_revoked``); ``Http404`` if it does not
-    exist, is someone else's, or is revoked and ``include_revoked`` is off."""
-    if not (str(key_id).isascii() and str(key_id).isdigit()):
-        raise Http404
-    row = api_key_list(user=user, include_revoked=include_revoked).filter(pk=int(key_id)).first()
+    exist, is someone else's, is not an id (``config.ids``), or is revoked and ``include_revoked`` is off."""
+    row = api_key_list(user=user, include_revoked=include_revoked).filter(pk=id_or_404(key_id)).first()
     if row is None:
         raise Http404
     return row

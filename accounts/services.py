@@ -177,11 +177,19 @@ def user_for_access_token(raw: str | None):
 
 
 def tokens_revoke_all(*, user) -> int:
-    """Blacklist every outstanding refresh token of ``user`` (after a password reset); returns how many."""
+    """Blacklist every outstanding refresh token of ``user``; returns how many."""
     pending = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
     rows = [BlacklistedToken(token=t) for t in pending]
     BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
+
+
+def credentials_revoke_all(*, user) -> None:
+    """After a password reset (API and page alike): every refresh token and every API key of ``user``
+    stops working, so whoever knew the old password keeps no way in. Access tokens already issued
+    expire on their own (``JWT_ACCESS_MINUTES``)."""
+    tokens_revoke_all(user=user)
+    ApiKey.objects.filter(owner=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 # --- password reset ------------------------------------------------------------------------------------
@@ -212,7 +220,7 @@ def password_reset_confirm(*, token: str, new_password: str):
 
     Django's ``default_token_generator`` checks the token: it expires after ``PASSWORD_RESET_TIMEOUT``
     seconds and is single-use because it hashes the password (and last login), which this changes.
-    Every refresh token of the user is blacklisted, so other sessions end too. Raises
+    Every refresh token and API key of the user is revoked (:func:`credentials_revoke_all`). Raises
     ``ValidationError`` (``token`` for a bad/used/expired token, ``newPassword`` for the validators).
     """
     uidb64, _, check = (token or "").partition(".")
@@ -234,7 +242,7 @@ def password_reset_confirm(*, token: str, new_password: str):
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
-        tokens_revoke_all(user=user)
+        credentials_revoke_all(user=user)
     return user
 
 

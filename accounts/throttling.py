@@ -1,8 +1,12 @@
 """Throttles for the endpoints used before login (login, register, password reset).
 
-DRF's ``ScopedRateThrottle`` keyed by client address (``REMOTE_ADDR``, or ``X-Forwarded-For`` behind
-``NUM_PROXIES`` proxies), counted in the Redis cache so every web process shares the budget. The
-pages throttle with the same scopes, so the API and the forms share one budget per address.
+DRF's ``ScopedRateThrottle`` keyed by client address, counted in the Redis cache so every web process
+shares the budget. The pages throttle with the same scopes, so the API and the forms share one budget
+per address. The address is the socket's (``REMOTE_ADDR``; uvicorn runs with ``--no-proxy-headers``)
+unless ``NUM_PROXIES`` (N >= 1) says that many proxies in front append to ``X-Forwarded-For``: then
+it is the N-th entry from the right, the one the outermost trusted proxy saw. DRF itself trusts the
+whole header when ``NUM_PROXIES`` is unset, so a client could buy a new budget per request by
+sending a new ``X-Forwarded-For`` (issue 13).
 Rates: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (env ``THROTTLE_*``).
 """
 
@@ -18,6 +22,17 @@ class AuthRateThrottle(ScopedRateThrottle):
     def get_rate(self):
         # Read the live settings (DRF copies the rates into a class attribute at import time).
         return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+    def get_ident(self, request) -> str:
+        """The client address for the budget (module docstring); never a value the client chose
+        unless it reached us through ``NUM_PROXIES`` trusted proxies."""
+        remote_addr = request.META.get("REMOTE_ADDR") or ""
+        num_proxies = api_settings.NUM_PROXIES or 0
+        forwarded = request.headers.get("x-forwarded-for")
+        if num_proxies <= 0 or not forwarded:
+            return remote_addr
+        hops = [hop.strip() for hop in forwarded.split(",")]
+        return hops[-min(num_proxies, len(hops))] or remote_addr
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

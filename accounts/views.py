@@ -91,5 +91,5 @@ class PasswordResetConfirmView(ThrottledPostMixin, auth_views.PasswordResetConfi
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        services.tokens_revoke_all(user=form.user)  # as the API's reset: other sessions end
+        services.credentials_revoke_all(user=form.user)  # as the API's reset: tokens and API keys end
         return response

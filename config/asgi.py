@@ -15,9 +15,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from jobs.routing import origin_guard, websocket_urlpatterns  # noqa: E402
 from jobs.socketio_app import asgi_app as socketio_in_front  # noqa: E402
 
+from .bodies import RequestBodies  # noqa: E402
+
 channels_application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # One body size limit and readable chunked bodies for every HTTP route (config/bodies.py).
+        "http": RequestBodies(django_asgi_app),
         # Session cookie → scope["user"] for browsers; scripts use ?token= or an API key (jobs/consumers.py).
         "websocket": origin_guard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -6,7 +6,7 @@ Run a worker with ``celery -A config worker -Q jobs,schedules,webhooks`` and bea
 
 import os
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -18,6 +18,33 @@ app.autodiscover_tasks()
 
 # issue 9: job/schedule ids on the log records of a task, JSON logs in workers (LOG_FORMAT=json)
 from . import logs, metrics  # noqa: E402,F401
+
+
+def use_persistent_connections() -> None:
+    """Celery processes keep their database connection across tasks (``CELERY_CONN_MAX_AGE_S``)
+    instead of the web's per-request connections from a pool (config/settings.py, "Connections").
+
+    Called in the worker's main process before it forks its children (``worker_init``) and by
+    beat's scheduler class before its first query, before anything opened a connection: each
+    prefork child and beat hold one connection per thread that uses the database, bounded by
+    construction, with no pool to inherit across the fork.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        options = connection.settings_dict.get("OPTIONS", {})
+        if options.get("pool"):
+            connection.close()
+            connection.close_pool()  # reads OPTIONS["pool"]: before removing it
+            del options["pool"]
+        connection.settings_dict["CONN_MAX_AGE"] = settings.CELERY_CONN_MAX_AGE_S
+
+
+@signals.worker_init.connect(weak=False)
+def _worker_connections(**_):
+    use_persistent_connections()
 
 
 @signals.task_postrun.connect(weak=False)
@@ -36,3 +63,32 @@ def _flush_throughput(**_):
     from jobs.throughput import flush
 
     flush()
+
+
+class DatabaseRetryTask(Task):
+    """Base of the tasks whose message must not be lost to a database hiccup (``run_job``, the fire
+    tasks, ``deliver``): a transient database error (``config.dberrors``: no connection to be had,
+    "too many clients", a lost connection, SQLite's "database is locked") re-publishes the same call
+    after 0.5, 1, 2, 4, 8, then every ``TASK_DB_RETRY_MAX_DELAY_S`` seconds, at most
+    ``TASK_DB_RETRY_MAX`` times, instead of failing the message and leaving its job ``waiting`` for the
+    reconciler (``JOB_REQUEUE_WAITING_AFTER_S``, 300 s). The tasks are idempotent (claims are
+    conditional UPDATEs), so running one again is safe. Other errors propagate as before.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        from django.conf import settings
+        from django.db import DatabaseError, close_old_connections
+
+        from .dberrors import is_transient_database_error
+
+        try:
+            return super().__call__(*args, **kwargs)
+        except DatabaseError as exc:
+            if self.request.called_directly or self.request.is_eager or not is_transient_database_error(exc):
+                raise
+            close_old_connections()  # a broken persistent connection is dropped, the next task reconnects
+            retries = self.request.retries
+            countdown = min(settings.TASK_DB_RETRY_MAX_DELAY_S, 0.5 * 2**retries)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=settings.TASK_DB_RETRY_MAX) from exc

@@ -187,6 +187,53 @@ def run() -> int:
         _stop(valkey, signal.SIGTERM, 10)
 
 
+class LiveStack:
+    """``make run``'s processes in the background, for benchmarks and the live fuzz run: ``python -m
+    config.devstack run`` on ``port`` with ``env`` added (``DATABASE_URL`` and ``REDIS_URL`` must be
+    set), its output in ``log_path``. ``start()`` waits until ``/readyz`` answers 200 (database,
+    Redis, workers and beat all up); ``stop()`` stops every process (SIGINT, as Ctrl-C)."""
+
+    def __init__(self, port: int, log_path: Path, **env: str):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1", **env)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> LiveStack:
+        import urllib.request
+
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.devstack", "run"], cwd=BASE_DIR, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"make run's processes exited early; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the stack did not become ready (/readyz); see {self.log_path}")
+
+    def stop(self) -> None:
+        _stop(self.proc, signal.SIGINT, 60)
+
+    def __enter__(self) -> LiveStack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def test(pytest_args: list[str]) -> int:
     VAR_DIR.mkdir(exist_ok=True)
     explicit = "REDIS_URL" in os.environ

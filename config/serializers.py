@@ -1,7 +1,12 @@
-"""Output fields shared by the API's serializers: the wire types of the system we port.
+"""Fields shared by the API's serializers: the wire types of the system we port, and request fields
+that mean what the OpenAPI document says they mean.
 
 The response serializers of the apps are the one declaration of each shape: views answer with their
 ``.data`` and drf-spectacular reads the OpenAPI description from them (issue 15).
+
+DRF's ``CharField`` also takes ``12`` and ``1.5`` (as ``"12"`` and ``"1.5"``), where the document
+says ``type: string``: a client sending ``"schedulerId": 0`` got a schedule named ``"0"`` instead of
+a 400. :class:`StrictCharField` takes strings only; every request serializer of the API uses it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,15 @@ from datetime import UTC, datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string (``"invalid"``: "Not a valid string.")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -2,7 +2,8 @@
 
 Variables (all optional unless noted):
 - ``DEBUG`` (bool, default off). ``make run`` turns it on for a local machine.
-- ``SECRET_KEY``: required unless ``DEBUG``.
+- ``SECRET_KEY``: required unless ``DEBUG``; with ``DEBUG`` and no ``SECRET_KEY``, a random key created
+  once in ``var/secret-key`` (or ``SECRET_KEY_FILE``).
 - ``DATABASE_URL``: default an SQLite file ``var/db.sqlite3``; e.g. ``postgres://user@host:5432/name``.
 - ``REDIS_URL``: broker, channel layer and locks; default ``redis://127.0.0.1:6379/0``.
 - ``ALLOWED_HOSTS`` (comma list), ``CSRF_TRUSTED_ORIGINS`` (comma list).
@@ -14,10 +15,13 @@ Variables (all optional unless noted):
 """
 
 import hashlib
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -26,8 +30,41 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TESTING", default=False)
+
+
+def _local_secret_key(path: Path) -> str:
+    """The key in ``path``, created there once (random, 0600) if absent: what ``make run`` signs with.
+
+    Web, worker and beat start at the same moment: each may try to create the file, and the hard
+    link (``os.link`` fails if the name exists) lets exactly one complete file win, which all read.
+    """
+    for _ in range(100):
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            key = ""
+        if key:
+            return key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    raise ImproperlyConfigured(f"could not create or read {path}; set SECRET_KEY")
+
+
 if DEBUG or TESTING:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-do-not-use-in-production-0123456789")
+    # Never a key written in the code (one was public, and a JWT forged with it was accepted): the
+    # environment's, else a random one created once under var/ (SECRET_KEY_FILE) and kept across runs.
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(
+        Path(env.str("SECRET_KEY_FILE", default="") or VAR_DIR / "secret-key")
+    )
 else:
     SECRET_KEY = env.str("SECRET_KEY")  # required in production: ImproperlyConfigured if missing
 
@@ -91,16 +128,41 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat write to one file at once: WAL lets readers run beside the writer, and
     # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
+        # How long a writer waits for the lock before "database is locked" (503 on the web, a retry in
+        # workers: config/dberrors.py).
+        "timeout": env.float("SQLITE_BUSY_TIMEOUT_S", default=30.0),
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Real worker/beat processes in the tests must open the same file, never an in-memory database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
-# Persistent connections on both engines (with CELERY_DB_REUSE_MAX below): reopening one per job
-# (SQLite: open + the PRAGMAs above; PostgreSQL: a new backend) was the largest single cost of a
-# short job (docs/benchmarks.md).
-DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+# Connections (issue 13). The web process (ASGI) runs each request's synchronous code in a thread of
+# its own, with a connection of its own: a connection kept past its request (CONN_MAX_AGE > 0) is never
+# reused and stays open until garbage collection, so a burst of requests opened one backend each until
+# PostgreSQL answered "too many clients". So connections end with their request (CONN_MAX_AGE = 0), and
+# on PostgreSQL "ending" hands the connection back to a psycopg pool (Django's `pool` option) of at most
+# DB_POOL_MAX_SIZE per process: a request beyond that waits up to DB_POOL_TIMEOUT_S for a free one
+# (then 503 with Retry-After, config/exceptions.py). Celery processes run one task at a time per
+# thread; config/celery.py switches them to persistent connections (CELERY_CONN_MAX_AGE_S, with
+# CELERY_DB_REUSE_MAX below), since reopening one per job (SQLite: open + the PRAGMAs above; PostgreSQL:
+# a new backend) was the largest single cost of a short job (docs/benchmarks.md). The bound per process
+# kind is in docs/deploy.md ("Database connections").
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=2)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=30.0)
+CELERY_CONN_MAX_AGE_S = env.int("CELERY_CONN_MAX_AGE_S", default=60)
+# A task that meets a transient database error is published again after 0.5, 1, 2, 4, 8 ... seconds
+# (at most TASK_DB_RETRY_MAX_DELAY_S apart), at most TASK_DB_RETRY_MAX times (config/celery.py).
+TASK_DB_RETRY_MAX = env.int("TASK_DB_RETRY_MAX", default=20)
+TASK_DB_RETRY_MAX_DELAY_S = env.float("TASK_DB_RETRY_MAX_DELAY_S", default=10.0)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+# DB_POOL_MAX_SIZE=0: no pool, one connection per request, closed at its end (e.g. behind PgBouncer).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT_S,
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -246,8 +308,9 @@ CACHES = {
     }
 }
 
-# Per client address (X-Forwarded-For is trusted only for NUM_PROXIES hops); "N/second|minute|hour|day".
-REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=None)
+# Per client address: the socket's, or with NUM_PROXIES = N >= 1 the N-th X-Forwarded-For entry from the
+# right (accounts/throttling.py); "N/second|minute|hour|day".
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "login": env.str("THROTTLE_LOGIN", default="10/minute"),
     "register": env.str("THROTTLE_REGISTER", default="30/hour"),
@@ -329,6 +392,10 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # event type and window (latest progress value; deltas concatenated in order).
 WEBHOOK_COALESCE_WINDOW_S = env.float("WEBHOOK_COALESCE_WINDOW_S", default=1.0)
 WEBHOOK_RESPONSE_BODY_MAX_BYTES = env.int("WEBHOOK_RESPONSE_BODY_MAX_BYTES", default=2048)
+# Attempts of one owner's deliveries in flight at once, across every webhook worker (0: no cap). A delivery
+# beyond it waits (pending) until one of that owner's attempts ends (webhooks/slots.py), so one user's
+# hanging receivers hold at most this many of the webhook workers' slots.
+WEBHOOK_MAX_IN_FLIGHT_PER_OWNER = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_OWNER", default=2)
 # Finished deliveries older than this are deleted hourly (0: keep forever).
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
@@ -345,6 +412,10 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.openapi.schema.ContractAutoSche
 SPECTACULAR_SETTINGS.update(
     {
         "PREPROCESSING_HOOKS": ["config.openapi.schema.contract_paths"],
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "config.openapi.schema.strings_without_nul",
+        ],
         "COMPONENT_SPLIT_REQUEST": True,
         "ENUM_NAME_OVERRIDES": {
             "JobStateEnum": "jobs.models.JobState",

@@ -19,6 +19,8 @@ Protocol (JSON text frames):
   events carry the job's public id.
 - ``{"action": "snapshot", "jobId": ...}`` answers ``{"event": "snapshot", ...the job as GET
   /jobs/{jobId}}`` so a page that reconnects can resync.
+- A user who is deactivated (``is_active`` off) has every open socket closed with 4401 at once (a
+  signal of the save; otherwise at the next heartbeat) and is sent nothing more.
 - ``{"action": "ping"}`` answers ``{"event": "pong", "timestamp"}``; the server sends
   ``{"event": "ping", "timestamp"}`` every ``LIVE_PING_SECONDS`` (default 25 s) so proxies keep an
   idle socket open. Dead sockets are dropped by uvicorn's websocket ping (``--ws-ping-interval``,
@@ -79,6 +81,13 @@ def socket_user(scope):
 
 
 @database_sync_to_async
+def _is_active(user_id: int) -> bool:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+@database_sync_to_async
 def _public_id_for(user, job_id) -> str | None:
     """The public id of the user's job named ``job_id``, or ``None``; ownership and the reading of
     the id are the selector's, as for GET /jobs/{jobId}."""
@@ -100,7 +109,8 @@ def _snapshot(user, job_id) -> dict | None:
 class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab or script: the owner's job events, filtered by its subscriptions."""
 
-    user = None
+    user = None  # the authenticated user; None before connect and once the session ended
+    user_id: int | None = None  # kept after the session ended, to leave the group on disconnect
     subscriptions: set[str]
     heartbeat: asyncio.Task | None = None
 
@@ -111,7 +121,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHORISED)
             return
-        self.user = user
+        self.user, self.user_id = user, user.pk
         # Registered before joining (the publisher leaves out groups nobody listens to, jobs.realtime),
         # and both, plus the publishers' answer cache, before accepting: once the socket is open,
         # every later event reaches it.
@@ -124,14 +134,20 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-        if self.user is None:
+        if self.user_id is None:
             return
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        await _unlisten(user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+        await _unlisten(user_group(self.user_id), self.channel_name)
 
     async def _heartbeat(self, every_s: float) -> None:
         while True:
             await asyncio.sleep(every_s)
+            if self.user is None:
+                return
+            # A user deactivated without a signal (a bulk UPDATE) is caught here at the latest.
+            if not await _is_active(self.user.pk):
+                await self.session_end({"type": realtime.SESSION_END_TYPE})
+                return
             await self.send_json({"event": "ping", "timestamp": now_ms()})
             try:
                 await _listen(user_group(self.user.pk), self.channel_name)
@@ -162,7 +178,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _subscribe(self, job_id: str) -> None:
         key = await _public_id_for(self.user, job_id)
         if key is None:
-            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            await self._error(job_id[:40], f"jobId: no job {job_id[:40]!r} of yours")
             return
         self.subscriptions.add(key)
         await self.send_json({"event": "subscribed", "jobId": key})
@@ -171,7 +187,7 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         # Any id of the job undoes its subscription; a job deleted meanwhile by the id it was subscribed as.
         key = job_id if job_id in self.subscriptions else await _public_id_for(self.user, job_id)
         if key not in self.subscriptions:
-            await self._error(job_id, f"jobId: not subscribed to {job_id!r}")
+            await self._error(job_id[:40], f"jobId: not subscribed to {job_id[:40]!r}")
             return
         self.subscriptions.discard(key)
         await self.send_json({"event": "unsubscribed", "jobId": key})
@@ -179,15 +195,25 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _snapshot(self, job_id: str) -> None:
         body = await _snapshot(self.user, job_id)
         if body is None:
-            await self._error(job_id, f"jobId: no job {job_id!r} of yours")
+            await self._error(job_id[:40], f"jobId: no job {job_id[:40]!r} of yours")
             return
         await self.send_json(body)
 
     async def _error(self, job_id: str | None, message: str) -> None:
         await self.send_json({"event": "error", "message": message, "jobId": job_id})
 
+    async def session_end(self, envelope: dict) -> None:
+        """The user was deactivated (:func:`jobs.realtime.end_user_sessions`): close with 4401, and
+        send nothing more, whatever arrives before the close completes."""
+        if self.user is None:
+            return
+        self.user = None
+        await self.close(code=CLOSE_UNAUTHORISED)
+
     async def job_event(self, envelope: dict) -> None:
         """A message from :mod:`jobs.realtime`: ``{"type", "group", "message"}``."""
+        if self.user is None:
+            return
         message = envelope["message"]
         # Narrowed: only the subscribed jobs' events pass; schedule events always do. (Any event
         # that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)

@@ -63,9 +63,12 @@ def parse_repeat_job_id(text: str) -> tuple[str, datetime] | None:
 def integer_id(text: str) -> int | None:
     """The numeric id ``text`` names when it is in integer form, else ``None`` (rule 1 above).
 
-    Integers outside 1..2**63-1 name no job; they still return a number (callers answer 404).
+    Integers outside 1..2**63-1 name no job; they still return a number (callers answer 404). One of
+    more than 20 characters is returned as ``MAX_PK + 1`` unread: ``int()`` refuses 4,301+ digits.
     """
-    return int(text) if INTEGER_ID.fullmatch(text) else None
+    if not INTEGER_ID.fullmatch(text):
+        return None
+    return int(text) if len(text) <= 20 else MAX_PK + 1
 
 
 def is_addressable_key(key: str) -> bool:

@@ -116,6 +116,22 @@ def publish_schedule_event(schedule, event: str, **extra: Any) -> dict:
     return message
 
 
+SESSION_END_TYPE = "session.end"
+
+
+def end_user_sessions(user_id: int) -> None:
+    """Close every open websocket of user ``user_id`` (deactivated): one message to the user's group,
+    which each socket of the user handles by closing with 4401. Never raises (a socket whose close is
+    lost still finds the user inactive at its next heartbeat, ``LIVE_PING_SECONDS``)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    try:
+        async_to_sync(get_channel_layer().group_send)(user_group(user_id), {"type": SESSION_END_TYPE})
+    except Exception:
+        logger.warning("could not close the websockets of user %s", user_id, exc_info=True)
+
+
 def flush_job(job_id: int) -> None:
     """Send job ``job_id``'s buffered ``progress``/``delta`` now and wait until they are on the layer.
 

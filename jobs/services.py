@@ -37,6 +37,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from config.errors import ConflictError
 from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
@@ -61,8 +62,17 @@ class UnrecoverableError(Exception):
     """Raise from a handler to fail the job at once, without the remaining attempts (BullMQ's name)."""
 
 
-class JobStateConflict(Exception):
-    """The job's state does not allow the action (cancel, retry, delete); the API answers 409."""
+class JobStateConflict(ConflictError):
+    """The job's state does not allow the action (cancel, retry, delete), or it was deleted meanwhile;
+    the API answers 409."""
+
+
+def _refresh(job: Job) -> None:
+    """Re-read ``job``; a concurrent DELETE that removed it is a :class:`JobStateConflict`, not a 500."""
+    try:
+        job.refresh_from_db()
+    except Job.DoesNotExist:
+        raise JobStateConflict(f"job {job.pk} was deleted meanwhile") from None
 
 
 def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
@@ -349,13 +359,16 @@ def _complete(
     """active → completed if attempt ``attempt`` still owns the row (as :func:`_attempt_qs`); one
     statement written once, as the claim, since the ORM's per-call query building was a fifth of a
     short job's cost in the worker. ``history`` is the new ``attempt_history`` (:mod:`jobs.attempts`).
-    Returns whether the row was updated."""
+    A completed job shows no failure: the reason and stack trace of an earlier attempt (a handler
+    error, a lost worker) are cleared; its attempt history keeps them. Returns whether the row was
+    updated."""
     def prep(name: str, value: Any) -> Any:
         return Job._meta.get_field(name).get_db_prep_save(value, connection)
 
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "
-        "attempt_history = %s, heartbeat_at = NULL WHERE id = %s AND state = %s AND attempts_made = %s"
+        "attempt_history = %s, heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
+        "WHERE id = %s AND state = %s AND attempts_made = %s"
     )
     params = [
         JobState.COMPLETED, prep("result", result), prep("progress", progress), prep("finished_at", finished),
@@ -411,6 +424,7 @@ def job_execute(*, job_id: int) -> Job | None:
     if not _complete(job.pk, attempt, result, progress, finished, history):
         return None  # the reconciler took the job over meanwhile; its decision stands
     job.state, job.result, job.progress, job.finished_at = JobState.COMPLETED, result, progress, finished
+    job.failed_reason = job.stacktrace = ""
     job.attempt_history = history
     publish_job_event(job, "completed", result=result)
     _prune(job, job.options.get("removeOnComplete"))
@@ -527,13 +541,13 @@ def job_cancel(*, job: Job) -> Job:
         state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
         finished_at=now,
     ):
-        job.refresh_from_db()
+        _refresh(job)
         publish_job_event(job, "cancelled")
         return job
     if Job.objects.filter(pk=job.pk, state=JobState.ACTIVE).update(cancel_requested=True):
-        job.refresh_from_db()
+        _refresh(job)
         return job
-    job.refresh_from_db()
+    _refresh(job)
     raise JobStateConflict(
         f"job {job.pk} is {job.state}; only waiting, delayed or active jobs can be cancelled"
     )
@@ -552,11 +566,11 @@ def job_retry(*, job: Job) -> Job:
             heartbeat_at=None, failed_reason="", stacktrace="", result=None, progress=0, output="",
             cancel_requested=False,
         ):
-            job.refresh_from_db()
+            _refresh(job)
             raise JobStateConflict(
                 f"job {job.pk} is {job.state}; only failed or cancelled jobs can be retried"
             )
-        job.refresh_from_db()
+        _refresh(job)
         transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -589,7 +603,7 @@ def job_delete(*, job: Job) -> None:
     """
     deleted, _ = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).delete()
     if not deleted:
-        job.refresh_from_db()
+        _refresh(job)
         raise JobStateConflict(
             f"job {job.pk} is active; an active job cannot be deleted (BullMQ's rule): cancel it first"
         )

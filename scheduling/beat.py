@@ -34,6 +34,9 @@ class ScheduleScheduler(DatabaseScheduler):
     """Beat scheduler: stock entries for system tasks plus batched dispatch of due ``Schedule`` rows."""
 
     def __init__(self, *args, **kwargs):
+        from config.celery import use_persistent_connections
+
+        use_persistent_connections()  # before the stock scheduler's first query (config/celery.py)
         self._lock = None
         self._is_leader = False
         super().__init__(*args, **kwargs)

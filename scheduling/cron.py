@@ -89,6 +89,11 @@ _FIELD_HINTS = {
     Field.MONTH: "1-12 or JAN-DEC",
     Field.DOW: "0-7, SUN-SAT, nL or n#k",
 }
+# Longest (normalised) expression a schedule stores (``Schedule.cron_expression``) and longest minute ...
+# day-of-week fields of its django-celery-beat projection (``CrontabSchedule``'s columns);
+# tests/ops/test_hostile_input.py holds them equal to the models'.
+MAX_CRON_LENGTH = 200
+PROJECTED_FIELD_MAX = {"minute": 240, "hour": 96, "day_of_month": 124, "month_of_year": 64, "day_of_week": 64}
 _LONGEST_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _NEAREST_WEEKDAY = re.compile(r"(\d+)W")
 _NEVER_FIRES_FROM = datetime(2000, 1, 1, tzinfo=UTC)
@@ -238,6 +243,8 @@ def _compile_str(expression: str) -> _Spec:
     text = " ".join(expression.split()).upper()
     if not text:
         raise _invalid("expression is empty")
+    if not text.isascii():  # "²".isdigit() is true, but no field takes it
+        raise _invalid("only ASCII characters are allowed: digits 0-9, names such as MON or JAN, *,-/#LW")
     if text.startswith("@"):
         if text.lower() not in MACROS:
             raise _invalid(f"unknown macro {text.lower()!r}; use one of {', '.join(MACROS)}")
@@ -305,13 +312,30 @@ def validate_cron(expression: str, tz: str | None = "UTC") -> str:
     """Validate a cron expression (and its time zone); return the normalised expression.
 
     Normalised = macros expanded, whitespace collapsed to single spaces, upper case (the dialect
-    is case-insensitive). A 6-field input stays 6 fields.
+    is case-insensitive). A 6-field input stays 6 fields. At most ``MAX_CRON_LENGTH`` characters
+    once normalised, and each of the last five fields within its projection's column
+    (``PROJECTED_FIELD_MAX``); ASCII only.
     Raises ``CronError(field="cron", code="invalid" | "never_fires")`` or, for the zone,
     ``CronError(field="tz", code="bad_tz")``.
     """
+    if isinstance(expression, str):
+        _check_length(" ".join(expression.split()))  # before compiling: nothing huge is parsed or cached
     spec = _compile(expression)
+    _check_length(spec.expression)
+    projected = zip(PROJECTED_FIELD_MAX.values(), FIELD_NAMES[1:], spec.expression.split()[-5:], strict=True)
+    for limit, label, part in projected:
+        if len(part) > limit:
+            raise _invalid(f"{label} field: at most {limit} characters (this one has {len(part)})")
     _zone(tz)
     return spec.expression
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_CRON_LENGTH and not text.startswith("@"):
+        raise _invalid(
+            f"at most {MAX_CRON_LENGTH} characters (this one has {len(text)}); "
+            "shorten lists with ranges (a-b) or steps (*/n)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,14 +473,18 @@ def _require_aware(value: datetime, name: str) -> datetime:
 
 
 def _fires(spec: _Spec, zone: tzinfo, after: datetime) -> Iterator[datetime]:
+    """Fire times after ``after``; they end where Python's calendar ends (year 9999): no fire there."""
     last = after
-    for fire in _simulator(spec, after.astimezone(zone)):
-        fire = fire.astimezone(UTC)
-        # Wall-clock iteration forgets the fold of `after`: when it lies in the second pass of a
-        # repeated hour, candidates for its first pass come out earlier and are dropped here.
-        if fire > last:
-            last = fire
-            yield fire
+    try:
+        for fire in _simulator(spec, after.astimezone(zone)):
+            fire = fire.astimezone(UTC)
+            # Wall-clock iteration forgets the fold of `after`: when it lies in the second pass of a
+            # repeated hour, candidates for its first pass come out earlier and are dropped here.
+            if fire > last:
+                last = fire
+                yield fire
+    except (OverflowError, ValueError):  # "date value out of range" / "year 10000 is out of range"
+        return
 
 
 def cron_fire_times(
@@ -516,7 +544,10 @@ def interval_fire_times(
     k = 0 if after < anchor else (after - anchor) // step + 1
     result: list[datetime] = []
     while len(result) < count:
-        fire = anchor + k * step
+        try:
+            fire = anchor + k * step
+        except OverflowError:  # past year 9999: no further fire
+            break
         if until is not None and fire > until:
             break
         result.append(fire)
@@ -673,7 +704,8 @@ class IntervalSchedule(_FireTimeSchedule):
         super().__init__(nowfun=nowfun, app=app)
 
     def next_after(self, dt: datetime) -> datetime | None:
-        return interval_fire_times(self.anchor, self.every_ms, _as_utc(dt), 1)[0]
+        fires = interval_fire_times(self.anchor, self.every_ms, _as_utc(dt), 1)
+        return fires[0] if fires else None
 
     def __repr__(self) -> str:
         return f"<IntervalSchedule {describe_interval(self.every_ms)} from {self.anchor.isoformat()}>"

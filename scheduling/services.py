@@ -25,6 +25,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
+from config.errors import ConflictError
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
@@ -72,26 +73,51 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# Instants a schedule may name: the calendar of Python's datetime (years 1-9999) less a day at each end,
+# so that reading an instant in any time zone (offsets up to ±14 h) and stepping past it stay inside it.
+MIN_INSTANT = datetime(1, 1, 2, tzinfo=UTC)
+MAX_INSTANT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 def parse_instant(value: Any, field: str) -> datetime | None:
-    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime."""
-    if value is None or value == "":
+    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime.
+
+    The one parser of the instants of the API (``at``, ``startDate``, ``endDate``, preview ``from``).
+    ``None`` for ``None`` (or the key left out). Raises ``ValidationError`` keyed by ``field`` for
+    anything else that is not an instant with an offset between :data:`MIN_INSTANT` and
+    :data:`MAX_INSTANT` (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC), ``""`` included,
+    as the OpenAPI document says (a date-time or epoch milliseconds).
+    """
+    if value is None:
         return None
+    if value == "":
+        raise _err(field, f"{field}: must be an ISO 8601 date-time with an offset or Z")
+    bounds = f"{field}: must be between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59Z"
     if _is_int(value):
         try:
-            return datetime.fromtimestamp(value / 1000, tz=UTC)
+            parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise _err(field, f"{field}: {value} is not a valid epoch-milliseconds time") from None
-    if not isinstance(value, str):
+            raise _err(field, f"{field}: {str(value)[:40]} is not a valid epoch-milliseconds time") from None
+    elif not isinstance(value, str):
         raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
-    try:
-        parsed = parse_datetime(value.strip())
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise _err(field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)")
-    if parsed.tzinfo is None:
-        raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
-    return parsed.astimezone(UTC)
+    else:
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise _err(
+                field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)"
+            )
+        if parsed.tzinfo is None:
+            raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:
+            raise _err(field, bounds, "out_of_range") from None
+    if not MIN_INSTANT <= parsed <= MAX_INSTANT:
+        raise _err(field, bounds, "out_of_range")
+    return parsed
 
 
 def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
@@ -125,11 +151,14 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         "start_at": parse_instant(raw.get("startDate"), "schedule.startDate"),
         "end_at": parse_instant(raw.get("endDate"), "schedule.endDate"),
         "limit": None,
-        "overlap": raw.get("overlap") or Overlap.ALLOW,
+        "overlap": Overlap.ALLOW if raw.get("overlap") is None else raw["overlap"],
     }
-    if fields["overlap"] not in Overlap.values:
+    if fields["overlap"] not in Overlap.values:  # {} or "" used to pass as "allow"
         raise _err("schedule.overlap", "schedule.overlap: must be 'allow' or 'skip'")
     limit = raw.get("limit")
+    if limit is not None and (not _is_int(limit) or not 1 <= limit <= 2**31 - 1):
+        # Checked even when repeat.limit (which wins) is given too: a bad value is never ignored.
+        raise _err("schedule.limit", "schedule.limit: must be an integer >= 1 (the number of runs)")
     tz = raw.get("tz")
     if tz is not None and not isinstance(tz, str):
         raise _err("schedule.tz", "schedule.tz: must be an IANA time zone name such as 'Europe/Berlin'")
@@ -303,7 +332,8 @@ def _project(schedule: Schedule) -> None:
     if schedule.kind == ScheduleKind.CRON:
         parts = schedule.cron_expression.split()
         minute, hour, dom, month, dow = parts[-5:]
-        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+        task.crontab = _shared_row(
+            CrontabSchedule,
             minute=minute,
             hour=hour,
             day_of_month=dom,
@@ -313,13 +343,20 @@ def _project(schedule: Schedule) -> None:
         )
     elif schedule.kind == ScheduleKind.EVERY:
         every, period = _interval_projection(schedule.every_ms)
-        task.interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
+        task.interval = _shared_row(IntervalSchedule, every=every, period=period)
     else:
-        task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.at)
+        task.clocked = _shared_row(ClockedSchedule, clocked_time=schedule.at)
     task.save()
     if schedule.periodic_task_id != task.pk:
         schedule.periodic_task = task
         Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
+
+
+def _shared_row(model, **fields):
+    """The oldest django-celery-beat row with ``fields``, or a new one. Those tables have no unique
+    constraint, so two schedules saved at once may both create one; ``get_or_create`` would then
+    raise ``MultipleObjectsReturned`` for every later schedule with those fields."""
+    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
 
 
 def _interval_projection(every_ms: int) -> tuple[int, str]:
@@ -374,7 +411,9 @@ def schedule_create(
         with transaction.atomic():
             row.save()
     except IntegrityError:
-        # The same schedulerId created by a concurrent request (unique per owner): theirs stands.
+        if scheduler_id is None:
+            raise
+        # A concurrent POST or PUT of the same id committed between the check above and this INSERT.
         raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it") from None
     _project(row)
     return row
@@ -382,6 +421,12 @@ def schedule_create(
 
 def _stored_options(options: Any) -> dict:
     return dict(options) if isinstance(options, dict) else {}
+
+
+# Ids a URL /jobs/schedule/{schedulerId} cannot reach: a collection route of the API (POST
+# /jobs/schedule/preview; tests/scheduling/test_scheduler_id_routes.py keeps this in step with the
+# routes) and the dot segments that clients and proxies normalise away.
+RESERVED_SCHEDULER_IDS = frozenset({"preview", ".", ".."})
 
 
 def _check_scheduler_id(scheduler_id: Any) -> None:
@@ -394,6 +439,13 @@ def _check_scheduler_id(scheduler_id: Any) -> None:
         raise _err(
             "schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'"
         )
+    if scheduler_id in RESERVED_SCHEDULER_IDS:
+        raise _err(
+            "schedulerId",
+            f"schedulerId: '{scheduler_id}' is reserved (it names a route or a URL path segment); "
+            "choose another id",
+            "reserved",
+        )
 
 
 def _ensure_fires(row: Schedule) -> None:
@@ -405,12 +457,22 @@ def _ensure_fires(row: Schedule) -> None:
         )
 
 
-class ScheduleExists(Exception):
+class ScheduleExists(ConflictError):
     """A schedule with that ``schedulerId`` already exists for this owner (API: 409)."""
 
 
-class ScheduleStateError(Exception):
-    """The schedule's state does not allow the action (API: 409)."""
+class ScheduleStateError(ConflictError):
+    """The schedule's state does not allow the action, or it was deleted meanwhile (API: 409)."""
+
+
+def _locked(schedule: Schedule) -> Schedule:
+    """The schedule's row, locked for this transaction (PostgreSQL; SQLite's write lock serialises the
+    writers anyway). Every action that writes a schedule or its jobs takes this lock first, so a
+    DELETE racing a pause, trigger or edit is ordered with it: a 409 when the row is already gone."""
+    row = Schedule.objects.select_for_update().filter(pk=schedule.pk).first()
+    if row is None:
+        raise ScheduleStateError(f"schedulerId: '{schedule.scheduler_id}' was deleted meanwhile")
+    return row
 
 
 @transaction.atomic
@@ -521,7 +583,7 @@ def _iso(value: datetime | None) -> str | None:
 def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    row = _locked(schedule)
     unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
     if unknown:
         raise _err(
@@ -558,7 +620,13 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
 
 @transaction.atomic
 def schedule_delete(*, schedule: Schedule) -> None:
-    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked)."""
+    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked).
+
+    Idempotent: a schedule deleted meanwhile (a concurrent DELETE) is simply gone."""
+    try:
+        schedule = _locked(schedule)
+    except ScheduleStateError:
+        return
     task_id = schedule.periodic_task_id
     schedule.delete()
     if task_id:
@@ -568,8 +636,9 @@ def schedule_delete(*, schedule: Schedule) -> None:
 
 @transaction.atomic
 def schedule_pause(*, schedule: Schedule) -> Schedule:
-    """Stop firing until resumed. Idempotent for a paused schedule; 409 (``ScheduleStateError``) if ended."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    """Stop firing until resumed. Idempotent for a paused schedule; 409 (``ScheduleStateError``) if ended
+    or deleted meanwhile."""
+    row = _locked(schedule)
     if row.state == ScheduleState.ENDED:
         raise ScheduleStateError("schedule has ended; it cannot be paused")
     if row.state == ScheduleState.ACTIVE:
@@ -583,7 +652,7 @@ def schedule_pause(*, schedule: Schedule) -> Schedule:
 @transaction.atomic
 def schedule_resume(*, schedule: Schedule) -> Schedule:
     """Fire again from the next fire time after now (fires missed while paused are not made up)."""
-    row = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    row = _locked(schedule)
     if row.state == ScheduleState.ENDED:
         raise ScheduleStateError("schedule has ended; it cannot be resumed")
     if row.state == ScheduleState.PAUSED:
@@ -606,18 +675,21 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
     Allowed while active or paused (a manual run of a paused schedule); raises
     ``ScheduleStateError`` (API: 409) once the schedule has ended. The job has no ``fire_at`` (it is
     not a fire of the cadence) and ``overlap`` does not hold it back: the caller asked for it.
-    Publishes ``fired`` with ``manual: true``.
+    Publishes ``fired`` with ``manual: true``. The schedule's row is locked while the job is written,
+    so a concurrent DELETE either waits (and unlinks the new job) or has won (409).
     """
-    if schedule.state == ScheduleState.ENDED:
-        raise ScheduleStateError("schedule has ended; it cannot be triggered")
-    job, _ = job_submit(
-        owner=schedule.owner,
-        name=schedule.name,
-        data=schedule.data,
-        options=schedule.options,
-        schedule=schedule,
-    )
-    transaction.on_commit(lambda: publish_schedule_event(schedule, "fired", jobId=job.public_id, manual=True))
+    with transaction.atomic():
+        row = _locked(schedule)
+        if row.state == ScheduleState.ENDED:
+            raise ScheduleStateError("schedule has ended; it cannot be triggered")
+        job, _ = job_submit(
+            owner=schedule.owner,
+            name=row.name,
+            data=row.data,
+            options=row.options,
+            schedule=row,
+        )
+        transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=job.public_id, manual=True))
     return job
 
 
@@ -678,7 +750,8 @@ _DISPATCH_FIELDS = (
 def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
     """Advance every due active schedule by one fire and hand the fires to queue ``schedules``.
 
-    Called by beat's leader. Each due schedule fires at most once per call, with its stored nominal
+    Called by beat's leader. Schedules of deactivated owners are left alone (not fired, not advanced)
+    until the owner is active again. Each due schedule fires at most once per call, with its stored nominal
     fire time, however many fires it missed (catch-up is coalesced); its next fire is the first one
     strictly after ``now``. Messages are sent before the transaction commits: a crash in between
     re-sends the same (schedule, fire time), which the job table's unique constraint turns into a
@@ -690,11 +763,12 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
     send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
     ended: list[Schedule] = []
     with transaction.atomic():
-        qs = Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__lte=now).order_by(
-            "next_fire_at"
-        )
+        # A deactivated owner's schedules are held back (they fire again, once, when the owner is back).
+        qs = Schedule.objects.filter(
+            state=ScheduleState.ACTIVE, next_fire_at__lte=now, owner__is_active=True
+        ).order_by("next_fire_at")
         if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
         due = list(qs.only(*_DISPATCH_FIELDS)[:batch_size])
         if not due:
             return 0
@@ -739,7 +813,7 @@ def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) ->
     """Seconds until the earliest active schedule is due (0 if one is due), at most ``cap``."""
     now = now or timezone.now()
     nxt = (
-        Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__isnull=False)
+        Schedule.objects.filter(state=ScheduleState.ACTIVE, next_fire_at__isnull=False, owner__is_active=True)
         .order_by("next_fire_at")
         .values_list("next_fire_at", flat=True)
         .first()

@@ -212,6 +212,7 @@ class WebServer:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--no-proxy-headers",  # as the Procfile: throttles see the socket's address
             ],
             cwd=BASE_DIR,
             env=full_env,
@@ -250,3 +251,11 @@ class WebServer:
                 self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+@pytest.fixture
+def web_server(transactional_db):
+    """A :class:`WebServer` on the test database for the test, stopped after it."""
+    server = WebServer()
+    yield server
+    server.stop()

@@ -1,18 +1,14 @@
-"""Reads of webhooks and deliveries, always scoped to the acting user (another user's: ``Http404``)."""
+"""Reads of webhooks and deliveries, always scoped to the acting user (another user's, or an id that is
+not one (``config.ids``): ``Http404``)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from config.ids import id_or_404
+
 from .models import Delivery, DeliveryState, Webhook
-
-
-def _int_id(value) -> int:
-    if not str(value).isdigit():
-        raise Http404
-    return int(value)
 
 
 def webhook_list(*, user):
@@ -22,7 +18,7 @@ def webhook_list(*, user):
 
 def webhook_get(*, user, webhook_id) -> Webhook:
     """The user's webhook ``webhook_id``; ``Http404`` if it does not exist or belongs to someone else."""
-    return get_object_or_404(Webhook.objects.owned_by(user), pk=_int_id(webhook_id))
+    return get_object_or_404(Webhook.objects.owned_by(user), pk=id_or_404(webhook_id))
 
 
 def delivery_list(*, user, webhook_id, state: str | None = None):
@@ -41,5 +37,5 @@ def delivery_get(*, user, webhook_id, delivery_id) -> Delivery:
     webhook = webhook_get(user=user, webhook_id=webhook_id)
     return get_object_or_404(
         Delivery.objects.filter(webhook=webhook).select_related("webhook").prefetch_related("attempts"),
-        pk=_int_id(delivery_id),
+        pk=id_or_404(delivery_id),
     )

@@ -38,10 +38,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config import netguard
+from config.errors import ConflictError
 from config.redis_client import redis_client
 from jobs.realtime import JOB_EVENTS
 
-from . import backoff, signing, transport
+from . import backoff, signing, slots, transport
 from .models import Delivery, DeliveryAttempt, DeliveryState, EventType, Webhook
 
 logger = logging.getLogger(__name__)
@@ -55,11 +56,11 @@ URL_MAX_LENGTH = 2000
 DESCRIPTION_MAX_LENGTH = 500
 
 
-class WebhookExists(Exception):
+class WebhookExists(ConflictError):
     """The owner already has a webhook for this url and event type (the API answers 409)."""
 
 
-class DeliveryStateError(Exception):
+class DeliveryStateError(ConflictError):
     """The delivery's state does not allow the action (the API answers 409)."""
 
 
@@ -467,8 +468,10 @@ def _create_deliveries(
     ]
     with transaction.atomic():  # a savepoint when the event is published inside someone's transaction
         Delivery.objects.bulk_create(rows)
-        ids = [row.pk for row in rows]
-        transaction.on_commit(lambda: [deliver.apply_async(args=[pk]) for pk in ids])
+        messages = [(row.pk, row.webhook.owner_id) for row in rows]
+        transaction.on_commit(
+            lambda: [deliver.apply_async(args=[pk], kwargs={"owner_id": owner}) for pk, owner in messages]
+        )
     return rows
 
 
@@ -526,6 +529,26 @@ def delivery_attempt(*, delivery_id: int) -> AttemptOutcome | None:
             max_body_bytes=settings.WEBHOOK_RESPONSE_BODY_MAX_BYTES,
         )
     return _record_outcome(delivery, attempt, result)
+
+
+def delivery_send(*, delivery_id: int, owner_id: int | None = None) -> AttemptOutcome | None:
+    """The ``deliver`` task's work: :func:`delivery_attempt` inside one of the webhook owner's delivery
+    slots (``webhooks.slots``: at most ``WEBHOOK_MAX_IN_FLIGHT_PER_OWNER`` in flight per owner).
+
+    ``owner_id`` comes with the task message (looked up when an older message lacks it). Returns
+    ``None`` without sending when the owner is at the cap: the delivery stays ``pending`` and is
+    published again when one of the owner's attempts ends.
+    """
+    if owner_id is None:
+        owner_id = (
+            Delivery.objects.filter(pk=delivery_id).values_list("webhook__owner_id", flat=True).first()
+        )
+        if owner_id is None:  # deleted with its webhook
+            return None
+    with slots.owner_slot(owner_id, delivery_id) as granted:
+        if not granted:
+            return None
+        return delivery_attempt(delivery_id=delivery_id)
 
 
 def _record_outcome(
@@ -625,17 +648,19 @@ def deliveries_send_due(*, batch_size: int = 500) -> int:
         last_error=interrupted,
     )
     late = now - timedelta(seconds=settings.WEBHOOK_RETRY_GRACE_S)
-    ids = list(
+    due = list(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=late))
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:batch_size]
+        .values_list("pk", "webhook__owner_id")[:batch_size]
     )
-    if ids:
-        Delivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).update(enqueued_at=now)
-        for pk in ids:
-            deliver.apply_async(args=[pk])
-    return len(ids)
+    if due:
+        Delivery.objects.filter(pk__in=[pk for pk, _ in due], state=DeliveryState.PENDING).update(
+            enqueued_at=now
+        )
+        for pk, owner_id in due:
+            deliver.apply_async(args=[pk], kwargs={"owner_id": owner_id})
+    return len(due)
 
 
 def deliveries_prune(*, batch_size: int = 1000) -> int:

@@ -2,17 +2,22 @@
 
 from celery import shared_task
 
+from config.celery import DatabaseRetryTask
+
 from . import services
 
 
-@shared_task(bind=True, name="webhooks.tasks.deliver", max_retries=None, ignore_result=True)
-def deliver(self, delivery_id: int) -> None:
-    """Make the next attempt of delivery ``delivery_id``; a retry due soon is re-published with
-    Celery's own ``retry(countdown=...)``, later ones are left to ``send_due_retries``.
+@shared_task(
+    bind=True, name="webhooks.tasks.deliver", max_retries=None, ignore_result=True, base=DatabaseRetryTask
+)
+def deliver(self, delivery_id: int, owner_id: int | None = None) -> None:
+    """Make the next attempt of delivery ``delivery_id`` within one of its owner's delivery slots
+    (``webhooks.slots``); a retry due soon is re-published with Celery's own
+    ``retry(countdown=...)``, later ones are left to ``send_due_retries``.
 
     Safe to run twice: the attempt is claimed in the database first.
     """
-    outcome = services.delivery_attempt(delivery_id=delivery_id)
+    outcome = services.delivery_send(delivery_id=delivery_id, owner_id=owner_id)
     if outcome is not None and outcome.requeue_in_s is not None:
         raise self.retry(countdown=outcome.requeue_in_s)
 

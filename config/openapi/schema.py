@@ -47,6 +47,10 @@ ERROR_DESCRIPTIONS = {
     429: "Rate limited; retry after the Retry-After header's seconds.",
 }
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+# NUL characters are refused in every path and query (config.exceptions: PostgreSQL cannot compare
+# them): the document says so for every string parameter.
+PATH_SEGMENT_PATTERN = "^[^/\u0000]+$"
+NO_NUL_PATTERN = "^[^\u0000]*$"
 # Operation id verbs of a plain APIView's item path (``/api-keys/{id}``), as DRF's viewset actions.
 _ITEM_VERBS = {"GET": "retrieve", "PUT": "update", "PATCH": "partial_update", "DELETE": "destroy"}
 
@@ -126,7 +130,7 @@ class ContractAutoSchema(AutoSchema):
                 name=variable,
                 location=OpenApiParameter.PATH,
                 description=PATH_PARAMETERS.get(variable, ""),
-                schema={**build_basic_type(OpenApiTypes.STR), "pattern": "^[^/]+$"},
+                schema={**build_basic_type(OpenApiTypes.STR), "pattern": PATH_SEGMENT_PATTERN},
             )
             for variable in variables
         ]
@@ -187,3 +191,16 @@ class ContractAutoSchema(AutoSchema):
         if str(status_code) == "429":
             headers["Retry-After"] = {"schema": {"type": "integer"}, "description": "Seconds to wait."}
         return headers
+
+
+def strings_without_nul(result, generator, request, public):
+    """Postprocessing hook: every string path or query parameter of every operation says it takes no
+    NUL character (the server answers 400 to one, config.exceptions), whatever view documents it."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") in ("path", "query") and schema.get("type") == "string":
+                    if "enum" not in schema and "pattern" not in schema:
+                        schema["pattern"] = NO_NUL_PATTERN
+    return result

@@ -14,6 +14,7 @@ from config.serializers import (
     AnyJSON,
     BlankAsNullCharField,
     EpochMsField,
+    StrictCharField,
     UtcDateTimeField,
     envelope,
 )
@@ -86,7 +87,7 @@ class StoredOptionsField(serializers.JSONField):
 class JobSubmitSerializer(serializers.Serializer):
     """``{name, data, options?}``; ``data`` may be any JSON value (0, "", false and null included)."""
 
-    name = serializers.CharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
+    name = StrictCharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
     data = AnyJSON(required=False, allow_null=True, default=None)
     options = JobOptionsField(required=False, allow_null=True, default=None)
 

@@ -6,7 +6,6 @@ The legacy root route ``POST /submit-job`` of the system we port is :meth:`JobVi
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -47,10 +46,10 @@ _LIST_PARAMETERS = [
     *PAGE_PARAMETERS,
     OpenApiParameter(
         "status",
-        OpenApiTypes.STR,
+        {"type": "string", "enum": [*selectors.LIST_STATUSES, ""]},
         OpenApiParameter.QUERY,
-        enum=selectors.LIST_STATUSES,
-        description="Only jobs in this state (BullMQ's paused and stuck too: see jobs.selectors).",
+        description="Only jobs in this state (empty: every state; BullMQ's paused and stuck too: "
+        "see jobs.selectors).",
     ),
     OpenApiParameter(
         "name", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only jobs of this handler."
@@ -98,14 +97,8 @@ class JobViewSet(viewsets.ViewSet):
         """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``).
 
         400 names the bad field or option; 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES`` (or the
-        body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, checked before parsing).
+        body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, refused before any view: ``config.exceptions``).
         """
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            raise PayloadTooLarge(
-                f"request body: {length} bytes is larger than the limit of "
-                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
-            )
         ser = JobSubmitSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:

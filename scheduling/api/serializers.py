@@ -13,7 +13,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.serializers import AnyJSON, EpochMsField, UtcDateTimeField, envelope
+from config.serializers import AnyJSON, EpochMsField, StrictCharField, UtcDateTimeField, envelope
 from jobs.api.serializers import JobDetailSerializer, JobOptionsField, StoredOptionsField
 from jobs.ids import epoch_ms
 
@@ -21,27 +21,53 @@ from .. import services, timing
 from ..models import Overlap, Schedule, ScheduleKind, ScheduleState
 
 _DATETIME = {"type": "string", "format": "date-time"}
+# What the API takes as an instant (scheduling.services.parse_instant): ISO 8601 with an offset or Z,
+# or epoch milliseconds (BullMQ's form).
+INSTANT = {
+    "oneOf": [_DATETIME, {"type": "integer", "description": "Epoch milliseconds."}],
+}
 _SPEC_COMMON = {
-    "startDate": {**_DATETIME, "description": "No run before this instant (ISO 8601)."},
-    "endDate": {**_DATETIME, "description": "No run after this instant; after startDate and in the future."},
-    "limit": {"type": "integer", "minimum": 1, "description": "At most this many runs in total."},
+    "startDate": {
+        **INSTANT,
+        "nullable": True,
+        "description": "No run before this instant (ISO 8601 or epoch ms; null: none).",
+    },
+    "endDate": {
+        **INSTANT,
+        "nullable": True,
+        "description": "No run after this instant (ISO 8601 or ms; null: none); after startDate, in future.",
+    },
+    "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "nullable": True,
+        "description": "At most this many runs in total (null: no limit).",
+    },
     "overlap": {
-        "enum": ["allow", "skip"],
-        "description": "skip: no new run while the previous one is waiting/active.",
+        "enum": ["allow", "skip", None],
+        "nullable": True,
+        "description": "skip: no new run while the previous one is waiting/active (null: allow).",
     },
 }
 _EVERY = {"type": "integer", "minimum": 1000, "description": "Milliseconds between runs."}
 _OFFSET = {
     "type": "integer",
     "minimum": 0,
+    "nullable": True,
     "description": "BullMQ's offset: fires fall on epoch + offset + k*every (ms, below every; 0 = none).",
 }
 _IMMEDIATELY = {
     "type": "boolean",
+    "nullable": True,
     "description": "BullMQ's immediately: one run at once on this write, then the cron (no effect on every).",
 }
 _CRON_COMMON = {
-    "tz": {"type": "string", "description": "IANA time zone, default UTC.", "example": "America/New_York"},
+    "tz": {
+        "type": "string",
+        "nullable": True,
+        "description": "IANA time zone, default (or null) UTC.",
+        "example": "America/New_York",
+    },
     "immediately": _IMMEDIATELY,
     **_SPEC_COMMON,
 }
@@ -84,7 +110,7 @@ SCHEDULE_SPEC_SCHEMA = {
                     "required": ["every"],
                     "properties": {
                         "every": _EVERY,
-                        "limit": {"type": "integer", "minimum": 1},
+                        "limit": {"type": "integer", "minimum": 1, "nullable": True},
                         "offset": _OFFSET,
                     },
                     "additionalProperties": False,
@@ -105,7 +131,10 @@ SCHEDULE_SPEC_SCHEMA = {
             "type": "object",
             "title": "at",
             "required": ["at"],
-            "properties": {"at": {**_DATETIME, "description": "The one run's instant."}, **_SPEC_COMMON},
+            "properties": {
+                "at": {**INSTANT, "description": "The one run's instant (ISO 8601 or epoch ms)."},
+                **_SPEC_COMMON,
+            },
             "additionalProperties": False,
         },
     ],
@@ -117,7 +146,7 @@ class ScheduleSpecField(serializers.JSONField):
     """The ``schedule`` object: one of cron/pattern, repeat/every, at (``services.parse_schedule_spec``)."""
 
 
-@extend_schema_field({**_DATETIME, "description": "An instant (ISO 8601); services.parse_instant checks it."})
+@extend_schema_field({**INSTANT, "description": "An instant; services.parse_instant checks it."})
 class InstantField(serializers.JSONField):
     """An instant as the client sent it, parsed (with its error message) by ``services.parse_instant``."""
 
@@ -128,11 +157,11 @@ class InstantField(serializers.JSONField):
 class ScheduleWriteSerializer(serializers.Serializer):
     """``{name, data, schedule, options?, schedulerId?}``; ``data`` may be any JSON value."""
 
-    name = serializers.CharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
+    name = StrictCharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
     data = AnyJSON(required=False, allow_null=True, default=None)
     schedule = ScheduleSpecField()
     options = JobOptionsField(required=False, allow_null=True, default=None)
-    schedulerId = serializers.CharField(  # noqa: N815
+    schedulerId = StrictCharField(  # noqa: N815
         required=False, max_length=200, help_text="Your id; generated if absent."
     )
 
@@ -143,7 +172,7 @@ class ScheduleWriteSerializer(serializers.Serializer):
 class SchedulePatchSerializer(serializers.Serializer):
     """Any subset of ``{name, data, schedule, options}`` (documentation of PATCH; the service parses)."""
 
-    name = serializers.CharField(required=False, max_length=200)
+    name = StrictCharField(required=False, max_length=200)
     data = AnyJSON(required=False, allow_null=True)
     schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
     options = JobOptionsField(required=False, allow_null=True)
@@ -158,7 +187,9 @@ class PreviewRequestSerializer(serializers.Serializer):
     schedule = ScheduleSpecField()
     count = AnyJSON(required=False, default=5, help_text="1..100, default 5.")
     # `from` is a Python keyword: declared under another name and renamed below.
-    from_ = InstantField(required=False, help_text="Default now; times are strictly after it.")
+    from_ = InstantField(
+        required=False, allow_null=True, help_text="Default (or null): now; times are strictly after it."
+    )
 
     class Meta:
         ref_name = "PreviewRequest"

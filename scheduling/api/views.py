@@ -109,7 +109,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Create or replace a schedule (upsert by id)",
         request=ScheduleWriteSerializer,
-        responses={200: ScheduleSerializer, 201: ScheduleSerializer},
+        responses={200: ScheduleSerializer, 201: ScheduleSerializer, **errors(409)},
         description="BullMQ's upsert: 201 created, 200 replaced.",
     )
     def update(self, request, scheduler_id=None):
@@ -130,7 +130,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Change part of a schedule",
         request=SchedulePatchSerializer,
-        responses={200: ScheduleSerializer},
+        responses={200: ScheduleSerializer, **errors(409)},
     )
     def partial_update(self, request, scheduler_id=None):
         """PATCH /jobs/schedule/{schedulerId}: any subset of ``{name, data, schedule, options}``."""

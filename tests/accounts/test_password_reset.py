@@ -5,9 +5,12 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import mail
+from django.test import Client
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+
+from accounts.models import ApiKey
 
 from .conftest import OWNER_PASSWORD, login
 
@@ -128,3 +131,34 @@ def test_reset_with_missing_fields_is_400(db, anon):
         "token": ["This field is required."],
         "newPassword": ["This field is required."],
     }
+
+
+def _create_key(api) -> str:
+    res = api.post("/auth/api-keys", {"name": "ci"}, format="json")
+    assert res.status_code == 201
+    return res.json()["key"]
+
+
+def test_reset_over_the_api_revokes_every_api_key(db, owner, anon, api):
+    keys = [_create_key(api), _create_key(api)]
+    assert [anon.get("/auth/me", HTTP_X_API_KEY=k).status_code for k in keys] == [200, 200]
+    _request(anon, owner.email)
+    res = anon.post(
+        "/auth/reset-password", {"token": _mailed_token(mail.outbox[0]), "newPassword": "N3w-Secret-pass"},
+        format="json",
+    )
+    assert res.status_code == 200
+    assert [anon.get("/auth/me", HTTP_X_API_KEY=k).status_code for k in keys] == [401, 401]
+    assert ApiKey.objects.filter(owner=owner, revoked_at__isnull=True).count() == 0
+
+
+def test_reset_on_the_page_revokes_every_api_key(db, owner, anon, api):
+    key = _create_key(api)
+    page = Client()
+    page.post("/password-reset/", {"email": owner.email})
+    uid, check = _mailed_token(mail.outbox[0]).split(".", 1)
+    form = page.get(f"/password-reset/{uid}/{check}/", follow=True)
+    new = {"new_password1": "N3w-Secret-pass", "new_password2": "N3w-Secret-pass"}
+    res = page.post(form.redirect_chain[-1][0], new)
+    assert res.status_code == 302 and res["Location"] == "/password-reset/complete/"
+    assert anon.get("/auth/me", HTTP_X_API_KEY=key).status_code == 401

@@ -169,6 +169,27 @@ def test_reconciler_retries_a_job_whose_worker_stopped_beating(owner):
     assert job.attempts_made == 2
 
 
+def test_a_job_completed_after_a_worker_lost_retry_shows_no_failure(owner, api):
+    now = timezone.now()
+    job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
+    lost = now - timedelta(seconds=90)
+    Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1, heartbeat_at=lost)
+    services.jobs_reconcile(now=now)
+    assert services.job_execute(job_id=job.pk).state == "completed"
+    body = api.get(f"/jobs/{job.pk}").json()
+    assert (body["state"], body["attemptsMade"], body["failedReason"], body["stacktrace"]) == (
+        "completed", 2, None, None
+    )
+
+
+def test_a_job_completed_after_a_failed_attempt_shows_no_failure(owner):
+    job = _run(owner, "test.flaky", {"succeedOn": 2}, attempts=2)
+    assert job.failed_reason == "RuntimeError: attempt 1 failed on purpose"
+    services.job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.state, job.failed_reason, job.stacktrace) == ("completed", "", "")
+
+
 @override_settings(JOB_STALE_AFTER_S=30)
 def test_reconciler_fails_a_lost_job_without_attempts_left_and_names_a_timeout(owner):
     now = timezone.now()

@@ -4,8 +4,8 @@
   ``config.asgi.application`` through Channels' ``WebsocketCommunicator`` on the real Redis layer.
   Its event loop runs in a thread of its own, so tests stay plain synchronous code and can use the
   ORM and the API client between socket calls (pytest-asyncio is not needed).
-- ``web_server``: ``uvicorn config.asgi:application`` on a free port against the test database and
-  Redis (as ``tests.conftest.Process`` runs Celery), for browser and black-box tests.
+- ``web_server`` (tests/conftest.py): ``uvicorn config.asgi:application`` on a free port against the
+  test database and Redis (as ``tests.conftest.Process`` runs Celery), for browser and black-box tests.
 - ``browser_page``: a Playwright page in Debian's Chromium (``/usr/bin/chromium``), headless.
 - ``login_browser(page, base_url, user)``: a signed-in session cookie set in the browser context.
 
@@ -25,8 +25,6 @@ from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
 from django.db import connections
-
-from tests.conftest import WebServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -129,13 +127,6 @@ def live_socket():
     yield open_socket
     for sock in sockets:
         sock.close()
-
-
-@pytest.fixture
-def web_server(transactional_db):
-    server = WebServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from django.conf import settings
 from config.celery import app as celery_app
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "webhooks", "beat")
 # Read by the test run only (config/devstack.py sets it for `make test`), never by a deployment.
 TEST_ONLY_SETTINGS = {"TESTING"}
 _PROCFILE_VARIABLE = re.compile(r"\$\{(\w+)(?::-[^}]*)?\}")
@@ -60,9 +60,17 @@ def test_compose_runs_each_procfile_process_with_the_same_command(compose):
         assert matches_procfile(line, compose["services"][name]["command"]), (name, line)
 
 
-def test_worker_consumes_every_celery_queue(compose):
-    tokens = command_tokens(compose["services"]["worker"]["command"])
-    queues = set(tokens[tokens.index("-Q") + 1].split(","))
+def _queues(command) -> set[str]:
+    tokens = command_tokens(command)
+    return set(tokens[tokens.index("-Q") + 1].split(","))
+
+
+def test_workers_consume_every_celery_queue_and_webhooks_run_apart_from_jobs(compose):
+    job_queues = _queues(compose["services"]["worker"]["command"])
+    webhook_queues = _queues(compose["services"]["webhooks"]["command"])
+    # Deliveries on their own processes: a hanging receiver can never hold a job slot (issue 13).
+    assert (job_queues, webhook_queues) == ({"jobs", "schedules"}, {"webhooks"})
+    queues = job_queues | webhook_queues
     assert queues == {q.name for q in celery_app.conf.task_queues} == {"jobs", "schedules", "webhooks"}
     assert {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} <= queues
 
@@ -86,7 +94,8 @@ def test_env_example_lists_every_setting_and_procfile_variable():
 def test_worker_scales_and_services_are_health_checked(compose):
     services = compose["services"]
     assert "container_name" not in services["worker"] and "ports" not in services["worker"]
-    for name in ("web", "worker", "redis", "postgres"):
+    assert "container_name" not in services["webhooks"] and "ports" not in services["webhooks"]
+    for name in ("web", "worker", "webhooks", "redis", "postgres"):
         assert services[name]["healthcheck"]["test"], name
     for name in APP_SERVICES:
         assert services[name]["depends_on"] == {

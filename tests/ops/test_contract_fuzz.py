@@ -1,8 +1,9 @@
 """Contract fuzzing: schemathesis generates requests from our own /api-docs.json for every operation
 and holds the answers to it: never a 5xx (malformed, out-of-range and wrongly typed input included:
 negative data), only documented status codes and content types, bodies that match the documented
-schemas. (``negative_data_rejection`` is left out: the endpoints coerce some wrong types, e.g. a
-numeric ``schedulerId`` to its string, as DRF's CharField does, rather than refusing them.)
+schemas, and schema-violating input refused (``negative_data_rejection``: a numeric ``schedulerId``
+is a 400, not coerced to a string). Every check, against the live server's processes on
+PostgreSQL: ``make fuzz`` (scripts/fuzz_live.py).
 
 The app runs in-process through Django's WSGI handler on the test database, called as a real
 user with a Bearer token. Per operation: the documented examples, ``EXAMPLES_PER_OPERATION``
@@ -25,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -38,6 +40,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    negative_data_rejection,
 ]
 
 # The spec as the running app serves it (no database is touched to serve it).

@@ -124,6 +124,34 @@ def test_unexpected_exception_is_logged_with_request_id_and_answered_500_json(db
     ]
 
 
+@pytest.mark.urls("tests.ops.boom_urls")
+@pytest.mark.parametrize("view", ["db-boom", "plain-db-boom"])
+@pytest.mark.parametrize("kind", ["pool-timeout", "locked"])
+def test_busy_database_is_503_with_retry_after(db, view, kind):
+    response = APIClient().get(f"/jobs/{view}/{kind}")
+    assert (response.status_code, response["Retry-After"], response.json()) == (
+        503,
+        "1",
+        {"message": "The database is busy or unreachable; retry shortly", "errors": {}},
+    )
+
+
+@pytest.mark.urls("tests.ops.boom_urls")
+@pytest.mark.parametrize("debug", [False, True])
+def test_busy_database_outside_a_view_is_503_too(db, settings, debug):
+    settings.DEBUG = debug
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.ops.boom_urls.DatabaseBoomMiddleware"]
+    client = APIClient(raise_request_exception=False)
+    response = client.get("/jobs/middleware-db-boom")
+    assert (response.status_code, response["Retry-After"]) == (503, "1")
+
+
+@pytest.mark.urls("tests.ops.boom_urls")
+def test_other_database_errors_stay_500(db):
+    response = APIClient().get("/jobs/db-boom/no-table")
+    assert response.status_code == 500
+
+
 def test_request_id_is_made_when_missing_or_unsafe(api):
     assert re.fullmatch(r"[0-9a-f]{32}", api.get("/jobs")["X-Request-ID"])
     assert re.fullmatch(r"[0-9a-f]{32}", api.get("/jobs", HTTP_X_REQUEST_ID="bad id\nx")["X-Request-ID"])

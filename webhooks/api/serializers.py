@@ -13,6 +13,7 @@ from rest_framework import serializers
 from config.serializers import (
     AnyJSON,
     BlankAsNullCharField,
+    StrictCharField,
     StringIdField,
     UtcDateTimeField,
     envelope,
@@ -28,9 +29,9 @@ class WebhookCreateSerializer(serializers.Serializer):
     """``{url, eventType, description?}`` (``description`` may be null, as the original's clients send);
     the URL rules live in ``services.validate_webhook_input``."""
 
-    url = serializers.CharField(trim_whitespace=True)
+    url = StrictCharField(trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values)  # noqa: N815 (API.md's key)
-    description = serializers.CharField(
+    description = StrictCharField(
         required=False, allow_blank=True, allow_null=True, default="", max_length=500
     )
 
@@ -44,9 +45,9 @@ class WebhookCreateSerializer(serializers.Serializer):
 class WebhookUpdateSerializer(serializers.Serializer):
     """Any subset of ``{url, eventType, description, active}``."""
 
-    url = serializers.CharField(required=False, trim_whitespace=True)
+    url = StrictCharField(required=False, trim_whitespace=True)
     eventType = serializers.ChoiceField(choices=EventType.values, required=False)  # noqa: N815
-    description = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=500)
+    description = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=500)
     active = serializers.BooleanField(required=False)
 
     class Meta:
@@ -59,7 +60,7 @@ class WebhookUpdateSerializer(serializers.Serializer):
 class LegacyWebhookUrlSerializer(serializers.Serializer):
     """``{webhookUrl}`` of PUT /webhooks/url (the original's legacy route)."""
 
-    webhookUrl = serializers.CharField(trim_whitespace=True)  # noqa: N815
+    webhookUrl = StrictCharField(trim_whitespace=True)  # noqa: N815
 
     class Meta:
         ref_name = "LegacyWebhookUrl"

@@ -122,7 +122,9 @@ class WebhookViewSet(viewsets.ViewSet):
         """POST /webhooks/{id}: the original's sample notification receiver (it logged the body and
         answered 200 with no body, behind authentication). Kept for its clients: authenticated, logs
         the payload's ``id``/``jobname`` at debug level, answers 200 with an empty body, stores nothing."""
-        body = request.data if isinstance(request.data, dict) else {}
+        body = request.data
+        if not isinstance(body, dict):
+            raise ValidationError({"non_field_errors": ["body: must be a JSON object (a notification)"]})
         logger.debug("notification for %s received: job %s/%s", pk, body.get("id"), body.get("jobname"))
         return Response(status=status.HTTP_200_OK)
 
