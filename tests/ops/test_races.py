@@ -79,13 +79,11 @@ def test_delete_racing_retry_on_a_job_lets_exactly_one_win(web_server, owner):
     results = _all_at_once(web_server, token, calls)
     for job in jobs:
         by_method = {call[0]: status for call, status in results if call[1].split("/")[2] == str(job.pk)}
-        # One wins; the other finds the job in a state that refuses it (409), or gone already (404).
-        assert sorted(by_method.values()) in ([200, 404], [200, 409]), (job.pk, by_method)
-        exists = Job.objects.filter(pk=job.pk).first()
-        if by_method["DELETE"] == 200:
-            assert exists is None
-        else:
-            assert exists is not None and exists.state == "waiting"
+        # DELETE takes any job but an active one (BullMQ's rule), so it always wins and the job is gone;
+        # the retry either came first (200: waiting, then deleted) or finds it gone (404, or 409
+        # "deleted meanwhile" when the delete lands between its read and its update). Never a 500.
+        assert by_method["DELETE"] == 200 and by_method["POST"] in (200, 404, 409), (job.pk, by_method)
+        assert not Job.objects.filter(pk=job.pk).exists()
 
 
 def test_schedule_delete_racing_trigger_and_pause_never_fails(web_server, owner):
