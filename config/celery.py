@@ -44,7 +44,37 @@ def use_persistent_connections() -> None:
 
 @signals.worker_init.connect(weak=False)
 def _worker_connections(**_):
+    """Before the pool forks: persistent connections, and the main process joins the registry of live
+    workers (``jobs.workers``) with its heartbeat thread; its pool processes inherit its identity."""
+    from jobs import workers
+
     use_persistent_connections()
+    workers.register()
+
+
+@signals.worker_shutdown.connect(weak=False)
+def _unregister_worker(**_):
+    from jobs import workers
+
+    workers.unregister()
+
+
+@signals.task_received.connect(weak=False)
+def _hold_jobs(request=None, **_):
+    """Main process: remember the jobs of a message it received, so the reconciler can hand them back
+    if this worker dies before running them."""
+    from jobs import workers
+
+    if request is not None:
+        workers.hold(workers.job_ids_of(request.task_name, request.args))
+
+
+@signals.task_postrun.connect(weak=False)
+def _release_jobs(task=None, args=None, **_):
+    from jobs import workers
+
+    if task is not None:
+        workers.release(workers.job_ids_of(task.name, args))
 
 
 @signals.task_postrun.connect(weak=False)

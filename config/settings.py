@@ -463,13 +463,21 @@ READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10))}
 # A running job's worker refreshes `heartbeat_at` this often (seconds) from a thread.
 JOB_HEARTBEAT_S = env.float("JOB_HEARTBEAT_S", default=5.0)
-# An active job whose heartbeat is older than this is treated as lost with its worker (retry or fail).
+# An active job whose own heartbeat is older than this is treated as lost with its worker (the stalled
+# rule below); a dead worker is usually noticed sooner through its registry heartbeat.
 JOB_STALE_AFTER_S = env.float("JOB_STALE_AFTER_S", default=60.0)
 # A waiting job published longer ago than this is published again (its message may be gone, e.g. Redis
 # restarted empty); a duplicate message is harmless because claiming is a conditional UPDATE.
 JOB_REQUEUE_WAITING_AFTER_S = env.float("JOB_REQUEUE_WAITING_AFTER_S", default=300.0)
 # How often beat's leader runs that reconciliation (seconds). Promotion of due delayed jobs runs every tick.
-JOB_RECONCILE_EVERY_S = env.float("JOB_RECONCILE_EVERY_S", default=10.0)
+JOB_RECONCILE_EVERY_S = env.float("JOB_RECONCILE_EVERY_S", default=5.0)
+# Stalled jobs (issue 13; jobs/workers.py): each worker's main process marks itself alive in Redis this
+# often (s); one silent for JOB_WORKER_DEAD_AFTER_S is dead and the reconciler hands its jobs back. A job
+# whose worker died goes back to waiting without spending an attempt at most JOB_MAX_STALLED times
+# (BullMQ's maxStalledCount, default 1), then fails "job stalled more than allowable limit".
+JOB_WORKER_HEARTBEAT_S = env.float("JOB_WORKER_HEARTBEAT_S", default=2.0)
+JOB_WORKER_DEAD_AFTER_S = env.float("JOB_WORKER_DEAD_AFTER_S", default=15.0)
+JOB_MAX_STALLED = env.int("JOB_MAX_STALLED", default=1)
 JOB_MAINTENANCE_BATCH_SIZE = env.int("JOB_MAINTENANCE_BATCH_SIZE", default=500)
 # `timeout` is Celery's soft time limit; the hard limit (child process killed) comes this much later.
 JOB_TIMEOUT_GRACE_S = env.float("JOB_TIMEOUT_GRACE_S", default=5.0)

@@ -26,8 +26,9 @@ def attempt_entry(
 ) -> dict[str, Any]:
     """``{attempt, startedAt, finishedAt, durationMs, outcome, reason}`` of one attempt.
 
-    ``outcome`` is ``completed``, ``failed`` (this attempt failed; the job may be retried) or
-    ``cancelled``; times are ISO 8601 UTC; ``durationMs`` is ``None`` when the start is unknown.
+    ``outcome`` is ``completed``, ``failed`` (this attempt failed; the job may be retried),
+    ``cancelled`` or ``stalled`` (its worker died; the next run keeps the attempt number); times
+    are ISO 8601 UTC; ``durationMs`` is ``None`` when the start is unknown.
     """
     duration = int((finished_at - started_at).total_seconds() * 1000) if started_at else None
     return {

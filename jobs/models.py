@@ -49,6 +49,15 @@ class Job(models.Model):
         null=True, blank=True, help_text="Nominal fire time (UTC) of the schedule run."
     )
     attempts_made = models.PositiveIntegerField(default=0)
+    stalled_count = models.PositiveIntegerField(
+        default=0,
+        help_text="Times the job went back to waiting because its worker died (BullMQ's stalledCounter);"
+        " JOB_MAX_STALLED bounds it.",
+    )
+    worker = models.CharField(
+        max_length=200, blank=True, default="",
+        help_text="host:pid of the worker (main process) holding the active job; '' when none.",
+    )
     progress = models.JSONField(default=int, blank=True)
     result = models.JSONField(null=True, blank=True)
     failed_reason = models.TextField(blank=True, default="")

@@ -26,6 +26,7 @@ import time
 import traceback
 from contextlib import nullcontext
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import jsonschema
@@ -41,7 +42,7 @@ from config.errors import ConflictError
 from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
-from . import handlers
+from . import handlers, workers
 from .attempts import with_attempt
 from .models import Job, JobState
 from .options import backoff_delay_ms, broker_priority, keep_rule, validate_options
@@ -75,6 +76,33 @@ def _refresh(job: Job) -> None:
         raise JobStateConflict(f"job {job.pk} was deleted meanwhile") from None
 
 
+def _as_stored(value: Any) -> Any:
+    """``value`` as it reads back from a PostgreSQL ``jsonb`` column: numbers are stored as
+    ``numeric``, which prints without an exponent, so a float written ``1e+99`` comes back as a
+    100-digit integer (a float with a negative exponent or none prints as it went in)."""
+    if isinstance(value, float) and "e+" in repr(value):
+        return int(Decimal(repr(value)))
+    if isinstance(value, list):
+        return [_as_stored(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_stored(v) for k, v in value.items()}
+    return value
+
+
+def stored_size(data: Any) -> int:
+    """Bytes of ``data`` as compact JSON in the form the database stores and returns it (issue 13).
+
+    The limit ``JOB_MAX_DATA_BYTES`` applies to that form, not to the request's text: ``[1e99]``
+    is 7 bytes in a request and 102 once stored in ``jsonb``, so data checked only as sent could
+    pass at a schedule's creation and exceed the limit at every fire. SQLite stores the text as
+    sent; the same (larger) measure applies there, so a value is accepted on both databases alike.
+    """
+    text = json.dumps(data, separators=(",", ":"))
+    if "e+" in text:  # only an exponent can grow (a string holding "e+" merely costs a walk)
+        text = json.dumps(_as_stored(data), separators=(",", ":"))
+    return len(text.encode())
+
+
 def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
     """Check a job's ``name``, ``data`` and ``options`` and return the merged options.
 
@@ -88,7 +116,7 @@ def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
         raise ValidationError(
             {"name": [f"name: no handler named '{name}'; known handlers: {', '.join(handlers.names())}"]}
         )
-    size = len(json.dumps(data, separators=(",", ":")).encode())
+    size = stored_size(data)
     if size > settings.JOB_MAX_DATA_BYTES:
         raise PayloadTooLargeError(
             {"data": [f"data: {size} bytes is larger than the limit of {settings.JOB_MAX_DATA_BYTES} bytes"]}
@@ -223,11 +251,9 @@ class _Heartbeat:
             if not items:
                 continue
             try:
-                for job_id, (attempt, ctx) in items:
+                for _job_id, (attempt, ctx) in items:
                     ctx.flush()
-                    Job.objects.filter(pk=job_id, state=JobState.ACTIVE, attempts_made=attempt).update(
-                        heartbeat_at=timezone.now()
-                    )
+                    _attempt_qs(ctx.job, attempt).update(heartbeat_at=timezone.now())
             except Exception:
                 logger.warning("job heartbeat failed", exc_info=True)
             finally:
@@ -316,7 +342,9 @@ class JobContext:
         if logs is not None:
             fields["logs"] = logs
         if fields:
-            Job.objects.filter(pk=self.job.pk, attempts_made=self._attempt).update(**fields)
+            Job.objects.filter(
+                pk=self.job.pk, attempts_made=self._attempt, stalled_count=self.job.stalled_count
+            ).update(**fields)
 
     @property
     def cancelled(self) -> bool:
@@ -329,9 +357,15 @@ class JobContext:
             raise JobCancelled()
 
 
-def _attempt_qs(job_id: int, attempt: int):
-    """The row as long as this attempt still owns it (not taken over by the reconciler, not retried)."""
-    return Job.objects.filter(pk=job_id, state=JobState.ACTIVE, attempts_made=attempt)
+def _attempt_qs(job: Job, attempt: int):
+    """The row as long as this attempt still owns it (not taken over by the reconciler, not retried).
+
+    A stalled job keeps its attempt number for its next run (:func:`_stall`), so the run is told
+    apart by ``stalled_count`` too: a worker thought dead that comes back cannot touch the new run.
+    """
+    return Job.objects.filter(
+        pk=job.pk, state=JobState.ACTIVE, attempts_made=attempt, stalled_count=job.stalled_count
+    )
 
 
 def _claim(job_id: int, now) -> Job | None:
@@ -342,19 +376,21 @@ def _claim(job_id: int, now) -> Job | None:
 
     table, schedules = Job._meta.db_table, Schedule._meta.db_table
     sql = (
-        f"UPDATE {table} SET state = %s, started_at = %s, heartbeat_at = %s, "
+        f"UPDATE {table} SET state = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
         "attempts_made = attempts_made + 1, progress = %s, output = '', finished_at = NULL "
         f"WHERE id = %s AND state = %s RETURNING *, (SELECT s.scheduler_id FROM {schedules} s "
         f"WHERE s.id = {table}.schedule_id) AS _scheduler_id"
     )
     stamp = Job._meta.get_field("started_at").get_db_prep_value(now, connection)
     progress = Job._meta.get_field("progress").get_db_prep_value(0, connection)
-    rows = list(Job.objects.raw(sql, [JobState.ACTIVE, stamp, stamp, progress, job_id, JobState.WAITING]))
+    params = [JobState.ACTIVE, stamp, stamp, workers.identity(), progress, job_id, JobState.WAITING]
+    rows = list(Job.objects.raw(sql, params))
     return rows[0] if rows else None
 
 
 def _complete(
-    job_id: int, attempt: int, result: Any, progress: Any, finished, history: list | None = None
+    job_id: int, attempt: int, stalled_count: int, result: Any, progress: Any, finished,
+    history: list | None = None,
 ) -> bool:
     """active → completed if attempt ``attempt`` still owns the row (as :func:`_attempt_qs`); one
     statement written once, as the claim, since the ORM's per-call query building was a fifth of a
@@ -368,11 +404,11 @@ def _complete(
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "
         "attempt_history = %s, heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
-        "WHERE id = %s AND state = %s AND attempts_made = %s"
+        "WHERE id = %s AND state = %s AND attempts_made = %s AND stalled_count = %s"
     )
     params = [
         JobState.COMPLETED, prep("result", result), prep("progress", progress), prep("finished_at", finished),
-        prep("attempt_history", history or []), job_id, JobState.ACTIVE, attempt,
+        prep("attempt_history", history or []), job_id, JobState.ACTIVE, attempt, stalled_count,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -421,7 +457,7 @@ def job_execute(*, job_id: int) -> Job | None:
     progress = 100 if job.progress in (0, None) else job.progress
     finished = timezone.now()
     history = with_attempt(job, attempt=attempt, finished_at=finished, outcome=JobState.COMPLETED)
-    if not _complete(job.pk, attempt, result, progress, finished, history):
+    if not _complete(job.pk, attempt, job.stalled_count, result, progress, finished, history):
         return None  # the reconciler took the job over meanwhile; its decision stands
     job.state, job.result, job.progress, job.finished_at = JobState.COMPLETED, result, progress, finished
     job.failed_reason = job.stacktrace = ""
@@ -444,7 +480,7 @@ def _finish_cancelled(job: Job, attempt: int, reason: str) -> Job | None:
     history = with_attempt(
         job, attempt=attempt, finished_at=finished, outcome=JobState.CANCELLED, reason=reason
     )
-    if not _attempt_qs(job.pk, attempt).update(
+    if not _attempt_qs(job, attempt).update(
         state=JobState.CANCELLED, failed_reason=reason, finished_at=finished, heartbeat_at=None,
         attempt_history=history,
     ):
@@ -466,7 +502,7 @@ def _fail_or_retry(
     now = timezone.now()
     attempts = int(job.options.get("attempts", 1) or 1)
     history = with_attempt(job, attempt=attempt, finished_at=now, outcome=JobState.FAILED, reason=reason)
-    qs = _attempt_qs(job.pk, attempt)
+    qs = _attempt_qs(job, attempt)
     if extra is not None:
         qs = qs.filter(extra)
     if retry and attempt < attempts:
@@ -667,20 +703,25 @@ def _promote_batch(now, batch: int) -> int:
     return moved
 
 
+STALLED_REASON = "job stalled more than allowable limit"  # BullMQ's words (moveStalledJobsToWait)
+
+
 def jobs_reconcile(*, now=None) -> dict:
     """Repair what a lost message or a dead worker left behind. Safe to run any time, twice.
 
+    - Dead workers (``jobs.workers``: no heartbeat for ``JOB_WORKER_DEAD_AFTER_S``): the ``waiting``
+      jobs whose messages they had received are published again, and their ``active`` jobs are
+      handed back by :func:`_lost`; then the worker is forgotten.
+    - ``active`` jobs whose own heartbeat is older than ``JOB_STALE_AFTER_S`` (a pool process killed
+      alone, or a worker the registry missed) are handed back by :func:`_lost` too.
     - ``waiting`` jobs published more than ``JOB_REQUEUE_WAITING_AFTER_S`` ago are published again
       (their message may be gone, e.g. Redis restarted empty; a duplicate is a no-op at claim).
-    - ``active`` jobs whose heartbeat is older than ``JOB_STALE_AFTER_S`` lost their worker: the
-      attempt fails with ``worker lost`` (or ``timeout: exceeded N ms`` when past its timeout, or
-      ends ``cancelled`` when a cancel was requested) and is retried per ``attempts``/``backoff``.
-    Returns ``{"requeued": n, "stale": m}``.
+    Returns ``{"requeued": n, "stale": m}`` (``stale``: active jobs handed back or ended).
     """
     now = now or timezone.now()
     batch = settings.JOB_MAINTENANCE_BATCH_SIZE
+    requeued, stale = _reconcile_dead_workers(now)
     cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_WAITING_AFTER_S)
-    requeued = 0
     lost = (
         Job.objects.filter(state=JobState.WAITING)
         .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
@@ -690,40 +731,96 @@ def jobs_reconcile(*, now=None) -> dict:
         if Job.objects.filter(pk=job.pk, state=JobState.WAITING, enqueued_at=job.enqueued_at).update(
             enqueued_at=now
         ):
-            try:
-                _publish(job)
-                requeued += 1
-            except Exception:
-                logger.warning("could not publish job %s again", job.pk, exc_info=True)
+            requeued += _publish_again(job)
     if requeued:
         logger.info("reconciler published %d waiting job(s) again", requeued)
     stale_cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
-    stale = 0
     for job in Job.objects.filter(state=JobState.ACTIVE, heartbeat_at__lt=stale_cutoff).select_related(
         "schedule"
     )[:batch]:
-        same_beat = Q(heartbeat_at=job.heartbeat_at)
-        if job.cancel_requested:
-            reason = "cancelled: its worker was lost"
-            history = with_attempt(
-                job, attempt=job.attempts_made, finished_at=now, outcome=JobState.CANCELLED, reason=reason
-            )
-            if _attempt_qs(job.pk, job.attempts_made).filter(same_beat).update(
-                state=JobState.CANCELLED, failed_reason=reason, finished_at=now, heartbeat_at=None,
-                attempt_history=history,
-            ):
-                job.state = JobState.CANCELLED
-                publish_job_event(job, "cancelled")
-                stale += 1
-            continue
-        timeout_ms = job.options.get("timeout")
-        if timeout_ms and job.started_at and now - job.started_at >= timedelta(milliseconds=timeout_ms):
-            reason = f"timeout: exceeded {timeout_ms} ms"
-        else:
-            age = (now - job.heartbeat_at).total_seconds()
-            reason = f"worker lost: no heartbeat for {age:.0f} s"
-        if _fail_or_retry(job, job.attempts_made, reason, "", extra=same_beat) is not None:
-            stale += 1
+        age = (now - job.heartbeat_at).total_seconds()
+        stale += _lost(job, now, Q(heartbeat_at=job.heartbeat_at), f"no heartbeat for {age:.0f} s")
     if stale:
-        logger.info("reconciler handled %d active job(s) whose worker was lost", stale)
+        logger.info("reconciler handed back %d active job(s) whose worker was lost", stale)
     return {"requeued": requeued, "stale": stale}
+
+
+def _publish_again(job: Job) -> int:
+    try:
+        _publish(job)
+        return 1
+    except Exception:
+        logger.warning("could not publish job %s again", job.pk, exc_info=True)
+        return 0
+
+
+def _reconcile_dead_workers(now) -> tuple[int, int]:
+    """Hand back the jobs of every dead worker; returns (waiting jobs published again, active jobs
+    handed back). A Redis error skips this pass (the database's heartbeat still catches them)."""
+    requeued = stale = 0
+    try:
+        dead = workers.dead_workers()
+    except Exception:
+        logger.warning("could not read the worker registry", exc_info=True)
+        return 0, 0
+    for worker in dead:
+        held = workers.held_jobs(worker)
+        for start in range(0, len(held), settings.JOB_MAINTENANCE_BATCH_SIZE):
+            chunk = held[start : start + settings.JOB_MAINTENANCE_BATCH_SIZE]
+            for job in Job.objects.filter(pk__in=chunk, state=JobState.WAITING):
+                if Job.objects.filter(pk=job.pk, state=JobState.WAITING).update(enqueued_at=now):
+                    requeued += _publish_again(job)
+        for job in Job.objects.filter(state=JobState.ACTIVE, worker=worker).select_related("schedule"):
+            stale += _lost(job, now, Q(worker=worker), f"its worker {worker} died")
+        workers.forget(worker)
+        logger.warning("worker %s died; %d held job(s) handed back", worker, len(held))
+    return requeued, stale
+
+
+def _lost(job: Job, now, same_holder: Q, why: str) -> int:
+    """An active job whose worker is gone: ``cancelled`` if a cancel was requested, a failed attempt
+    if it ran past its ``timeout``, else the stalled-job rule (:func:`_stall`). Conditional on
+    ``same_holder`` (and the attempt), so a worker that is alive after all keeps the job. Returns 1 if
+    this call decided the job's fate, else 0."""
+    if job.cancel_requested:
+        reason = "cancelled: its worker was lost"
+        history = with_attempt(
+            job, attempt=job.attempts_made, finished_at=now, outcome=JobState.CANCELLED, reason=reason
+        )
+        if _attempt_qs(job, job.attempts_made).filter(same_holder).update(
+            state=JobState.CANCELLED, failed_reason=reason, finished_at=now, heartbeat_at=None,
+            attempt_history=history,
+        ):
+            job.state = JobState.CANCELLED
+            publish_job_event(job, "cancelled")
+            return 1
+        return 0
+    timeout_ms = job.options.get("timeout")
+    if timeout_ms and job.started_at and now - job.started_at >= timedelta(milliseconds=timeout_ms):
+        reason = f"timeout: exceeded {timeout_ms} ms"
+        return int(_fail_or_retry(job, job.attempts_made, reason, "", extra=same_holder) is not None)
+    return int(_stall(job, now, same_holder, why))
+
+
+def _stall(job: Job, now, same_holder: Q, why: str) -> bool:
+    """BullMQ's stalled-job rule: a job whose worker died goes back to ``waiting`` without spending an
+    attempt (its next run keeps the attempt number; ``stalled_count`` goes up), at most
+    ``JOB_MAX_STALLED`` times (BullMQ's ``maxStalledCount``, default 1); past that it fails for good
+    with BullMQ's reason ``job stalled more than allowable limit``. The attempt history records the
+    stalled run (outcome ``stalled``)."""
+    attempt = job.attempts_made
+    if job.stalled_count >= settings.JOB_MAX_STALLED:
+        reason = f"{STALLED_REASON} ({job.stalled_count + 1} stalls, limit {settings.JOB_MAX_STALLED}; {why})"
+        return _fail_or_retry(job, attempt, reason, "", retry=False, extra=same_holder) is not None
+    history = with_attempt(job, attempt=attempt, finished_at=now, outcome="stalled", reason=f"stalled: {why}")
+    fields = {
+        "state": JobState.WAITING, "attempts_made": attempt - 1, "stalled_count": job.stalled_count + 1,
+        "enqueued_at": now, "heartbeat_at": None, "worker": "", "attempt_history": history,
+    }
+    with transaction.atomic():
+        if not _attempt_qs(job, attempt).filter(same_holder).update(**fields):
+            return False
+        for key, value in fields.items():
+            setattr(job, key, value)
+        transaction.on_commit(lambda: job_enqueue(job))
+    return True

@@ -28,7 +28,7 @@ from django_celery_beat.models import (
 from config.errors import ConflictError
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
-from jobs.realtime import publish_schedule_event
+from jobs.realtime import publish_job_event, publish_schedule_event
 from jobs.services import job_enqueue, job_submit, validate_job_input
 
 from . import cron, timing
@@ -774,14 +774,22 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
             return 0
         fires = []
         memo: dict[tuple, datetime | None] = {}
+        advanced = []
         for row in due:
-            fire_at = row.next_fire_at
-            row.run_count += 1
+            fire_at, last_run_at = row.next_fire_at, row.last_run_at
+            row.run_count += 1  # counted before the next fire is computed: a limit ends on this run
             row.last_run_at = fire_at
             # Rows with the same cadence due at the same instant share their next fire: compute it once.
             key = tuple(getattr(row, f) for f in _CADENCE_FIELDS)
-            if key not in memo:
-                memo[key] = timing.next_fire(row, after=max(now, fire_at))
+            try:
+                if key not in memo:
+                    memo[key] = timing.next_fire(row, after=max(now, fire_at))
+            except Exception:  # one schedule's fault must not hold back the others' fires (issue 13)
+                logger.exception("schedule %s: could not compute its next fire; not fired", row.pk)
+                row.run_count -= 1
+                row.last_run_at = last_run_at
+                continue
+            advanced.append(row)
             row.next_fire_at = memo[key]
             if row.next_fire_at is None:
                 row.state = ScheduleState.ENDED
@@ -791,7 +799,7 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
         # same cadence share them, so 1,000 due rows are usually 1 statement (Django's bulk_update
         # builds a CASE per row and per field: 5 s for 1,000 rows here).
         groups: dict[tuple, list[int]] = {}
-        for row in due:
+        for row in advanced:
             groups.setdefault((row.last_run_at, row.next_fire_at, row.state), []).append(row.pk)
         for (fire_at, next_fire_at, state), pks in groups.items():
             Schedule.objects.filter(pk__in=pks).update(
@@ -869,8 +877,14 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
     The same outcome as :func:`schedule_fire` for each pair (idempotent per pair, deleted schedules
     ignored, ``overlap: skip`` honoured), but jobs of ``overlap: allow`` schedules are inserted with
     one bulk INSERT per batch instead of one per fire, which is what lets 10,000 schedules due at the
-    same instant start within seconds. Falls back to the one-by-one path if the bulk insert meets a
-    concurrent duplicate (unique (schedule, fire time)). Returns the number of jobs created.
+    same instant start within seconds. Falls back to the one-by-one path if the bulk insert fails
+    (e.g. a concurrent duplicate of unique (schedule, fire time)). Returns the number of jobs created.
+
+    Every fire is handled on its own (issue 13): a fire that cannot become a job (its data over
+    ``JOB_MAX_DATA_BYTES``, options no longer valid, any error of its own) becomes a ``failed`` job
+    of that schedule whose reason starts ``fire failed:`` (:func:`_fire_failed`), visible in the
+    schedule's jobs and events, and the rest of the batch goes on. Only a transient database error
+    (``config.dberrors``) stops the batch, so that the task retries all of it (each pair is idempotent).
     """
     rows = Schedule.objects.select_related("owner").in_bulk({pk for pk, _ in fires})
     existing = set(
@@ -880,7 +894,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
     )
     one_by_one: list[tuple[int, datetime]] = []
     jobs: list[Job] = []
-    merged_options: dict[int, dict] = {}
+    merged_options: dict[int, dict | Exception] = {}
     now = timezone.now()
     for pk, fire_at in fires:
         row = rows.get(pk)
@@ -890,8 +904,15 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
             one_by_one.append((pk, fire_at))
             continue
         if pk not in merged_options:
-            merged_options[pk] = validate_job_input(name=row.name, data=row.data, options=row.options)
+            try:
+                merged_options[pk] = validate_job_input(name=row.name, data=row.data, options=row.options)
+            except Exception as exc:
+                _reraise_transient(exc)
+                merged_options[pk] = exc
         merged = merged_options[pk]
+        if isinstance(merged, Exception):
+            jobs.append(_failed_fire_job(row, fire_at, merged, now))
+            continue
         delay_ms = merged.get("delay", 0)
         jobs.append(
             Job(
@@ -911,20 +932,100 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
         try:
             with transaction.atomic():
                 Job.objects.bulk_create(jobs)
-        except IntegrityError:
+        except Exception as exc:
+            _reraise_transient(exc)
+            if not isinstance(exc, IntegrityError):
+                logger.warning("bulk insert of %d fired jobs failed; one by one", len(jobs), exc_info=True)
             one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)
             jobs = []
         _enqueue_fired(jobs)
         created += len(jobs)
     for pk, fire_at in one_by_one:
         before = Job.objects.filter(schedule_id=pk, fire_at=fire_at).exists()
-        job = schedule_fire(schedule_id=pk, fire_at=fire_at)
+        try:
+            job = schedule_fire(schedule_id=pk, fire_at=fire_at)
+        except Exception as exc:
+            _reraise_transient(exc)
+            job = _fire_failed(pk, fire_at, exc)
         created += int(job is not None and not before)
     return created
 
 
+def _reraise_transient(exc: Exception) -> None:
+    """A transient database error is the batch's, not the fire's: let the task retry the batch."""
+    from django.db import DatabaseError
+
+    from config.dberrors import is_transient_database_error
+
+    if isinstance(exc, DatabaseError) and is_transient_database_error(exc):
+        raise exc
+
+
+def _fire_reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        text = "; ".join(exc.messages)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return f"fire failed: {text}"[:2000]
+
+
+def _failed_fire_job(row: Schedule, fire_at: datetime, exc: Exception, now: datetime) -> Job:
+    """The ``failed`` job that records a fire which could not become a job. Its ``data`` is not
+    copied (it may be what was wrong: too large); ``options`` are the schedule's as stored."""
+    return Job(
+        owner=row.owner,
+        name=row.name,
+        data=None,
+        options=row.options if isinstance(row.options, dict) else {},
+        schedule=row,
+        fire_at=fire_at,
+        state=JobState.FAILED,
+        failed_reason=_fire_reason(exc),
+        finished_at=now,
+    )
+
+
+def _fire_failed(schedule_id: int, fire_at: datetime, exc: Exception) -> Job | None:
+    """Record the fire ``(schedule_id, fire_at)`` that raised ``exc`` as a ``failed`` job (idempotent
+    per pair: an existing job of the fire is kept) and announce it; never raises."""
+    logger.warning("fire of schedule %s at %s failed", schedule_id, fire_at, exc_info=exc)
+    try:
+        row = Schedule.objects.select_related("owner").filter(pk=schedule_id).first()
+        if row is None:
+            return None
+        failed = _failed_fire_job(row, fire_at, exc, timezone.now())
+        job, created = Job.objects.get_or_create(
+            schedule=row,
+            fire_at=fire_at,
+            defaults={f: getattr(failed, f) for f in
+                      ("owner", "name", "data", "options", "state", "failed_reason", "finished_at")},
+        )
+        if created:
+            _announce_fire(job)
+        return job
+    except Exception:
+        logger.exception("could not record the failed fire of schedule %s at %s", schedule_id, fire_at)
+        return None
+
+
+def _announce_fire(job: Job) -> None:
+    """The fired job's events: ``waiting``/``delayed`` (or ``failed`` for a fire that failed) and the
+    schedule's ``fired``; never raises (the job is stored, a page resyncs by snapshot)."""
+    try:
+        if job.state == JobState.FAILED:
+            publish_job_event(job, "failed", error=job.failed_reason)
+            publish_schedule_event(
+                job.schedule, "fired", jobId=job.public_id, fireAt=_iso(job.fire_at), error=job.failed_reason
+            )
+        else:
+            publish_schedule_event(job.schedule, "fired", jobId=job.public_id, fireAt=_iso(job.fire_at))
+    except Exception:
+        logger.warning("could not announce the fire of job %s", job.pk, exc_info=True)
+
+
 def _enqueue_fired(jobs: list[Job]) -> None:
     for job in jobs:  # every job's message first, so the last job of the batch is not held by events
-        job_enqueue(job)
+        if job.state != JobState.FAILED:
+            job_enqueue(job)
     for job in jobs:
-        publish_schedule_event(job.schedule, "fired", jobId=job.public_id, fireAt=_iso(job.fire_at))
+        _announce_fire(job)

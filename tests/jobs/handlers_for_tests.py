@@ -43,3 +43,9 @@ def self_cancel(data, ctx):
 @handler("test.bad_result", description="Returns a value that is not JSON.")
 def bad_result(data, ctx):
     return {1, 2}
+
+
+@handler("test.sleep", description="Sleeps `ms` milliseconds, then returns its data.")
+def sleep(data, ctx):
+    time.sleep(data.get("ms", 0) / 1000)
+    return data

@@ -63,12 +63,12 @@ def test_an_attempt_lost_with_its_worker_is_recorded_by_the_reconciler(owner):
     )
     services.jobs_reconcile(now=now)
     job.refresh_from_db()
-    assert job.state == "failed"
+    assert (job.state, job.attempts_made, job.stalled_count) == ("waiting", 0, 1)  # BullMQ's stalled rule
     [entry] = job.attempt_history
-    assert (entry["attempt"], entry["outcome"]) == (1, "failed")
+    assert (entry["attempt"], entry["outcome"]) == (1, "stalled")
     assert entry["startedAt"] == (now - timedelta(seconds=40)).isoformat().replace("+00:00", "Z")
     assert entry["durationMs"] >= 40_000  # ended when the reconciler decided, a moment after `now`
-    assert entry["reason"] == "worker lost: no heartbeat for 31 s"
+    assert entry["reason"] == "stalled: no heartbeat for 31 s"
 
 
 def test_history_keeps_the_newest_entries_only(owner, monkeypatch):

@@ -147,7 +147,7 @@ def test_http_request_to_a_private_address_is_refused_without_retries(owner):
 
 
 @override_settings(JOB_STALE_AFTER_S=30)
-def test_reconciler_retries_a_job_whose_worker_stopped_beating(owner):
+def test_reconciler_hands_back_a_job_whose_worker_stopped_beating_without_spending_an_attempt(owner):
     now = timezone.now()
     job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
     Job.objects.filter(pk=job.pk).update(
@@ -160,13 +160,14 @@ def test_reconciler_retries_a_job_whose_worker_stopped_beating(owner):
     assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 1}
     job.refresh_from_db()
     fresh.refresh_from_db()
-    assert job.state == "waiting" and job.failed_reason == "worker lost: no heartbeat for 31 s"
+    assert (job.state, job.attempts_made, job.stalled_count) == ("waiting", 0, 1)
+    assert job.attempt_history[-1]["reason"] == "stalled: no heartbeat for 31 s"
     assert fresh.state == "active"
-    # the retry runs normally; a redelivered message of the lost attempt then does nothing
+    # the next run is attempt 1 again; a redelivered message of the lost run then does nothing
     assert services.job_execute(job_id=job.pk).state == "completed"
     assert services.job_execute(job_id=job.pk) is None
     job.refresh_from_db()
-    assert job.attempts_made == 2
+    assert job.attempts_made == 1
 
 
 def test_a_job_completed_after_a_worker_lost_retry_shows_no_failure(owner, api):
@@ -178,7 +179,7 @@ def test_a_job_completed_after_a_worker_lost_retry_shows_no_failure(owner, api):
     assert services.job_execute(job_id=job.pk).state == "completed"
     body = api.get(f"/jobs/{job.pk}").json()
     assert (body["state"], body["attemptsMade"], body["failedReason"], body["stacktrace"]) == (
-        "completed", 2, None, None
+        "completed", 1, None, None
     )
 
 
@@ -191,9 +192,10 @@ def test_a_job_completed_after_a_failed_attempt_shows_no_failure(owner):
 
 
 @override_settings(JOB_STALE_AFTER_S=30)
-def test_reconciler_fails_a_lost_job_without_attempts_left_and_names_a_timeout(owner):
+def test_reconciler_fails_a_job_stalled_too_often_and_names_a_timeout(owner):
     now = timezone.now()
     lost, _ = services.job_submit(owner=owner, name="echo", data=1)
+    Job.objects.filter(pk=lost.pk).update(stalled_count=1)  # it stalled once before: the limit
     timed, _ = services.job_submit(owner=owner, name="echo", data=1, options={"timeout": 1000})
     cancelled, _ = services.job_submit(owner=owner, name="echo", data=1)
     stale = now - timedelta(seconds=40)
@@ -204,7 +206,7 @@ def test_reconciler_fails_a_lost_job_without_attempts_left_and_names_a_timeout(o
     assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 3}
     states = {j.pk: (j.state, j.failed_reason) for j in Job.objects.all()}
     assert states == {
-        lost.pk: ("failed", "worker lost: no heartbeat for 40 s"),
+        lost.pk: ("failed", services.STALLED_REASON + " (2 stalls, limit 1; no heartbeat for 40 s)"),
         timed.pk: ("failed", "timeout: exceeded 1000 ms"),
         cancelled.pk: ("cancelled", "cancelled: its worker was lost"),
     }
