@@ -32,6 +32,8 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config.errors import ConflictError
+
 from .models import ApiKey
 
 User = get_user_model()
@@ -42,8 +44,11 @@ API_KEY_MARK = "jsk_"
 _PREFIX_LEN = 16  # hex characters: 64 random bits, unique per key, only for lookup
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(ConflictError):
     """The username exists already (compared case-insensitively, as Django's ``UserCreationForm``)."""
+
+    def __init__(self, message: str = "username: a user with that username already exists") -> None:
+        super().__init__(message)
 
 
 class InvalidCredentials(Exception):
@@ -91,17 +96,13 @@ def user_register(*, username: str, password: str, email: str = "", webhook_url:
     try:
         with transaction.atomic():
             if User.objects.filter(username__iexact=username).exists():
-                raise UsernameTaken(username)
+                raise UsernameTaken()
             user = User.objects.create_user(username, email, password)
             if webhook_url:
-                try:
-                    webhook_set_legacy_url(owner=user, url=webhook_url)
-                except ValidationError as exc:
-                    messages = [m.replace("url:", "webhookUrl:", 1) for m in exc.messages]
-                    raise ValidationError({"webhookUrl": messages}) from None
+                webhook_set_legacy_url(owner=user, url=webhook_url)  # its errors name webhookUrl
             return user
     except IntegrityError:  # a concurrent registration of the same name won the race
-        raise UsernameTaken(username) from None
+        raise UsernameTaken() from None
 
 
 def user_login(*, username: str, password: str, request=None):

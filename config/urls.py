@@ -23,6 +23,13 @@ from jobs.api.views import JobViewSet
 
 from . import health
 
+# Where the JSON API and the people's pages live (API.md; docs/pages.md). Errors under an API prefix
+# are always JSON; under a page prefix they are HTML pages; elsewhere JSON unless the client asks for
+# HTML (config.exceptions.is_api_request). /login and /register without a slash are the API, but
+# share their prefix with the pages /login/ and /register/, whose errors are pages.
+API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
+PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
+
 urlpatterns = [
     path("healthz", health.healthz),
     path("healthz/", health.healthz),

@@ -37,7 +37,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from config.errors import ConflictError
+from config.errors import StateError
 from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
@@ -62,7 +62,7 @@ class UnrecoverableError(Exception):
     """Raise from a handler to fail the job at once, without the remaining attempts (BullMQ's name)."""
 
 
-class JobStateConflict(ConflictError):
+class JobStateConflict(StateError):
     """The job's state does not allow the action (cancel, retry, delete), or it was deleted meanwhile;
     the API answers 409."""
 

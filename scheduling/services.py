@@ -25,7 +25,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
-from config.errors import ConflictError
+from config.errors import ConflictError, StateError
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.realtime import publish_schedule_event
@@ -523,7 +523,7 @@ class ScheduleExists(ConflictError):
     """A schedule with that ``schedulerId`` already exists for this owner (API: 409)."""
 
 
-class ScheduleStateError(ConflictError):
+class ScheduleStateError(StateError):
     """The schedule's state does not allow the action, or it was deleted meanwhile (API: 409)."""
 
 

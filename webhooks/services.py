@@ -38,7 +38,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config import netguard
-from config.errors import ConflictError
+from config.errors import ConflictError, StateError
 from config.redis_client import redis_client
 from jobs.realtime import JOB_EVENTS
 
@@ -60,7 +60,7 @@ class WebhookExists(ConflictError):
     """The owner already has a webhook for this url and event type (the API answers 409)."""
 
 
-class DeliveryStateError(ConflictError):
+class DeliveryStateError(StateError):
     """The delivery's state does not allow the action (the API answers 409)."""
 
 
@@ -164,23 +164,29 @@ def webhook_set_legacy_url(*, owner, url: str) -> Webhook:
     ``legacy=True``, subscribed to ``completed`` as the original's was, created on first use.
 
     It is an ordinary webhook from then on: signed, retried, logged, listed, editable. Raises
-    ``ValidationError`` (``url``) or :class:`WebhookExists` (another webhook of the owner already has
-    this url for ``completed``).
+    ``ValidationError`` or :class:`WebhookExists` (another webhook of the owner already has this url for
+    ``completed``), both naming the field ``webhookUrl`` (the original's name for it).
     """
-    row = Webhook.objects.owned_by(owner).filter(legacy=True).first()
-    if row is not None:
-        return webhook_update(webhook=row, url=url)
-    validate_webhook_input(url=url, event_type=EventType.COMPLETED, description=LEGACY_DESCRIPTION)
-    webhook = Webhook(
-        owner=owner,
-        url=url.strip(),
-        event_type=EventType.COMPLETED,
-        description=LEGACY_DESCRIPTION,
-        secret=signing.generate_secret(),
-        legacy=True,
-    )
-    _save_unique(webhook)
-    return webhook
+    try:
+        row = Webhook.objects.owned_by(owner).filter(legacy=True).first()
+        if row is not None:
+            return webhook_update(webhook=row, url=url)
+        validate_webhook_input(url=url, event_type=EventType.COMPLETED, description=LEGACY_DESCRIPTION)
+        webhook = Webhook(
+            owner=owner,
+            url=url.strip(),
+            event_type=EventType.COMPLETED,
+            description=LEGACY_DESCRIPTION,
+            secret=signing.generate_secret(),
+            legacy=True,
+        )
+        _save_unique(webhook)
+        return webhook
+    except WebhookExists as exc:
+        raise WebhookExists(str(exc).replace("url:", "webhookUrl:", 1)) from None
+    except ValidationError as exc:
+        messages = [m.replace("url:", "webhookUrl:", 1) for m in exc.messages]
+        raise ValidationError({"webhookUrl": messages}) from None
 
 
 def webhook_delete(*, webhook: Webhook) -> None:
