@@ -17,7 +17,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import api as accounts_api
 from accounts.profile_views import profile_page
-from jobs import live_views
+from jobs import views as job_views
 from jobs.api.dashboard import AdminDashboardView, ApiRootView, DashboardStatsView
 from jobs.api.views import JobViewSet
 
@@ -91,8 +91,8 @@ urlpatterns = [
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
     # issue 7: live status page and job detail page
-    path("app/live/", live_views.live_page, name="live"),
-    path("app/jobs/<str:job_id>/", live_views.job_detail_page, name="job-detail"),
+    path("app/live/", job_views.live_page, name="live"),
+    path("app/jobs/<str:job_id>/", job_views.job_detail_page, name="job-detail"),
     path("", include("webhooks.api.urls")),
 ]
 

@@ -391,7 +391,7 @@ def webhook_fan_out(*, owner_id: int, message: dict, job_pk: int | None = None) 
 
 
 def _buffer(owner_id: int, job_id: int, event: str, message: dict) -> None:
-    from .tasks import flush_coalesced
+    from .tasks import coalesced_flush as flush_task
 
     buf, gate = _buffer_keys(job_id, event)
     window_s = settings.WEBHOOK_COALESCE_WINDOW_S
@@ -408,7 +408,7 @@ def _buffer(owner_id: int, job_id: int, event: str, message: dict) -> None:
     pipe.set(gate, "1", nx=True, px=max(1, int(window_s * 1000)))
     opened = pipe.execute()[-1]
     if opened:
-        flush_coalesced.apply_async(args=[owner_id, job_id, event], countdown=window_s)
+        flush_task.apply_async(args=[owner_id, job_id, event], countdown=window_s)
 
 
 def coalesced_flush(*, owner_id: int, job_id: int, event: str) -> int:
@@ -454,7 +454,7 @@ def _create_deliveries(
     manual: bool = False,
     redelivery_of: Delivery | None = None,
 ) -> list[Delivery]:
-    from .tasks import deliver
+    from .tasks import delivery_send as send_task
 
     now = timezone.now()
     rows = [
@@ -476,7 +476,7 @@ def _create_deliveries(
         Delivery.objects.bulk_create(rows)
         messages = [(row.pk, row.webhook.owner_id) for row in rows]
         transaction.on_commit(
-            lambda: [deliver.apply_async(args=[pk], kwargs={"owner_id": owner}) for pk, owner in messages]
+            lambda: [send_task.apply_async(args=[pk], kwargs={"owner_id": owner}) for pk, owner in messages]
         )
     return rows
 
@@ -636,7 +636,7 @@ def deliveries_send_due(*, batch_size: int = 500) -> int:
     after its 1 h visibility timeout), messages lost with a broker, and attempts interrupted by a
     worker that died mid-request (``sending`` for over ``WEBHOOK_STALE_SENDING_S``).
     """
-    from .tasks import deliver
+    from .tasks import delivery_send as send_task
 
     now = timezone.now()
     stale = Delivery.objects.filter(
@@ -665,7 +665,7 @@ def deliveries_send_due(*, batch_size: int = 500) -> int:
             enqueued_at=now
         )
         for pk, owner_id in due:
-            deliver.apply_async(args=[pk], kwargs={"owner_id": owner_id})
+            send_task.apply_async(args=[pk], kwargs={"owner_id": owner_id})
     return len(due)
 
 

@@ -1,4 +1,8 @@
-"""Celery tasks of queue ``webhooks`` (routed by ``CELERY_TASK_ROUTES``): thin wrappers of the services."""
+"""Celery tasks of queue ``webhooks`` (routed by ``CELERY_TASK_ROUTES``): thin wrappers of the services.
+
+Each task's Python name is its service's; the registered names (``webhooks.tasks.deliver``, ...) are
+the names on the broker and stay as they are, so messages queued before an upgrade still run.
+"""
 
 from celery import shared_task
 
@@ -10,7 +14,7 @@ from . import services
 @shared_task(
     bind=True, name="webhooks.tasks.deliver", max_retries=None, ignore_result=True, base=DatabaseRetryTask
 )
-def deliver(self, delivery_id: int, owner_id: int | None = None) -> None:
+def delivery_send(self, delivery_id: int, owner_id: int | None = None) -> None:
     """Make the next attempt of delivery ``delivery_id`` within one of its owner's delivery slots
     (``webhooks.slots``); a retry due soon is re-published with Celery's own
     ``retry(countdown=...)``, later ones are left to ``send_due_retries``.
@@ -23,7 +27,7 @@ def deliver(self, delivery_id: int, owner_id: int | None = None) -> None:
 
 
 @shared_task(name="webhooks.tasks.flush_coalesced", ignore_result=True)
-def flush_coalesced(owner_id: int, job_id: int, event: str) -> None:
+def coalesced_flush(owner_id: int, job_id: int, event: str) -> None:
     """At the end of a coalescing window: turn the job's buffered progress or delta events into deliveries."""
     services.coalesced_flush(owner_id=owner_id, job_id=job_id, event=event)
 
