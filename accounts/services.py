@@ -111,13 +111,15 @@ def user_login(*, username: str, password: str, request=None):
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise InvalidCredentials()
-    update_last_login(None, user)
+    update_last_login(User, user)  # a signal receiver: the sender is the user model
     return user
 
 
 def _refresh_token(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)  # verifies signature, expiry, type and the blacklist
+        # Verifies signature, expiry, type and the blacklist; simplejwt annotates the argument as a Token,
+        # yet takes (and documents) the encoded string.
+        return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise TokenInvalid(str(exc.args[0])) from None
 
@@ -140,7 +142,9 @@ def token_refresh(*, refresh_token: str) -> dict[str, str]:
         # JWT_ROTATE_REFRESH_TOKENS=false: the original's answer, the refresh token stays valid.
         return {"accessToken": str(refresh.access_token)}
     with transaction.atomic():
-        _, first = refresh.blacklist()
+        # simplejwt annotates blacklist() as the row; it returns get_or_create's (row, created).
+        outcome: Any = refresh.blacklist()
+        _, first = outcome
         if not first:
             # Two refreshes of one token raced past the blacklist check; only the first may rotate it.
             raise TokenInvalid("Token is blacklisted")

@@ -128,7 +128,7 @@ class JobServerCollector:
         for queue, waiting in depths.items():
             depth.add_metric([queue], waiting)
         yield depth
-        values = {key.decode(): value for key, value in lateness.items()}
+        values = {key.decode() if isinstance(key, bytes) else key: value for key, value in lateness.items()}
         buckets = [(repr(bound), int(values.get(repr(bound), 0))) for bound in LATENESS_BUCKETS]
         buckets.append(("+Inf", int(values.get("count", 0))))
         yield HistogramMetricFamily(

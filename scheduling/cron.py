@@ -396,12 +396,13 @@ def celery_crontab_fields(expression: str) -> dict[str, str] | None:
         return None
     columns = {}
     for (column, field, parser), text in zip(_CELERY_FIELDS, parts[-5:], strict=True):
-        values = field.parse(text)
-        if not all(isinstance(v, int) and v in RANGES[field] for v in values):
+        parsed = field.parse(text)
+        values = {v for v in parsed if isinstance(v, int) and v in RANGES[field]}
+        if len(values) != len(parsed):
             return None  # L, LW (negative markers), nL and n#k (tuples)
         if field is Field.DOW:
             values = {v % 7 for v in values}  # 7 is Sunday, Celery's 0
-        columns[column] = _as_celery_field(text, values, parser)  # type: ignore[arg-type]
+        columns[column] = _as_celery_field(text, values, parser)
     return columns
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard, overload
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -69,7 +69,7 @@ def _err(field: str, message: str, code: str = "invalid") -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -102,17 +102,17 @@ def parse_instant(value: Any, field: str) -> datetime | None:
         raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
     else:
         try:
-            parsed = parse_datetime(value.strip())
+            local = parse_datetime(value.strip())
         except ValueError:
-            parsed = None
-        if parsed is None:
+            local = None
+        if local is None:
             raise _err(
                 field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)"
             )
-        if parsed.tzinfo is None:
+        if local.tzinfo is None:
             raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
         try:
-            parsed = parsed.astimezone(UTC)
+            parsed = local.astimezone(UTC)
         except OverflowError:
             raise _err(field, bounds, "out_of_range") from None
     if not MIN_INSTANT <= parsed <= MAX_INSTANT:
@@ -175,7 +175,7 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         except cron.CronError as exc:
             raise _err("schedule.cron", f"schedule.{exc}", exc.code) from None
         fields["kind"] = ScheduleKind.CRON
-    elif kinds[0] == "repeat":
+    elif repeat is not None:
         every = repeat.get("every")
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
@@ -287,6 +287,7 @@ def _anchor(schedule: Schedule, now: datetime, *, restart: bool) -> datetime:
     new grid from now: a past ``startDate`` gives way to ``now`` (one run at once); a future one stays.
     """
     if schedule.kind == ScheduleKind.EVERY and schedule.offset_ms:
+        assert schedule.every_ms is not None  # an interval has one (parse_schedule_spec)
         every, at = schedule.every_ms, epoch_ms(now)
         slot = at // every * every + schedule.offset_ms
         return from_epoch_ms(slot if slot > at else slot + every)
@@ -371,6 +372,7 @@ def _timing_row(schedule: Schedule) -> CrontabSchedule | IntervalSchedule | Cloc
         columns = cron.celery_crontab_fields(schedule.cron_expression)
         return None if columns is None else CrontabSchedule(**columns, timezone=schedule.time_zone)
     if schedule.kind == ScheduleKind.EVERY:
+        assert schedule.every_ms is not None
         projected = _interval_projection(schedule.every_ms)
         return None if projected is None else IntervalSchedule(every=projected[0], period=projected[1])
     return ClockedSchedule(clocked_time=schedule.at)
@@ -637,6 +639,10 @@ def spec_of(row: Schedule) -> dict:
     return spec
 
 
+@overload
+def _iso(value: datetime) -> str: ...
+@overload
+def _iso(value: None) -> None: ...
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -767,6 +773,7 @@ def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
     row.anchor_at = _anchor(row, start_from, restart=False)
     times = [start_from] if immediately else []
     if row.kind == ScheduleKind.EVERY and row.start_at is None:
+        assert row.every_ms is not None
         times += cron.interval_fire_times(
             row.anchor_at, row.every_ms, start_from, count - len(times), until=row.end_at
         )
@@ -970,7 +977,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
             with transaction.atomic():
                 Job.objects.bulk_create(jobs)
         except IntegrityError:
-            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)
+            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)  # type: ignore[misc]  # both set above
             jobs = []
         _enqueue_fired(jobs)
         created += len(jobs)
