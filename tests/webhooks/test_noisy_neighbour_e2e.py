@@ -10,6 +10,8 @@ other and has a webhook of their own at a prompt receiver.
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import statistics
 import threading
 import time
@@ -64,7 +66,13 @@ class Receivers:
                         )
                 try:
                     if behaviour == "hang":
-                        receivers.release.wait(60)
+                        # Hang until released, or until the worker gives up (its timeout) and closes the
+                        # connection: from then on the attempt is over, and no longer in flight.
+                        deadline = time.monotonic() + 60
+                        while not receivers.release.wait(0.1) and time.monotonic() < deadline:
+                            readable, _, _ = select.select([self.connection], [], [], 0)
+                            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                                break
                     elif behaviour == "slow":
                         receivers.release.wait(3)
                     code = 500 if behaviour == "error" else 200
