@@ -1,5 +1,6 @@
 # make run  : set up (virtualenv, install, migrate, Redis) and start web + worker + beat in the foreground
 # make test : the same set-up, then the whole test suite (DATABASE_URL picks SQLite or PostgreSQL)
+# make lint : ruff and mypy (CI runs it before the suites)
 # make fuzz : schemathesis (every check, >= 30 examples per operation) against make run's processes;
 #             needs DATABASE_URL (PostgreSQL) and REDIS_URL (a database of its own: it is flushed)
 PYTHON ?= python3
@@ -28,8 +29,11 @@ test: install
 fuzz: install
 	$(PY) scripts/fuzz_live.py $(FUZZ_ARGS)
 
+# ruff, then mypy with the django-stubs / DRF plugins (pyproject [tool.mypy]); the plugin imports the
+# settings, which need no secrets with TESTING=1.
 lint: install
 	$(VENV)/bin/ruff check .
+	TESTING=1 $(VENV)/bin/mypy
 
 superuser: install
 	$(PY) manage.py createsuperuser

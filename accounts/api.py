@@ -16,7 +16,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exceptions import Conflict
 from config.openapi.schema import errors
 from config.serializers import MessageSerializer, StrictCharField, UtcDateTimeField
 
@@ -303,15 +302,12 @@ class RegisterView(_PublicView):
         ser = RegisterSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
-        try:
-            user = services.user_register(
-                username=v["username"],
-                password=v["password"],
-                email=v.get("email") or "",
-                webhook_url=v["webhookUrl"] or None,
-            )
-        except services.UsernameTaken:
-            raise Conflict("username: a user with that username already exists") from None
+        user = services.user_register(
+            username=v["username"],
+            password=v["password"],
+            email=v.get("email") or "",
+            webhook_url=v["webhookUrl"] or None,
+        )
         body = {"message": "User registered successfully", "user": user, **services.token_pair(user)}
         return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
 

@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from . import api_key_pages
+from . import api_key_views
 
 urlpatterns = [
-    path("", api_key_pages.api_key_list_page, name="api-key-list-page"),
-    path("<str:key_id>/revoke/", api_key_pages.api_key_revoke_page, name="api-key-revoke-page"),
+    path("", api_key_views.api_key_list_page, name="api-key-list-page"),
+    path("<str:key_id>/revoke/", api_key_views.api_key_revoke_page, name="api-key-revoke-page"),
 ]

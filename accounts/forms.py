@@ -9,5 +9,5 @@ class RegisterForm(UserCreationForm):
 
     email = forms.EmailField(required=True, help_text="Used only to reset a forgotten password.")
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]  # django-stubs do not declare it
         fields = ("username", "email")

@@ -1,7 +1,6 @@
 """Reads of API keys, always scoped to the acting user."""
 
-from django.http import Http404
-
+from config.errors import NotFoundError
 from config.ids import id_or_404
 
 from .models import ApiKey
@@ -18,9 +17,9 @@ def api_key_list(*, user, include_revoked: bool = False):
 
 
 def api_key_get(*, user, key_id, include_revoked: bool = False) -> ApiKey:
-    """The user's API key ``key_id`` (unrevoked unless ``include_revoked``); ``Http404`` if it does not
+    """The user's API key ``key_id`` (unrevoked unless ``include_revoked``); ``NotFoundError`` if it does not
     exist, is someone else's, is not an id (``config.ids``), or is revoked and ``include_revoked`` is off."""
     row = api_key_list(user=user, include_revoked=include_revoked).filter(pk=id_or_404(key_id)).first()
     if row is None:
-        raise Http404
+        raise NotFoundError
     return row

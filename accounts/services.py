@@ -32,6 +32,8 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config.errors import ConflictError
+
 from .models import ApiKey
 
 User = get_user_model()
@@ -42,8 +44,11 @@ API_KEY_MARK = "jsk_"
 _PREFIX_LEN = 16  # hex characters: 64 random bits, unique per key, only for lookup
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(ConflictError):
     """The username exists already (compared case-insensitively, as Django's ``UserCreationForm``)."""
+
+    def __init__(self, message: str = "username: a user with that username already exists") -> None:
+        super().__init__(message)
 
 
 class InvalidCredentials(Exception):
@@ -91,17 +96,13 @@ def user_register(*, username: str, password: str, email: str = "", webhook_url:
     try:
         with transaction.atomic():
             if User.objects.filter(username__iexact=username).exists():
-                raise UsernameTaken(username)
+                raise UsernameTaken()
             user = User.objects.create_user(username, email, password)
             if webhook_url:
-                try:
-                    webhook_set_legacy_url(owner=user, url=webhook_url)
-                except ValidationError as exc:
-                    messages = [m.replace("url:", "webhookUrl:", 1) for m in exc.messages]
-                    raise ValidationError({"webhookUrl": messages}) from None
+                webhook_set_legacy_url(owner=user, url=webhook_url)  # its errors name webhookUrl
             return user
     except IntegrityError:  # a concurrent registration of the same name won the race
-        raise UsernameTaken(username) from None
+        raise UsernameTaken() from None
 
 
 def user_login(*, username: str, password: str, request=None):
@@ -110,13 +111,15 @@ def user_login(*, username: str, password: str, request=None):
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise InvalidCredentials()
-    update_last_login(None, user)
+    update_last_login(User, user)  # a signal receiver: the sender is the user model
     return user
 
 
 def _refresh_token(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)  # verifies signature, expiry, type and the blacklist
+        # Verifies signature, expiry, type and the blacklist; simplejwt annotates the argument as a Token,
+        # yet takes (and documents) the encoded string.
+        return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError as exc:
         raise TokenInvalid(str(exc.args[0])) from None
 
@@ -139,7 +142,9 @@ def token_refresh(*, refresh_token: str) -> dict[str, str]:
         # JWT_ROTATE_REFRESH_TOKENS=false: the original's answer, the refresh token stays valid.
         return {"accessToken": str(refresh.access_token)}
     with transaction.atomic():
-        _, first = refresh.blacklist()
+        # simplejwt annotates blacklist() as the row; it returns get_or_create's (row, created).
+        outcome: Any = refresh.blacklist()
+        _, first = outcome
         if not first:
             # Two refreshes of one token raced past the blacklist check; only the first may rotate it.
             raise TokenInvalid("Token is blacklisted")

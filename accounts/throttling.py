@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 
 class AuthRateThrottle(ScopedRateThrottle):
@@ -38,8 +39,11 @@ class AuthRateThrottle(ScopedRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class _Scope:
+class _Scope(APIView):
+    """The view a throttle asks for its ``throttle_scope``, for a plain Django view."""
+
     def __init__(self, scope: str):
+        super().__init__()
         self.throttle_scope = scope
 
 

@@ -1,7 +1,7 @@
 """Shared set-up of the scheduling benchmarks (issue 4): Django, bulk schedules, real celery processes.
 
 Benchmarks create their schedules directly through the ORM (``bulk_create`` of ``Schedule`` rows and
-of their ``PeriodicTask`` projection, the same field values ``services.schedule_create`` writes),
+of their ``PeriodicTask`` projection, the field values ``services.schedule_create`` writes),
 because 100,000 API calls would measure the API, not the scheduler. Everything else (beat, the
 ``schedules`` and ``jobs`` queues, the worker) is the real thing, started as separate processes.
 
@@ -37,8 +37,9 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 from jobs.models import Job  # noqa: E402
 from scheduling import timing  # noqa: E402
+from scheduling.cron import celery_crontab_fields  # noqa: E402
 from scheduling.models import Schedule, ScheduleKind  # noqa: E402
-from scheduling.services import FIRE_TASK  # noqa: E402
+from scheduling.services import FIRE_TASK, _interval_projection  # noqa: E402
 from tests.conftest import Process as Proc  # noqa: E402  (the test suite's real-process helper)
 from tests.conftest import _ready  # noqa: E402
 
@@ -69,22 +70,12 @@ def bulk_schedules(
 ) -> list[int]:
     """Create ``n`` active schedules of handler ``echo`` (cron or anchored interval) plus projections."""
     now = datetime.now(UTC)
-    if cron:
-        parts = cron.split()[-5:]
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute=parts[0],
-            hour=parts[1],
-            day_of_month=parts[2],
-            month_of_year=parts[3],
-            day_of_week=parts[4],
-            timezone="UTC",
-        )
-        interval = None
-    else:
-        interval, _ = IntervalSchedule.objects.get_or_create(
-            every=every_ms * 1000, period=IntervalSchedule.MICROSECONDS
-        )
-        crontab = None
+    # One timing row for the whole batch (the service gives each task its own; beat reads neither),
+    # and no projection where django-celery-beat cannot state the timing (a seconds cron), as the service.
+    columns = celery_crontab_fields(cron) if cron else None
+    projected = None if cron else _interval_projection(every_ms)
+    crontab = CrontabSchedule.objects.create(**columns, timezone="UTC") if columns else None
+    interval = IntervalSchedule.objects.create(every=projected[0], period=projected[1]) if projected else None
     probe = Schedule(
         owner=user,
         name="echo",
@@ -121,11 +112,13 @@ def bulk_schedules(
                 description=f"{user.pk}:{r.scheduler_id}",
             )
             for r in rows
+            if crontab or interval
         ]
-        PeriodicTask.objects.bulk_create(tasks)
-        for r, t in zip(rows, tasks, strict=True):
-            r.periodic_task = t
-        Schedule.objects.bulk_update(rows, ["periodic_task"])
+        if tasks:
+            PeriodicTask.objects.bulk_create(tasks)
+            for r, t in zip(rows, tasks, strict=True):
+                r.periodic_task = t
+            Schedule.objects.bulk_update(rows, ["periodic_task"])
         ids += [r.pk for r in rows]
     PeriodicTasks.update_changed()
     return ids

@@ -37,7 +37,9 @@ def use_persistent_connections() -> None:
         options = connection.settings_dict.get("OPTIONS", {})
         if options.get("pool"):
             connection.close()
-            connection.close_pool()  # reads OPTIONS["pool"]: before removing it
+            # Reads OPTIONS["pool"]: before removing it. PostgreSQL's wrapper has it since Django 5.1;
+            # django-stubs do not declare it yet.
+            connection.close_pool()  # type: ignore[attr-defined]
             del options["pool"]
         connection.settings_dict["CONN_MAX_AGE"] = settings.CELERY_CONN_MAX_AGE_S
 

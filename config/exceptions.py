@@ -4,8 +4,8 @@ Two entry points share :func:`error_body`:
 
 - :func:`api_exception_handler`, DRF's ``EXCEPTION_HANDLER``: every error a DRF view raises
   (validation, parse errors, 401/403/404/405/415, 429 with ``Retry-After``, our ``Conflict`` and
-  ``PayloadTooLarge``, the services' ``config.errors.ConflictError`` family as 409), and anything
-  unexpected (logged with the request id, answered 500 without a traceback).
+  ``PayloadTooLarge``, the services' error family of ``config.errors``: conflicts and states 409, not
+  found 404), and anything unexpected (logged with the request id, answered 500 without a traceback).
 - Transient database errors (busy, locked, no connection free: ``config.dberrors``) are a 503 with
   ``Retry-After`` wherever they happen: DRF views (the handler), other views
   (``process_exception``), middleware (Django's ``got_request_exception`` marks the request and
@@ -19,6 +19,7 @@ Two entry points share :func:`error_body`:
 
 import logging
 import sys
+from importlib import import_module
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -70,7 +71,7 @@ def api_exception_handler(exc, context):
     Django's ``ValidationError`` (raised by services) becomes a 400 with its message dict;
     anything unexpected is logged and answered as a 500 JSON body without a traceback.
     """
-    if isinstance(exc, ConflictError):  # the services' error family (config/errors.py)
+    if isinstance(exc, ConflictError):  # the services' error family (config/errors.py), StateError included
         exc = Conflict(str(exc))
     elif isinstance(exc, RequestDataTooBig):  # the middleware refuses these first; kept as a backstop
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -78,7 +79,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404):  # config.errors.NotFoundError included
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -149,19 +150,19 @@ def server_error_body() -> dict:
     return error_body(f"Internal server error{suffix}")
 
 
-# Prefixes of the JSON API (API.md). Other paths (pages, admin) answer JSON only to clients that
-# do not ask for HTML.
-PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
-API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
 _STATUS_MESSAGES = {404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
 
 
 def is_api_request(request) -> bool:
     """Whether ``request`` should only ever get JSON errors: an API path, or a client not asking for HTML
-    on a path that is not one of the people's pages (which answer with HTML error pages)."""
-    if request.path.startswith(API_PATH_PREFIXES):
+    on a path that is not one of the people's pages (which answer with HTML error pages).
+
+    The prefixes are declared beside the routes: ``API_PATH_PREFIXES`` and ``PAGE_PATH_PREFIXES`` of
+    the request's URLconf (``config.urls``)."""
+    urls = import_module(getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+    if request.path.startswith(tuple(getattr(urls, "API_PATH_PREFIXES", ()))):
         return True
-    if request.path.startswith(PAGE_PATH_PREFIXES):
+    if request.path.startswith(tuple(getattr(urls, "PAGE_PATH_PREFIXES", ()))):
         return False
     return "text/html" not in request.headers.get("Accept", "")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -23,7 +25,7 @@ def form_words(key: str | None, message: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def add_service_errors(form: forms.BaseForm, exc: ValidationError, fields: dict[str, str | None]) -> None:
+def add_service_errors(form: forms.BaseForm, exc: ValidationError, fields: Mapping[str, str | None]) -> None:
     """Attach a service's ``ValidationError`` to ``form`` in the form's words (:func:`form_words`).
 
     ``fields`` maps the service's error keys (the API's JSON names, e.g. ``eventType``) to form

@@ -144,6 +144,7 @@ def check_workers() -> dict:
     # caught by pinging again (every 0.5 s) until the wait is over; the first reply ends the wait.
     deadline = time.monotonic() + settings.READYZ_WORKER_WAIT_S
     names: list[str] = []
+    result: dict[str, str | list[str]]
     try:
         while True:
             replies = app.control.ping(timeout=0.5, limit=1) or []
@@ -169,7 +170,8 @@ def check_beat(client: redis.Redis) -> dict:
         return {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
     if not leader:
         return {"status": "fail", "error": "no beat holds the leader lock"}
-    return {"status": "ok", "leader": leader.decode(errors="replace"), "ttlMs": ttl_ms}
+    name = leader.decode(errors="replace") if isinstance(leader, bytes) else str(leader)
+    return {"status": "ok", "leader": name, "ttlMs": ttl_ms}
 
 
 def readiness() -> tuple[bool, dict]:

@@ -10,7 +10,7 @@ another user's row, so every route, page and websocket action treats them alike.
 
 from __future__ import annotations
 
-from django.http import Http404
+from .errors import NotFoundError
 
 MAX_ID = 2**63 - 1
 ID_PATTERN = r"[0-9]{1,19}"
@@ -29,8 +29,8 @@ def parse_id(value) -> int | None:
 
 
 def id_or_404(value) -> int:
-    """:func:`parse_id`, raising ``Http404`` for what is not an id."""
+    """:func:`parse_id`, raising ``NotFoundError`` (an ``Http404``) for what is not an id."""
     number = parse_id(value)
     if number is None:
-        raise Http404
+        raise NotFoundError
     return number

@@ -46,7 +46,7 @@ class ContextFilter(logging.Filter):
         for name, var in _CONTEXT.items():
             if not hasattr(record, name):
                 setattr(record, name, var.get())
-        if record.request_id is None:
+        if getattr(record, "request_id", None) is None:
             # django.request logs a 4xx/5xx after the middleware chain has returned; it passes the request.
             record.request_id = getattr(getattr(record, "request", None), "request_id", None)
         return True

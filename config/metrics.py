@@ -15,7 +15,7 @@ Series (prefix ``jobserver_``):
   web process reads at scrape time. A Redis flush resets it, which Prometheus treats as a counter
   reset. Each job is counted once (a ``SET NX`` marker that lives a day guards against a redelivered
   message).
-- ``jobserver_webhook_deliveries{status}`` (gauge): deliveries by status, from the webhooks app's
+- ``jobserver_webhook_deliveries{state}`` (gauge): deliveries by state, from the webhooks app's
   ``Delivery`` table when it has one (absent before that app's models exist).
 - ``jobserver_queue_depth{queue}`` (gauge): messages waiting in each Celery queue (``LLEN`` of the
   queue's Redis lists, all priority levels).
@@ -128,7 +128,7 @@ class JobServerCollector:
         for queue, waiting in depths.items():
             depth.add_metric([queue], waiting)
         yield depth
-        values = {key.decode(): value for key, value in lateness.items()}
+        values = {key.decode() if isinstance(key, bytes) else key: value for key, value in lateness.items()}
         buckets = [(repr(bound), int(values.get(repr(bound), 0))) for bound in LATENESS_BUCKETS]
         buckets.append(("+Inf", int(values.get("count", 0))))
         yield HistogramMetricFamily(
@@ -150,7 +150,7 @@ class JobServerCollector:
         if field is None:
             return None
         family = GaugeMetricFamily(
-            "jobserver_webhook_deliveries", "Webhook deliveries, by status.", labels=["status"]
+            "jobserver_webhook_deliveries", "Webhook deliveries, by state.", labels=["state"]
         )
         for row in delivery.objects.order_by().values(field).annotate(n=Count("pk")):
             family.add_metric([str(row[field])], row["n"])

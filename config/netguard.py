@@ -136,7 +136,7 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
         raise UnsafeTarget(f"url: host '{host}' is not a valid host name") from None
     except OSError as exc:  # socket.gaierror: no such name, or no DNS answer right now
         raise TargetUnresolved(f"url: host '{host}' does not resolve ({exc.strerror or exc})") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow:
         blocked = [
             a for a in addresses if not is_public_address(a) and not (allow_loopback and _is_loopback(a))
@@ -186,13 +186,21 @@ def request(
     """
     target = resolve(url)
     timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
-    kwargs = {"timeout": timeout, "retries": False, "maxsize": 1}
+    pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, server_hostname=target.host, assert_hostname=target.host, **kwargs
+            target.address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False, maxsize=1
+        )
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     send_headers = {"Host": host_header, "User-Agent": "jobserver", **(headers or {})}

@@ -12,6 +12,7 @@ a 400. :class:`StrictCharField` takes strings only; every request serializer of 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -75,6 +76,9 @@ class StringIdField(serializers.Field):
 class AnyJSON(serializers.JSONField):
     """A JSON value of any type (job ``data``, ``result``, ``progress``)."""
 
+    def __init__(self, **kwargs: Any) -> None:  # the stubs type JSONField's default as a mapping
+        super().__init__(**kwargs)
+
 
 class MessageSerializer(serializers.Serializer):
     """``{message}``: what happened, in words."""
@@ -90,7 +94,8 @@ class MessageSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
 
     message = serializers.CharField(help_text="What went wrong, naming the field and the rule.")
-    errors = serializers.DictField(
+    # Named like Serializer.errors: DRF's metaclass moves declared fields into _declared_fields.
+    errors: Any = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per field (JSON path such as schedule.cron); empty when no field is to blame.",
     )

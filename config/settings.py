@@ -19,6 +19,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -194,7 +195,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 # --- Redis: broker, channel layer, locks -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, Any] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi")},
@@ -227,7 +228,7 @@ CELERY_TASK_ROUTES = {
 }
 
 # --- REST API -------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerJWTAuthentication",
         "accounts.authentication.ApiKeyAuthentication",
@@ -276,7 +277,7 @@ JOB_DEFAULT_OPTIONS = {"attempts": 1}
 JOB_HANDLER_MODULES = env.list("JOB_HANDLER_MODULES", default=[])
 SCHEDULE_MIN_EVERY_MS = env.int("SCHEDULE_MIN_EVERY_MS", default=1000)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

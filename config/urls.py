@@ -17,11 +17,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts import api as accounts_api
 from accounts.profile_views import profile_page
-from jobs import live_views
+from jobs import views as job_views
 from jobs.api.dashboard import AdminDashboardView, ApiRootView, DashboardStatsView
 from jobs.api.views import JobViewSet
 
 from . import health
+
+# Where the JSON API and the people's pages live (API.md; docs/pages.md). Errors under an API prefix
+# are always JSON; under a page prefix they are HTML pages; elsewhere JSON unless the client asks for
+# HTML (config.exceptions.is_api_request). /login and /register without a slash are the API, but
+# share their prefix with the pages /login/ and /register/, whose errors are pages.
+API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
+PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
 
 urlpatterns = [
     path("healthz", health.healthz),
@@ -84,8 +91,8 @@ urlpatterns = [
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),
     # issue 7: live status page and job detail page
-    path("app/live/", live_views.live_page, name="live"),
-    path("app/jobs/<str:job_id>/", live_views.job_detail_page, name="job-detail"),
+    path("app/live/", job_views.live_page, name="live"),
+    path("app/jobs/<str:job_id>/", job_views.job_detail_page, name="job-detail"),
     path("", include("webhooks.api.urls")),
 ]
 

@@ -33,7 +33,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="schedule", ordering="schedule__scheduler_id")
     def schedule_id_column(self, obj: Job):
-        return obj.schedule.scheduler_id if obj.schedule_id else "—"
+        return obj.schedule.scheduler_id if obj.schedule is not None else "—"
 
     @admin.display(description="attempts", ordering="attempts_made")
     def attempts(self, obj: Job) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -40,7 +42,8 @@ class JobSubmitForm(forms.Form):
 
     # A CharField with a select widget: a name that is not a handler reaches the service and gets its message.
     name = forms.CharField(max_length=200, label="Handler")
-    data = JSONInput(
+    # A field named like BaseForm.data: Django's form metaclass moves declared fields into base_fields.
+    data: Any = JSONInput(
         required=False,
         help_text="JSON passed to the handler (checked against its schema).",
         widget=forms.Textarea(attrs={"rows": 6}),

@@ -127,7 +127,9 @@ class Job(models.Model):
         if self.schedule_id is None:
             return None
         claimed = self.__dict__.get("_scheduler_id")
-        return claimed if claimed is not None else self.schedule.scheduler_id
+        if claimed is not None:
+            return claimed
+        return self.schedule.scheduler_id if self.schedule is not None else None
 
     @property
     def public_id(self) -> str:
@@ -139,6 +141,6 @@ class Job(models.Model):
         key = self.idempotency_key
         if key is not None and ids.is_addressable_key(key):
             return key
-        if self.fire_at is not None and self.schedule_id is not None:
-            return ids.repeat_job_id(self.scheduler_id, self.fire_at)
+        if self.fire_at is not None and (scheduler_id := self.scheduler_id) is not None:
+            return ids.repeat_job_id(scheduler_id, self.fire_at)
         return str(self.pk)

@@ -104,7 +104,8 @@ def _counts(qs: QuerySet, states) -> list[tuple[str, int]]:
     return [(state, found.get(state, 0)) for state in states]
 
 
-def _backlog() -> dict[str, int | None]:
+def _backlog() -> dict[str, int]:
+    """Messages waiting per queue name; ``{}`` when Redis does not answer (each count then unknown)."""
     from config.metrics import queue_depths
     from config.redis_client import redis_client
 

@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.http import Http404
 from django.utils import timezone
+
+from config.errors import NotFoundError
 
 from . import ids
 from .models import Job, JobState
@@ -35,7 +36,7 @@ def job_list(*, user, state: str | None = None, name: str | None = None):
 def job_get(*, user, job_id) -> Job:
     """The user's job named by a path id: its numeric id, its custom ``jobId`` or its
     ``repeat:<schedulerId>:<fire time ms>`` id, read in the order of :mod:`jobs.ids` (integer form is
-    always the numeric id). ``Http404`` if it names no job of ``user`` (another user's job included).
+    always the numeric id). ``NotFoundError`` if it names no job of ``user`` (another user's job included).
 
     One indexed query per form tried: (id), (owner, custom id) unique, (schedule, fire time) unique.
     """
@@ -57,5 +58,5 @@ def job_get(*, user, job_id) -> Job:
         if job is None:
             job = jobs.filter(idempotency_key=text).first()
     if job is None:
-        raise Http404
+        raise NotFoundError
     return job

@@ -34,11 +34,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Field, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from config.errors import ConflictError
+from config.errors import StateError
 from config.logs import bind_task_schedule
 from config.metrics import observe_fire_lateness
 
@@ -63,7 +63,7 @@ class UnrecoverableError(Exception):
     """Raise from a handler to fail the job at once, without the remaining attempts (BullMQ's name)."""
 
 
-class JobStateConflict(ConflictError):
+class JobStateConflict(StateError):
     """The job's state does not allow the action (cancel, retry, delete), or it was deleted meanwhile;
     the API answers 409."""
 
@@ -399,7 +399,9 @@ def _complete(
     error, a lost worker) are cleared; its attempt history keeps them. Returns whether the row was
     updated."""
     def prep(name: str, value: Any) -> Any:
-        return Job._meta.get_field(name).get_db_prep_save(value, connection)
+        field = Job._meta.get_field(name)
+        assert isinstance(field, Field)  # a concrete column, not a relation's reverse side
+        return field.get_db_prep_save(value, connection)
 
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, result = %s, progress = %s, finished_at = %s, "
@@ -467,8 +469,15 @@ def job_execute(*, job_id: int) -> Job | None:
     return job
 
 
+def _enqueue_each(jobs: list[Job]) -> None:
+    for job in jobs:
+        job_enqueue(job)
+
+
 def _observe_fire_lateness(job: Job) -> None:
     """Count a scheduled job's first start against its fire time in /metrics (never raises)."""
+    if job.started_at is None or job.fire_at is None:
+        return
     try:
         observe_fire_lateness(job_id=job.pk, seconds=(job.started_at - job.fire_at).total_seconds())
     except Exception:
@@ -699,7 +708,7 @@ def _promote_batch(now, batch: int) -> int:
         )
         for job in due:
             job.state, job.enqueued_at = JobState.WAITING, now
-        transaction.on_commit(lambda: [job_enqueue(job) for job in due])
+        transaction.on_commit(lambda: _enqueue_each(due))
     return moved
 
 

@@ -90,7 +90,7 @@ def job_payloads(message: dict) -> list[tuple[str, str, dict]]:
         return [(user_room, f"schedule:{event}", {k: v for k, v in message.items() if k != "userId"})]
     job_id = message.get("jobId")
     user_room = f"user:{message.get('userId')}"
-    key = _ORIGINAL_KEYS.get(event)
+    key = _ORIGINAL_KEYS.get(event) if isinstance(event, str) else None
     to_user = {"jobId": job_id, "jobName": message.get("name")}
     to_job = {"jobId": job_id}
     if key is not None:
@@ -116,18 +116,23 @@ class _Relay:
 
     async def start(self) -> None:
         layer = get_channel_layer()
-        self.channel = await layer.new_channel("socketio.")
+        self.channel = channel = await layer.new_channel("socketio.")
         # Registered, joined and past the publishers' answer cache before the first socket is accepted:
         # from then on every published event reaches it (jobs.realtime's guarantee for /ws/jobs/).
-        await _listen(self.group, self.channel)
-        await layer.group_add(self.group, self.channel)
+        await _listen(self.group, channel)
+        await layer.group_add(self.group, channel)
         await asyncio.sleep(realtime.LISTENER_CACHE_S)
-        self.tasks = [asyncio.create_task(self._run(layer)), asyncio.create_task(self._refresh(layer))]
+        self.tasks = [
+            asyncio.create_task(self._run(layer, channel)),
+            asyncio.create_task(self._refresh(layer, channel)),
+        ]
         self.ready.set()
 
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
+        if self.channel is None:  # never started
+            return
         layer = get_channel_layer()
         try:
             await layer.group_discard(self.group, self.channel)
@@ -135,10 +140,10 @@ class _Relay:
         except Exception:  # Redis away: the entries expire on their own
             logger.warning("could not unregister the Socket.IO relay of user %s", self.user_id, exc_info=True)
 
-    async def _run(self, layer) -> None:
+    async def _run(self, layer, channel: str) -> None:
         while True:
             try:
-                envelope = await layer.receive(self.channel)
+                envelope = await layer.receive(channel)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis hiccup must not end the relay; try again shortly
@@ -151,13 +156,13 @@ class _Relay:
                 except Exception:  # one bad message must not end the relay
                     logger.warning("could not emit a Socket.IO event to user %s", self.user_id, exc_info=True)
 
-    async def _refresh(self, layer) -> None:
+    async def _refresh(self, layer, channel: str) -> None:
         # Keep the listener entry and the group membership alive, as a websocket's heartbeat does.
         while True:
             await asyncio.sleep(getattr(settings, "LIVE_PING_SECONDS", 25))
             try:
-                await _listen(self.group, self.channel)
-                await layer.group_add(self.group, self.channel)
+                await _listen(self.group, channel)
+                await layer.group_add(self.group, channel)
             except Exception:
                 logger.warning(
                     "could not refresh the Socket.IO relay of user %s", self.user_id, exc_info=True

@@ -129,7 +129,7 @@ def release(job_ids: list[int]) -> None:
 def dead_workers(client: redis.Redis | None = None) -> list[str]:
     """Registered workers whose heartbeat expired (``JOB_WORKER_DEAD_AFTER_S``)."""
     client = client or _redis()
-    workers = sorted(w.decode() for w in client.smembers(REGISTRY_KEY))
+    workers = sorted(w.decode() if isinstance(w, bytes) else w for w in client.smembers(REGISTRY_KEY))
     if not workers:
         return []
     pipe = client.pipeline()

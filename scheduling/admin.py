@@ -131,7 +131,7 @@ class ScheduleAdmin(OwnerScopedAdminMixin, ServiceSavedAdminMixin, admin.ModelAd
     def description(self, obj: Schedule) -> str:
         return timing.describe(obj)
 
-    @admin.display(description="Next run", ordering="next_fire_at")
+    @admin.display(description="Next fire", ordering="next_fire_at")
     def next_run(self, obj: Schedule):
         return when(obj.next_fire_at)
 

@@ -56,13 +56,14 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from celery.schedules import BaseSchedule, schedstate
+from celery.schedules import BaseSchedule, ParseException, crontab_parser, schedstate
 from cron_descriptor import DescriptionTypeEnum, ExpressionDescriptor, Options
 from cronsim.cronsim import RANGES, CronSim, CronSimError, Field
 
 __all__ = [
     "CronError",
     "CronSchedule",
+    "celery_crontab_fields",
     "IntervalSchedule",
     "MACROS",
     "cron_fire_times",
@@ -336,6 +337,73 @@ def _check_length(text: str) -> None:
             f"at most {MAX_CRON_LENGTH} characters (this one has {len(text)}); "
             "shorten lists with ranges (a-b) or steps (*/n)"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Projection onto Celery's crontab (django-celery-beat's ``CrontabSchedule`` columns)
+
+_CELERY_FIELDS = (  # column, cronsim field, Celery's parser (celery.schedules.crontab's arguments)
+    ("minute", Field.MINUTE, crontab_parser(60)),
+    ("hour", Field.HOUR, crontab_parser(24)),
+    ("day_of_month", Field.DAY, crontab_parser(31, 1)),
+    ("month_of_year", Field.MONTH, crontab_parser(12, 1)),
+    ("day_of_week", Field.DOW, crontab_parser(7)),
+)
+
+
+def _as_celery_field(text: str, values: set[int], parser: crontab_parser) -> str:
+    """``text`` if Celery reads it as the same set, else the set written as Celery's ranges/lists."""
+    try:
+        if parser.parse(text.lower()) == values:
+            return text
+    except (ValueError, ParseException):
+        pass
+    if values == set(range(parser.min_, parser.min_ + parser.max_)):
+        return "*"
+    runs: list[list[int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][-1] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+@functools.lru_cache(maxsize=1024)
+def celery_crontab_fields(expression: str) -> dict[str, str] | None:
+    """The five ``CrontabSchedule`` columns stating exactly the times of a valid expression, or ``None``.
+
+    ``{"minute", "hour", "day_of_month", "month_of_year", "day_of_week"}``, each a Celery crontab
+    field that Celery expands to the very set of values cronsim reads from ours (the user's text when
+    Celery reads it the same way, else an equivalent list such as ``0`` for a day-of-week ``7``).
+    ``None`` when Celery's crontab cannot say the same thing, namely for:
+
+    * a seconds field other than ``0`` (Celery's crontab has minute resolution);
+    * ``L``, ``LW``, ``nW`` in day-of-month, ``nL`` or ``n#k`` in day-of-week;
+    * day-of-month and day-of-week both restricted: cron's OR rule (``0 9 1 * MON``), while Celery
+      requires a day to match both fields (``celery.schedules.crontab``: "day_of_month ... and
+      day_of_week").
+
+    How either reads a repeated or skipped wall-clock time at a DST change is not part of the
+    columns: fire times always come from this module (see docs/scheduling.md, "The django-celery-beat
+    projection"). Raises ``CronError`` for an invalid expression.
+    """
+    spec = _compile(expression)
+    parts = spec.expression.split()
+    if len(parts) == 6 and Field.SECOND.parse(parts[0]) != {0}:
+        return None
+    if spec.nearest or not spec.day_and:
+        return None
+    columns = {}
+    for (column, field, parser), text in zip(_CELERY_FIELDS, parts[-5:], strict=True):
+        parsed = field.parse(text)
+        values = {v for v in parsed if isinstance(v, int) and v in RANGES[field]}
+        if len(values) != len(parsed):
+            return None  # L, LW (negative markers), nL and n#k (tuples)
+        if field is Field.DOW:
+            values = {v % 7 for v in values}  # 7 is Sunday, Celery's 0
+        columns[column] = _as_celery_field(text, values, parser)
+    return columns
 
 
 # ---------------------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ class ScheduleDefinitionForm(forms.Form):
 
     # The same picker as the new-job form (jobs.forms.use_handler_picker, set in __init__).
     name = forms.CharField(max_length=200, label="Handler", help_text="The handler the schedule's jobs run.")
-    data = JSONInput(
+    # A field named like BaseForm.data: Django's form metaclass moves declared fields into base_fields.
+    data: Any = JSONInput(
         required=False,
         help_text="JSON passed to the handler (any JSON value).",
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -120,7 +121,7 @@ class ScheduleDefinitionForm(forms.Form):
             return "Must be after the start."
         if key != "schedule.repeat.every":
             return None
-        every = self.every_ms()
+        every = self.interval_ms()
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if every is not None and not float(every).is_integer():
             return "Must be a whole number of milliseconds."
@@ -151,7 +152,7 @@ class ScheduleDefinitionForm(forms.Form):
             "schedule": None,
         }
 
-    def every_ms(self) -> Any:
+    def interval_ms(self) -> Any:
         """The interval in milliseconds as entered (the admin's ``every_ms`` field)."""
         return self.cleaned_data.get(self.every_field)
 
@@ -165,7 +166,7 @@ class ScheduleDefinitionForm(forms.Form):
             if c.get("immediately"):
                 spec["immediately"] = True
         elif kind == ScheduleKind.EVERY:
-            spec = {"repeat": {"every": self.every_ms()}}
+            spec = {"repeat": {"every": self.interval_ms()}}
             if c.get("offset") is not None:
                 spec["repeat"]["offset"] = c["offset"]
         else:
@@ -274,7 +275,7 @@ class SchedulePageForm(ScheduleDefinitionForm):
         "preview_from",
     ]
 
-    def every_ms(self) -> Any:
+    def interval_ms(self) -> Any:
         every: Decimal | None = self.cleaned_data.get("every")
         if every is None:
             return None

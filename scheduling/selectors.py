@@ -1,6 +1,6 @@
 """Reads of schedules, always scoped to the acting user."""
 
-from django.http import Http404
+from config.errors import NotFoundError
 
 from .models import Schedule
 
@@ -11,8 +11,8 @@ def schedule_list(*, user):
 
 
 def schedule_get(*, user, scheduler_id: str) -> Schedule:
-    """The user's schedule ``scheduler_id``; ``Http404`` if it does not exist or is someone else's."""
+    """The user's schedule ``scheduler_id``; ``NotFoundError`` if it does not exist or is someone else's."""
     row = Schedule.objects.owned_by(user).filter(scheduler_id=scheduler_id).first()
     if row is None:
-        raise Http404
+        raise NotFoundError
     return row

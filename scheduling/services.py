@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard, overload
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +25,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
-from config.errors import ConflictError
+from config.errors import ConflictError, StateError
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.realtime import publish_job_event, publish_schedule_event
@@ -69,7 +69,7 @@ def _err(field: str, message: str, code: str = "invalid") -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -102,17 +102,17 @@ def parse_instant(value: Any, field: str) -> datetime | None:
         raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
     else:
         try:
-            parsed = parse_datetime(value.strip())
+            local = parse_datetime(value.strip())
         except ValueError:
-            parsed = None
-        if parsed is None:
+            local = None
+        if local is None:
             raise _err(
                 field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)"
             )
-        if parsed.tzinfo is None:
+        if local.tzinfo is None:
             raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
         try:
-            parsed = parsed.astimezone(UTC)
+            parsed = local.astimezone(UTC)
         except OverflowError:
             raise _err(field, bounds, "out_of_range") from None
     if not MIN_INSTANT <= parsed <= MAX_INSTANT:
@@ -175,7 +175,7 @@ def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
         except cron.CronError as exc:
             raise _err("schedule.cron", f"schedule.{exc}", exc.code) from None
         fields["kind"] = ScheduleKind.CRON
-    elif kinds[0] == "repeat":
+    elif repeat is not None:
         every = repeat.get("every")
         minimum = settings.SCHEDULE_MIN_EVERY_MS
         if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
@@ -287,6 +287,7 @@ def _anchor(schedule: Schedule, now: datetime, *, restart: bool) -> datetime:
     new grid from now: a past ``startDate`` gives way to ``now`` (one run at once); a future one stays.
     """
     if schedule.kind == ScheduleKind.EVERY and schedule.offset_ms:
+        assert schedule.every_ms is not None  # an interval has one (parse_schedule_spec)
         every, at = schedule.every_ms, epoch_ms(now)
         slot = at // every * every + schedule.offset_ms
         return from_epoch_ms(slot if slot > at else slot + every)
@@ -319,8 +320,23 @@ def _first_fire(schedule: Schedule, now: datetime) -> datetime | None:
 
 
 def _project(schedule: Schedule) -> None:
-    """Create or update the ``PeriodicTask`` (and its crontab/interval/clocked row) mirroring ``schedule``."""
-    task = schedule.periodic_task or PeriodicTask(name=f"schedule:{schedule.pk}", task=FIRE_TASK)
+    """Create, update or remove the ``PeriodicTask`` mirroring ``schedule`` (docs/scheduling.md,
+    "The django-celery-beat projection").
+
+    The task gets a crontab, interval or clocked row stating the schedule's timing exactly, or no
+    task at all when django-celery-beat cannot state it (:func:`_timing_row`). Each task has a row
+    of its own: a changed timing gets a new row and the old one is deleted once no task refers to it,
+    so changes leave no orphan rows behind.
+    """
+    timing_row = _timing_row(schedule)
+    task = schedule.periodic_task
+    if timing_row is None:
+        if task is not None:
+            Schedule.objects.filter(pk=schedule.pk).update(periodic_task=None)
+            schedule.periodic_task = None
+            _unproject(task)
+        return
+    task = task or PeriodicTask(name=f"schedule:{schedule.pk}", task=FIRE_TASK)
     task.args = json.dumps([schedule.pk])
     task.queue = "schedules"
     task.enabled = schedule.state == ScheduleState.ACTIVE
@@ -328,43 +344,91 @@ def _project(schedule: Schedule) -> None:
     task.expires = schedule.end_at
     task.one_off = schedule.kind == ScheduleKind.AT
     task.description = f"{schedule.owner_id}:{schedule.scheduler_id} {timing.describe(schedule)}"[:2000]
+    old = [row for row in (task.crontab, task.interval, task.clocked) if row is not None]
+    kept = next((row for row in old if _same_timing(row, timing_row)), None)
+    if kept is None:
+        timing_row.save()
+        kept = timing_row
     task.crontab = task.interval = task.clocked = None
-    if schedule.kind == ScheduleKind.CRON:
-        parts = schedule.cron_expression.split()
-        minute, hour, dom, month, dow = parts[-5:]
-        task.crontab = _shared_row(
-            CrontabSchedule,
-            minute=minute,
-            hour=hour,
-            day_of_month=dom,
-            month_of_year=month,
-            day_of_week=dow,
-            timezone=schedule.time_zone,
-        )
-    elif schedule.kind == ScheduleKind.EVERY:
-        every, period = _interval_projection(schedule.every_ms)
-        task.interval = _shared_row(IntervalSchedule, every=every, period=period)
-    else:
-        task.clocked = _shared_row(ClockedSchedule, clocked_time=schedule.at)
+    setattr(task, _TIMING_FIELD[type(kept)], kept)
     task.save()
+    _drop_unused(row for row in old if row is not kept)
     if schedule.periodic_task_id != task.pk:
         schedule.periodic_task = task
         Schedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
 
 
-def _shared_row(model, **fields):
-    """The oldest django-celery-beat row with ``fields``, or a new one. Those tables have no unique
-    constraint, so two schedules saved at once may both create one; ``get_or_create`` would then
-    raise ``MultipleObjectsReturned`` for every later schedule with those fields."""
-    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
+_TIMING_FIELD = {CrontabSchedule: "crontab", IntervalSchedule: "interval", ClockedSchedule: "clocked"}
 
 
-def _interval_projection(every_ms: int) -> tuple[int, str]:
+def _timing_row(schedule: Schedule) -> CrontabSchedule | IntervalSchedule | ClockedSchedule | None:
+    """An unsaved django-celery-beat row stating the schedule's timing exactly, or ``None`` if none can.
+
+    None for a cron Celery's crontab cannot state (:func:`cron.celery_crontab_fields`: seconds other
+    than 0, ``L``/``W``/``#``, the day-of-month OR day-of-week rule) and for an interval that is neither
+    a whole number of days/hours/minutes/seconds nor below 2^31 microseconds (:func:`_interval_projection`).
+    """
+    if schedule.kind == ScheduleKind.CRON:
+        columns = cron.celery_crontab_fields(schedule.cron_expression)
+        return None if columns is None else CrontabSchedule(**columns, timezone=schedule.time_zone)
+    if schedule.kind == ScheduleKind.EVERY:
+        assert schedule.every_ms is not None
+        projected = _interval_projection(schedule.every_ms)
+        return None if projected is None else IntervalSchedule(every=projected[0], period=projected[1])
+    return ClockedSchedule(clocked_time=schedule.at)
+
+
+def _same_timing(row, wanted) -> bool:
+    if type(row) is not type(wanted):
+        return False
+    if isinstance(row, CrontabSchedule):
+        names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone")
+        return all(str(getattr(row, n)) == str(getattr(wanted, n)) for n in names)
+    if isinstance(row, IntervalSchedule):
+        return (row.every, row.period) == (wanted.every, wanted.period)
+    return row.clocked_time == wanted.clocked_time
+
+
+def _drop_unused(rows) -> None:
+    """Delete crontab/interval/clocked rows no ``PeriodicTask`` refers to any more.
+
+    Rows are not shared by schedules, but django-celery-beat's own ``from_schedule`` (system tasks of
+    ``CELERY_BEAT_SCHEDULE``) may pick up any row with equal fields, and deleting a referenced row
+    would cascade to that task: the filter keeps such a row.
+    """
+    for row in rows:
+        type(row).objects.filter(pk=row.pk, periodictask__isnull=True).delete()
+
+
+def _unproject(task: PeriodicTask) -> None:
+    """Delete a schedule's ``PeriodicTask`` and its crontab/interval/clocked row; bump beat's tracker."""
+    rows = [row for row in (task.crontab, task.interval, task.clocked) if row is not None]
+    PeriodicTask.objects.filter(pk=task.pk).delete()
+    _drop_unused(rows)
+    PeriodicTasks.update_changed()
+
+
+def schedule_deleted(*, instance: Schedule, **_) -> None:
+    """``post_delete`` receiver of ``Schedule`` (connected in ``SchedulingConfig.ready``): its projection
+    goes with it, on every path that deletes a schedule (:func:`schedule_delete`, the admin, and the
+    cascade when its owner is deleted)."""
+    if instance.periodic_task_id is None:
+        return
+    task = (
+        PeriodicTask.objects.select_related("crontab", "interval", "clocked")
+        .filter(pk=instance.periodic_task_id)
+        .first()
+    )
+    if task is not None:
+        _unproject(task)
+
+
+def _interval_projection(every_ms: int) -> tuple[int, str] | None:
     """``(every, period)`` for django-celery-beat's ``IntervalSchedule``: the coarsest exact unit.
 
     Its ``every`` is a 32-bit integer, so microseconds only fit below ~35.8 minutes; an interval
-    that is not a whole number of seconds and longer than that is shown rounded down to seconds
-    (the projection is for admin only; beat fires from ``Schedule.every_ms``).
+    that is not a whole number of seconds and longer than that cannot be stated exactly: ``None``
+    (no projection; beat fires from ``Schedule.every_ms`` in any case).
     """
     for period, size in (
         (IntervalSchedule.DAYS, 86_400_000),
@@ -372,11 +436,11 @@ def _interval_projection(every_ms: int) -> tuple[int, str]:
         (IntervalSchedule.MINUTES, 60_000),
         (IntervalSchedule.SECONDS, 1000),
     ):
-        if every_ms % size == 0:
+        if every_ms % size == 0 and every_ms // size <= 2**31 - 1:
             return every_ms // size, period
     if every_ms * 1000 <= 2**31 - 1:
         return every_ms * 1000, IntervalSchedule.MICROSECONDS
-    return every_ms // 1000, IntervalSchedule.SECONDS
+    return None
 
 
 @transaction.atomic
@@ -461,7 +525,7 @@ class ScheduleExists(ConflictError):
     """A schedule with that ``schedulerId`` already exists for this owner (API: 409)."""
 
 
-class ScheduleStateError(ConflictError):
+class ScheduleStateError(StateError):
     """The schedule's state does not allow the action, or it was deleted meanwhile (API: 409)."""
 
 
@@ -575,6 +639,10 @@ def spec_of(row: Schedule) -> dict:
     return spec
 
 
+@overload
+def _iso(value: datetime) -> str: ...
+@overload
+def _iso(value: None) -> None: ...
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
@@ -620,18 +688,14 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
 
 @transaction.atomic
 def schedule_delete(*, schedule: Schedule) -> None:
-    """Delete a schedule and its ``PeriodicTask``; jobs it already created are kept (unlinked).
+    """Delete a schedule and its ``PeriodicTask`` (:func:`schedule_deleted`); jobs it created are kept.
 
     Idempotent: a schedule deleted meanwhile (a concurrent DELETE) is simply gone."""
     try:
         schedule = _locked(schedule)
     except ScheduleStateError:
         return
-    task_id = schedule.periodic_task_id
-    schedule.delete()
-    if task_id:
-        PeriodicTask.objects.filter(pk=task_id).delete()
-        PeriodicTasks.update_changed()
+    schedule.delete()  # its projection goes with it: schedule_deleted
 
 
 @transaction.atomic
@@ -709,6 +773,7 @@ def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
     row.anchor_at = _anchor(row, start_from, restart=False)
     times = [start_from] if immediately else []
     if row.kind == ScheduleKind.EVERY and row.start_at is None:
+        assert row.every_ms is not None
         times += cron.interval_fire_times(
             row.anchor_at, row.every_ms, start_from, count - len(times), until=row.end_at
         )
@@ -936,7 +1001,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
             _reraise_transient(exc)
             if not isinstance(exc, IntegrityError):
                 logger.warning("bulk insert of %d fired jobs failed; one by one", len(jobs), exc_info=True)
-            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)
+            one_by_one.extend((job.schedule_id, job.fire_at) for job in jobs)  # type: ignore[misc]  # both set above
             jobs = []
         _enqueue_fired(jobs)
         created += len(jobs)

@@ -1,5 +1,7 @@
 """Celery tasks of queue ``schedules``: turn due fires into jobs."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
@@ -8,10 +10,18 @@ from config.celery import DatabaseRetryTask
 from . import services
 
 
+def _instant(text: str) -> datetime:
+    """A fire time as beat sends it (ISO 8601 with offset); ``ValueError`` for anything else."""
+    parsed = parse_datetime(text)
+    if parsed is None:
+        raise ValueError(f"not an ISO 8601 instant: {text!r}")
+    return parsed
+
+
 @shared_task(name="scheduling.tasks.fire_schedules", ignore_result=True, base=DatabaseRetryTask)
 def fire_schedules(fires: list) -> None:
     """Create the job of each ``[schedule_pk, fire_at ISO]`` pair (idempotent per pair)."""
-    services.schedules_fire(fires=[(schedule_id, parse_datetime(fire_at)) for schedule_id, fire_at in fires])
+    services.schedules_fire(fires=[(schedule_id, _instant(fire_at)) for schedule_id, fire_at in fires])
 
 
 @shared_task(name="scheduling.tasks.fire_schedule", ignore_result=True, base=DatabaseRetryTask)

@@ -67,7 +67,9 @@ def next_fire(schedule, *, after: datetime) -> datetime | None:
     start, end = schedule.start_at, schedule.end_at
     if start is not None and after < start:
         after = start - _TICK
-    fire = celery_schedule(schedule).next_after(after)
+    cadence = celery_schedule(schedule)
+    assert cadence is not None  # cron or interval: the one-time kind returned above
+    fire = cadence.next_after(after)
     if fire is None or (end is not None and fire > end):
         return None
     return fire

@@ -53,7 +53,7 @@ def _form_context(form: SchedulePageForm, **extra) -> dict:
 
 @login_required
 def schedule_list_page(request):
-    """GET /app/schedules/: the user's schedules (description, zone, next/last run, state), paginated."""
+    """GET /app/schedules/: the user's schedules (description, zone, next/last fire, state), paginated."""
     page = Paginator(selectors.schedule_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [{"row": row, "description": page_description(row), "zone": own_zone(row)} for row in page]
     return render(request, "scheduling/schedule_list.html", {"page": page, "rows": rows})

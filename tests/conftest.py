@@ -133,6 +133,31 @@ def wait_until(predicate, timeout: float, every: float = 0.1):
     return value
 
 
+def beat_and_worker_caught_up(owner, *, fires: int = 2, timeout: float = 60) -> bool:
+    """The event to wait for instead of "sleep, then check that nothing more happened".
+
+    A sentinel schedule created now (every second, handler ``demo.progress``) has ``fires`` completed
+    jobs. Beat dispatches fires in order and the worker takes the ``schedules`` and ``jobs`` queues in
+    order, so by then every fire beat sent before this call has become a job (or was dropped). The
+    sentinel is deleted again; its jobs stay (handler ``demo.progress``, no schedule).
+    """
+    from jobs.models import Job
+    from scheduling import services
+
+    sentinel = services.schedule_create(
+        owner=owner,
+        name="demo.progress",
+        data={"steps": 1, "delayMs": 0},
+        schedule={"repeat": {"every": 1000}},
+    )
+    try:
+        return wait_until(
+            lambda: Job.objects.filter(schedule=sentinel, state="completed").count() >= fires, timeout, 0.2
+        )
+    finally:
+        services.schedule_delete(schedule=sentinel)
+
+
 def _ready(proc: Process, marker: str, timeout: float = 30) -> Process:
     if not wait_until(lambda: marker in proc.output() or proc.proc.poll() is not None, timeout, 0.2) or (
         proc.proc.poll() is not None

@@ -118,10 +118,10 @@ def owner_slot(owner_id: int, delivery_id: int):
 
 def wake(owner_id: int, delivery_ids: list[int]) -> None:
     """Publish the ``deliver`` message of each delivery that was waiting for a slot of ``owner_id``."""
-    from .tasks import deliver
+    from .tasks import delivery_send
 
     for delivery_id in delivery_ids:
-        deliver.apply_async(args=[delivery_id], kwargs={"owner_id": owner_id})
+        delivery_send.apply_async(args=[delivery_id], kwargs={"owner_id": owner_id})
 
 
 def in_flight(owner_id: int) -> int:

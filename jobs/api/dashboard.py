@@ -22,7 +22,7 @@ from scheduling.models import Schedule, ScheduleState
 from webhooks.models import Delivery, DeliveryState, Webhook
 
 from ..models import Job, JobState
-from ..pages import dashboard_page
+from ..views import dashboard_page
 
 RECENT_JOBS = 5
 

@@ -7,6 +7,8 @@ Timestamps under ``timestamp`` are epoch milliseconds, as the original; the ``..
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -88,7 +90,8 @@ class JobSubmitSerializer(serializers.Serializer):
     """``{name, data, options?}``; ``data`` may be any JSON value (0, "", false and null included)."""
 
     name = StrictCharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
-    data = AnyJSON(required=False, allow_null=True, default=None)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(required=False, allow_null=True, default=None)
     options = JobOptionsField(required=False, allow_null=True, default=None)
 
     class Meta:
@@ -128,7 +131,8 @@ class JobSerializer(serializers.Serializer):
     result = AnyJSON(allow_null=True)
     failedReason = BlankAsNullCharField(source="failed_reason")  # noqa: N815
     attemptsMade = serializers.IntegerField(source="attempts_made", min_value=0)  # noqa: N815
-    data = AnyJSON(allow_null=True)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(allow_null=True)
     options = StoredOptionsField()
     scheduleId = serializers.CharField(  # noqa: N815
         source="scheduler_id", allow_null=True, help_text="schedulerId of the schedule that created it."

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
-from config.exceptions import Conflict, PayloadTooLarge
+from config.exceptions import PayloadTooLarge
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 
@@ -123,10 +123,7 @@ class JobViewSet(viewsets.ViewSet):
     def destroy(self, request, pk=None):
         """DELETE /jobs/{jobId} → 200 ``{message, id}``; 409 for an active job."""
         job = selectors.job_get(user=request.user, job_id=pk)
-        try:
-            services.job_delete(job=job)
-        except services.JobStateConflict as exc:
-            raise Conflict(str(exc)) from None
+        services.job_delete(job=job)
         return Response(JobDeletedSerializer({"message": "Job deleted successfully", "id": str(pk)}).data)
 
     @extend_schema(
@@ -169,8 +166,4 @@ class JobViewSet(viewsets.ViewSet):
 
     def _act(self, service, pk):
         job = selectors.job_get(user=self.request.user, job_id=pk)
-        try:
-            job = service(job=job)
-        except services.JobStateConflict as exc:
-            raise Conflict(str(exc)) from None
-        return Response(JobDetailSerializer(job).data)
+        return Response(JobDetailSerializer(service(job=job)).data)

@@ -10,6 +10,8 @@ next fire times is ``upcoming`` (ISO 8601 UTC), the next one also ``nextRunAt``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -158,7 +160,8 @@ class ScheduleWriteSerializer(serializers.Serializer):
     """``{name, data, schedule, options?, schedulerId?}``; ``data`` may be any JSON value."""
 
     name = StrictCharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
-    data = AnyJSON(required=False, allow_null=True, default=None)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(required=False, allow_null=True, default=None)
     schedule = ScheduleSpecField()
     options = JobOptionsField(required=False, allow_null=True, default=None)
     schedulerId = StrictCharField(  # noqa: N815
@@ -173,7 +176,8 @@ class SchedulePatchSerializer(serializers.Serializer):
     """Any subset of ``{name, data, schedule, options}`` (documentation of PATCH; the service parses)."""
 
     name = StrictCharField(required=False, max_length=200)
-    data = AnyJSON(required=False, allow_null=True)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(required=False, allow_null=True)
     schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
     options = JobOptionsField(required=False, allow_null=True)
 
@@ -206,7 +210,8 @@ class PreviewRequestSerializer(serializers.Serializer):
 class ScheduleTemplateSerializer(serializers.Serializer):
     """BullMQ's job template of a scheduler: ``{data, opts}``."""
 
-    data = AnyJSON(allow_null=True)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(allow_null=True)
     opts = StoredOptionsField(source="options")
 
     class Meta:
@@ -224,7 +229,8 @@ class ScheduleSerializer(serializers.Serializer):
     id = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's id).")
     key = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's key).")
     name = serializers.CharField(help_text="Handler name of the jobs it creates.")
-    data = AnyJSON(allow_null=True)
+    # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
+    data: Any = AnyJSON(allow_null=True)
     options = StoredOptionsField()
     schedule = serializers.SerializerMethodField(help_text="The definition, as submitted (ISO instants).")
     kind = serializers.ChoiceField(choices=ScheduleKind.values)
@@ -329,7 +335,7 @@ def repeat_offset(row: Schedule) -> int | None:
     """BullMQ's ``offset`` (ms): where interval fires fall within ``every``, i.e. their epoch ms modulo
     ``every`` (the given ``offset``, else that of the grid's start, as BullMQ derives it); 0 for a cron,
     as BullMQ reports for patterns; ``None`` for a one-time schedule."""
-    if row.kind == ScheduleKind.EVERY:
+    if row.kind == ScheduleKind.EVERY and row.every_ms is not None:
         return row.offset_ms or (epoch_ms(row.anchor_at) % row.every_ms if row.anchor_at else 0)
     return 0 if row.kind == ScheduleKind.CRON else None
 

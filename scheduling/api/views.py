@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
-from config.exceptions import Conflict
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 from config.serializers import MessageSerializer
@@ -88,17 +87,14 @@ class ScheduleViewSet(viewsets.ViewSet):
         ser = ScheduleWriteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
-        try:
-            row = services.schedule_create(
-                owner=request.user,
-                name=v["name"],
-                data=v["data"],
-                schedule=v["schedule"],
-                options=v["options"],
-                scheduler_id=v.get("schedulerId"),
-            )
-        except services.ScheduleExists as exc:
-            raise Conflict(str(exc)) from None
+        row = services.schedule_create(
+            owner=request.user,
+            name=v["name"],
+            data=v["data"],
+            schedule=v["schedule"],
+            options=v["options"],
+            scheduler_id=v.get("schedulerId"),
+        )
         return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})
@@ -146,11 +142,7 @@ class ScheduleViewSet(viewsets.ViewSet):
         return Response({"message": "Scheduled job removed successfully"})
 
     def _state_action(self, request, scheduler_id, service):
-        try:
-            row = service(schedule=self._get(request, scheduler_id))
-        except services.ScheduleStateError as exc:
-            raise Conflict(str(exc)) from None
-        return Response(_schedule(row))
+        return Response(_schedule(service(schedule=self._get(request, scheduler_id))))
 
     @extend_schema(
         summary="Pause a schedule",
@@ -185,10 +177,7 @@ class ScheduleViewSet(viewsets.ViewSet):
         """POST .../trigger → 201 ``{message, job}``: one run now, cadence and ``limit`` unchanged.
 
         409 if the schedule has ended; allowed while paused."""
-        try:
-            job = services.schedule_trigger(schedule=self._get(request, scheduler_id))
-        except services.ScheduleStateError as exc:
-            raise Conflict(str(exc)) from None
+        job = services.schedule_trigger(schedule=self._get(request, scheduler_id))
         return Response(
             TriggerSerializer({"message": "Schedule triggered", "job": job}).data,
             status=status.HTTP_201_CREATED,

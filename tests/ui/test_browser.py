@@ -1,6 +1,5 @@
 """Browser tests (Playwright + Debian's Chromium) against a real web server, worker and beat."""
 
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -8,7 +7,7 @@ from playwright.sync_api import expect
 from jobs.models import Job
 from scheduling import services
 from scheduling.models import Schedule
-from tests.conftest import wait_until
+from tests.conftest import beat_and_worker_caught_up, wait_until
 
 from .browser import signed_in_context
 
@@ -78,7 +77,9 @@ def test_admin_pauses_a_schedule_and_it_stops_firing(stack, owner, admin_user):
     expect(page.locator(".messagelist")).to_contain_text("1 schedule(s) paused.")
     row.refresh_from_db()
     assert row.state == "paused"
-    time.sleep(1.5)  # a fire dispatched just before the pause may still become a job
+    # A fire dispatched just before the pause may still become a job: wait until beat and the worker
+    # are past it, then until they have run on for a while, and the schedule has no new job.
+    assert beat_and_worker_caught_up(owner)
     settled = Job.objects.filter(schedule=row).count()
-    time.sleep(3)
+    assert beat_and_worker_caught_up(owner, fires=3)
     assert Job.objects.filter(schedule=row).count() == settled

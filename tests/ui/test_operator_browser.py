@@ -24,6 +24,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transa
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # Long enough to act on while it runs (about 6 s), short enough to wait for.
 SLOW = {"name": "demo.progress", "data": {"steps": 30, "delayMs": 200}}
+# Still running when the operator cancels it however loaded the machine is (60 s; cancelled within a step).
+LONG = {"name": "demo.progress", "data": {"steps": 300, "delayMs": 200}}
 
 
 def page_for(stack, user, **options):
@@ -145,7 +147,7 @@ def test_bulk_retry_on_the_jobs_list_keeps_the_apis_409_words(stack, owner):
 def test_operator_acts_from_the_queues_board(stack, owner, admin_user):
     base = stack["web"].base
     failed = Job.objects.create(owner=owner, name="echo", data={"n": 1}, state="failed", failed_reason="boom")
-    running = submit(stack, owner, SLOW)
+    running = submit(stack, owner, LONG)
     page = page_for(stack, admin_user, timezone_id="Europe/Berlin")
     page.goto(base + "/admin/queues/")
     jobs_row = page.locator('[data-queue="jobs"]')

@@ -10,6 +10,8 @@ other and has a webhook of their own at a prompt receiver.
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import statistics
 import threading
 import time
@@ -64,19 +66,29 @@ class Receivers:
                         )
                 try:
                     if behaviour == "hang":
-                        receivers.release.wait(60)
+                        # Hang until released, or until the worker gives up (its timeout) and closes the
+                        # connection: from then on the attempt is over, and no longer in flight. select
+                        # wakes at once when the connection closes.
+                        deadline = time.monotonic() + 60
+                        while not receivers.release.is_set() and time.monotonic() < deadline:
+                            readable, _, _ = select.select([self.connection], [], [], 0.1)
+                            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                                break
                     elif behaviour == "slow":
                         receivers.release.wait(3)
-                    code = 500 if behaviour == "error" else 200
-                    self.send_response(code)
+                except OSError:
+                    pass
+                finally:
+                    # Before answering: the worker cannot end this attempt (and start another) earlier.
+                    if noisy:
+                        with receivers.lock:
+                            receivers.noisy_in_flight -= 1
+                try:
+                    self.send_response(500 if behaviour == "error" else 200)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:  # the worker gave up (timeout) and closed the connection
                     pass
-                finally:
-                    if noisy:
-                        with receivers.lock:
-                            receivers.noisy_in_flight -= 1
 
             def log_message(self, *args):
                 pass

@@ -15,7 +15,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exceptions import Conflict
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 from config.serializers import MessageSerializer
@@ -63,12 +62,9 @@ class WebhookViewSet(viewsets.ViewSet):
         ser = WebhookCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
-        try:
-            webhook = services.webhook_create(
-                owner=request.user, url=v["url"], event_type=v["eventType"], description=v["description"]
-            )
-        except services.WebhookExists as exc:
-            raise Conflict(str(exc)) from None
+        webhook = services.webhook_create(
+            owner=request.user, url=v["url"], event_type=v["eventType"], description=v["description"]
+        )
         return Response(
             WebhookSecretEnvelopeSerializer({"webhook": webhook}).data, status=status.HTTP_201_CREATED
         )
@@ -92,16 +88,13 @@ class WebhookViewSet(viewsets.ViewSet):
         ser = WebhookUpdateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         v = ser.validated_data
-        try:
-            webhook = services.webhook_update(
-                webhook=webhook,
-                url=v.get("url"),
-                event_type=v.get("eventType"),
-                description=v.get("description"),
-                active=v.get("active"),
-            )
-        except services.WebhookExists as exc:
-            raise Conflict(str(exc)) from None
+        webhook = services.webhook_update(
+            webhook=webhook,
+            url=v.get("url"),
+            event_type=v.get("eventType"),
+            description=v.get("description"),
+            active=v.get("active"),
+        )
         return Response(WebhookEnvelopeSerializer({"webhook": webhook}).data)
 
     @extend_schema(
@@ -188,10 +181,7 @@ class WebhookViewSet(viewsets.ViewSet):
         """POST /webhooks/{id}/deliveries/{deliveryId}/redeliver → 202 ``{delivery}``: the new delivery
         (same payload and webhook-id, a new attempt series). 409 while the original is still being sent."""
         row = selectors.delivery_get(user=request.user, webhook_id=pk, delivery_id=delivery_id)
-        try:
-            new = services.delivery_redeliver(delivery=row)
-        except services.DeliveryStateError as exc:
-            raise Conflict(str(exc)) from None
+        new = services.delivery_redeliver(delivery=row)
         return Response(DeliveryEnvelopeSerializer({"delivery": new}).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -210,15 +200,6 @@ class LegacyWebhookUrlView(APIView):
     def put(self, request):
         ser = LegacyWebhookUrlSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            webhook = services.webhook_set_legacy_url(
-                owner=request.user, url=ser.validated_data["webhookUrl"]
-            )
-        except services.WebhookExists as exc:
-            raise Conflict(str(exc).replace("url:", "webhookUrl:", 1)) from None
-        except ValidationError as exc:
-            raise ValidationError(
-                {"webhookUrl": [m.replace("url:", "webhookUrl:", 1) for m in exc.messages]}
-            ) from None
+        webhook = services.webhook_set_legacy_url(owner=request.user, url=ser.validated_data["webhookUrl"])
         body = {"message": "Webhook URL updated successfully", "webhookUrl": webhook.url, "webhook": webhook}
         return Response(LegacyWebhookUrlResultSerializer(body).data)
