@@ -26,10 +26,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import admin_ops, queues
+from .actions import JobStateConflict
 from .live_views import job_page_context
 from .models import FINISHED_STATES, JobState
 from .pages import report_bulk, selected_ids
-from .services import JobStateConflict
 
 BOARD_PAGE_SIZE = 50
 REFRESH_MS = 2000

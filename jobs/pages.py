@@ -1,5 +1,6 @@
 """Pages for people: the dashboard (``/``), the jobs list (``/app/jobs/``) and the new-job form
-(``/app/jobs/new/``). Thin: read through owner-scoped querysets, write through ``jobs.services``.
+(``/app/jobs/new/``). Thin: read through owner-scoped querysets, write through the jobs services
+(``jobs.submission``, ``jobs.actions``).
 The job detail page ``/app/jobs/<id>/`` belongs to the live-status views; its buttons post to
 :func:`job_action_page`, the jobs list's bulk form to :func:`job_bulk_page`.
 """
@@ -20,10 +21,10 @@ from django.views.decorators.http import require_POST
 from scheduling.models import Schedule, ScheduleState
 
 from . import handlers, selectors
+from .actions import JobStateConflict
 from .admin_ops import JOB_ACTIONS, job_apply, jobs_apply
 from .forms import JobSubmitForm
 from .models import Job, JobState
-from .services import JobStateConflict
 
 PAGE_SIZE = 20
 

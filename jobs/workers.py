@@ -12,7 +12,7 @@ worker's main process is the unit that dies (SIGKILL of its process group, a los
   and has not finished: added by the main process when a message arrives (so a job it had only
   reserved is known too), removed by the pool process when the task ends.
 
-The reconciler (beat's leader, :func:`jobs.services.jobs_reconcile`) reads :func:`dead_workers` and
+The reconciler (beat's leader, :func:`jobs.maintenance.jobs_reconcile`) reads :func:`dead_workers` and
 :func:`held_jobs`, hands their jobs back (waiting ones are published again, active ones follow the
 stalled-job rule) and then :func:`forget` s the worker. Redis errors never fail a task: the
 registry is a speed-up over the database's own heartbeat (``JOB_STALE_AFTER_S``), which still
@@ -47,6 +47,10 @@ def _alive_key(worker: str) -> str:
 
 def _jobs_key(worker: str) -> str:
     return f"jobserver:worker:{worker}:jobs"
+
+
+def _running_key(worker: str) -> str:
+    return f"jobserver:worker:{worker}:running"
 
 
 def _redis() -> redis.Redis:
@@ -126,6 +130,35 @@ def release(job_ids: list[int]) -> None:
         logger.warning("could not release held jobs %s", job_ids[:10], exc_info=True)
 
 
+def started(job_id: int) -> None:
+    """A pool process starts the handler of ``job_id``, a job of a batch. A batch claims its jobs
+    together and stores their outcomes together, so this tells the reconciler which of a dead
+    worker's jobs had run (or were running) without a stored outcome: only those count a stalled
+    run; the others never started (never raises)."""
+    if not _identity:
+        return
+    try:
+        _redis().hset(_running_key(_identity), job_id, os.getpid())
+    except redis.RedisError:
+        logger.warning("could not record the start of job %s", job_id, exc_info=True)
+
+
+def settled(job_ids: list[int]) -> None:
+    """The outcomes of ``job_ids`` are stored (or they were handed back): no longer :func:`started`."""
+    if not (_identity and job_ids):
+        return
+    try:
+        _redis().hdel(_running_key(_identity), *job_ids)
+    except redis.RedisError:
+        logger.warning("could not clear started jobs %s", job_ids[:10], exc_info=True)
+
+
+def running_jobs(worker: str, client: redis.Redis | None = None) -> set[int]:
+    """Ids of ``worker``'s batch jobs that started without a stored outcome (:func:`started`)."""
+    client = client or _redis()
+    return {int(v) for v in client.hkeys(_running_key(worker))}
+
+
 def dead_workers(client: redis.Redis | None = None) -> list[str]:
     """Registered workers whose heartbeat expired (``JOB_WORKER_DEAD_AFTER_S``)."""
     client = client or _redis()
@@ -149,7 +182,7 @@ def forget(worker: str, client: redis.Redis | None = None) -> None:
     client = client or _redis()
     try:
         pipe = client.pipeline()
-        pipe.delete(_alive_key(worker), _jobs_key(worker))
+        pipe.delete(_alive_key(worker), _jobs_key(worker), _running_key(worker))
         pipe.srem(REGISTRY_KEY, worker)
         pipe.execute()
     except redis.RedisError:

@@ -7,8 +7,13 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from jobs.realtime import subscribe
+
         from .models import Webhook
-        from .services import webhooks_changed
+        from .services import job_event_fan_out, webhooks_changed
+
+        # Job events fan out to the owner's webhooks: registered here, so jobs imports nothing of ours.
+        subscribe(job_event_fan_out)
 
         # Every save or delete (services, admin, cascades from a deleted user) invalidates the
         # per-process caches of active webhooks; the one bulk update (disabling) calls it itself.

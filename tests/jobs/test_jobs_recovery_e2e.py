@@ -6,7 +6,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from jobs import services
+from jobs import submission
 from jobs.models import Job
 from tests.conftest import start_beat, start_worker, wait_until
 from tests.jobs.conftest import TEST_HANDLERS_ENV
@@ -25,7 +25,8 @@ FAST_RECOVERY = {
 def test_lower_priority_number_runs_first_on_a_single_slot_worker(owner):
     priorities = [10, 0, 1000, 3, 10_000, 1, 150]
     jobs = [
-        services.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0] for p in priorities
+        submission.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0]
+        for p in priorities
     ]
     worker = start_worker(name="prio-worker", concurrency=1)
     try:
@@ -42,7 +43,7 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
     first = start_worker(name="doomed-worker", concurrency=1, **FAST_RECOVERY)
     second = None
     try:
-        job, _ = services.job_submit(
+        job, _ = submission.job_submit(
             owner=owner, name="demo.progress", data={"steps": 5, "delayMs": 1000}, options={"attempts": 2}
         )
         assert wait_until(
@@ -66,7 +67,7 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
 
 
 def test_redis_flushed_while_20_jobs_wait_the_reconciler_gets_all_20_completed(owner):
-    jobs = [services.job_submit(owner=owner, name="echo", data=i)[0] for i in range(20)]
+    jobs = [submission.job_submit(owner=owner, name="echo", data=i)[0] for i in range(20)]
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert client.llen("jobs") == 20
     client.flushdb()  # as if Redis restarted empty: every message is gone
