@@ -10,7 +10,11 @@ worker's main process is the unit that dies (SIGKILL of its process group, a los
   main process with an expiry of ``JOB_WORKER_DEAD_AFTER_S`` (15 s): its absence means the worker died;
 - ``jobserver:worker:<id>:jobs`` (a set) holds the ids of the jobs whose messages the worker received
   and has not finished: added by the main process when a message arrives (so a job it had only
-  reserved is known too), removed by the pool process when the task ends.
+  reserved is known too), removed by the pool process when the task ends (a batch removes the ids it
+  did not hand back);
+- ``jobserver:worker:<id>:running`` (a hash, job id → pool pid) marks the jobs of a batch whose turn
+  came and whose outcome is not stored yet, so that a dead worker's claimed but never started jobs
+  go back without counting a stalled run.
 
 The reconciler (beat's leader, :func:`jobs.maintenance.jobs_reconcile`) reads :func:`dead_workers` and
 :func:`held_jobs`, hands their jobs back (waiting ones are published again, active ones follow the
@@ -112,22 +116,12 @@ def unregister() -> None:
 
 def hold(job_ids: list[int]) -> None:
     """The main process received a message for ``job_ids`` (never raises)."""
-    if not (_identity and job_ids):
-        return
-    try:
-        _redis().sadd(_jobs_key(_identity), *job_ids)
-    except redis.RedisError:
-        logger.warning("could not record held jobs %s", job_ids[:10], exc_info=True)
+    _update(_jobs_key, "sadd", job_ids)
 
 
 def release(job_ids: list[int]) -> None:
-    """A pool process ended the task of ``job_ids``: run, skipped or handed back (never raises)."""
-    if not (_identity and job_ids):
-        return
-    try:
-        _redis().srem(_jobs_key(_identity), *job_ids)
-    except redis.RedisError:
-        logger.warning("could not release held jobs %s", job_ids[:10], exc_info=True)
+    """A pool process ended the task of ``job_ids``: run or skipped (never raises)."""
+    _update(_jobs_key, "srem", job_ids)
 
 
 def started(job_id: int) -> None:
@@ -135,22 +129,25 @@ def started(job_id: int) -> None:
     together and stores their outcomes together, so this tells the reconciler which of a dead
     worker's jobs had run (or were running) without a stored outcome: only those count a stalled
     run; the others never started (never raises)."""
-    if not _identity:
-        return
-    try:
-        _redis().hset(_running_key(_identity), job_id, os.getpid())
-    except redis.RedisError:
-        logger.warning("could not record the start of job %s", job_id, exc_info=True)
+    _update(_running_key, "hset", [job_id], os.getpid())
 
 
 def settled(job_ids: list[int]) -> None:
     """The outcomes of ``job_ids`` are stored (or they were handed back): no longer :func:`started`."""
+    _update(_running_key, "hdel", job_ids)
+
+
+def _update(key, command: str, job_ids: list[int], value=None) -> None:
+    """One Redis command on this worker's ``key`` for ``job_ids``; logs a Redis error, never raises."""
     if not (_identity and job_ids):
         return
     try:
-        _redis().hdel(_running_key(_identity), *job_ids)
+        if command == "hset":
+            _redis().hset(key(_identity), job_ids[0], value)
+        else:
+            getattr(_redis(), command)(key(_identity), *job_ids)
     except redis.RedisError:
-        logger.warning("could not clear started jobs %s", job_ids[:10], exc_info=True)
+        logger.warning("could not %s jobs %s of this worker", command, job_ids[:10], exc_info=True)
 
 
 def running_jobs(worker: str, client: redis.Redis | None = None) -> set[int]:

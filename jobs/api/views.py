@@ -141,8 +141,11 @@ class JobViewSet(viewsets.ViewSet):
             raw = ser.errors
             errors: dict[str, list[str]] = {}
             for index, item_errors in raw.items() if isinstance(raw, dict) else enumerate(raw):
-                for field, messages in (item_errors or {}).items():
-                    errors.update(_indexed(index, field, messages))
+                if isinstance(item_errors, dict):
+                    for field, messages in item_errors.items():
+                        errors.update(_indexed(index, field, messages))
+                elif item_errors:  # not an object at all
+                    errors.update(_indexed(index, "item", ["item: must be an object {name, data, options}"]))
             # The service's checks (handler names, data size and schema) for the other items, so that
             # one answer names every bad item.
             bad = {key.split(".", 1)[0] for key in errors}
