@@ -261,41 +261,52 @@ def _completed(job: Job, done: Completion) -> None:
 
 def jobs_complete_many(done: list[tuple[Job, Completion]]) -> int:
     """Store the completions of a batch: active → completed with one statement per
-    ``JOB_BATCH_SIZE`` jobs (``WITH v AS (VALUES ...) UPDATE ... FROM v``), each conditional on its
+    ``JOB_BATCH_SIZE`` jobs (``UPDATE ... FROM`` the values), each conditional on its
     run still owning the row (as :func:`_attempt_qs`); then each stored job's events and
     ``removeOnComplete``. Also stores each job's own start (``started_at``: a batch claims its jobs
-    together, each starts when its turn comes). Returns the number stored."""
+    together, each starts when its turn comes). PostgreSQL reads the values as one array per column
+    (``unnest``), SQLite as a ``VALUES`` list. Returns the number stored."""
     table = Job._meta.db_table
     fields = {f: Job._meta.get_field(f) for f in ("result", "progress", "started_at", "attempt_history")}
 
     def prep(name: str, value: Any) -> Any:
         return fields[name].get_db_prep_save(value, connection)
 
-    if connection.vendor == "postgresql":
-        row = ("(%s::bigint, %s::integer, %s::integer, %s::jsonb, %s::jsonb, %s::timestamptz, "
-               "%s::timestamptz, %s::jsonb)")
-    else:
-        row = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+    columns = "(id, attempt, stalled, result, progress, started_at, finished_at, history)"
+    update = (
+        "{with}" f"UPDATE {table} SET state = %s, result = v.result, progress = v.progress, "
+        "started_at = v.started_at, finished_at = v.finished_at, attempt_history = v.history, "
+        "heartbeat_at = NULL, failed_reason = '', stacktrace = '' FROM {source} "
+        f"WHERE {table}.id = v.id AND {table}.state = %s AND {table}.attempts_made = v.attempt "
+        f"AND {table}.stalled_count = v.stalled RETURNING {table}.id"
+    )
     stored = 0
     for chunk in chunked(done, settings.JOB_BATCH_SIZE):
-        params: list[Any] = []
-        for job, c in chunk:
-            params += [
+        rows = [
+            [
                 job.pk, c.attempt, job.stalled_count, prep("result", c.result), prep("progress", c.progress),
                 prep("started_at", c.started_at), prep("started_at", c.finished_at),
                 prep("attempt_history", c.history),
             ]
-        sql = (
-            "WITH v (id, attempt, stalled, result, progress, started_at, finished_at, history) AS "
-            f"(VALUES {', '.join([row] * len(chunk))}) "
-            f"UPDATE {table} SET state = %s, result = v.result, progress = v.progress, "
-            "started_at = v.started_at, finished_at = v.finished_at, attempt_history = v.history, "
-            "heartbeat_at = NULL, failed_reason = '', stacktrace = '' "
-            f"FROM v WHERE {table}.id = v.id AND {table}.state = %s AND {table}.attempts_made = v.attempt "
-            f"AND {table}.stalled_count = v.stalled RETURNING {table}.id"
-        )
+            for job, c in chunk
+        ]
+        if connection.vendor == "postgresql":
+            # One array per column: the statement's text is the same for every batch, so neither
+            # psycopg nor the server parses a new 800-parameter statement each time (a profile of a
+            # worker found that parsing to be a third of a batch's completion cost).
+            source = (
+                "unnest(%s::bigint[], %s::integer[], %s::integer[], %s::jsonb[], %s::jsonb[], "
+                f"%s::timestamptz[], %s::timestamptz[], %s::jsonb[]) AS v {columns}"
+            )
+            params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+            sql = update.replace("{with}", "").replace("{source}", source)
+            params = [JobState.COMPLETED, *params, JobState.ACTIVE]
+        else:
+            marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+            sql = update.replace("{with}", f"WITH v {columns} AS (VALUES {marks}) ").replace("{source}", "v")
+            params = [*(value for row in rows for value in row), JobState.COMPLETED, JobState.ACTIVE]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, JobState.COMPLETED, JobState.ACTIVE])
+            cursor.execute(sql, params)
             ids = {r[0] for r in cursor.fetchall()}
         for job, c in chunk:
             if job.pk in ids:
@@ -413,13 +424,16 @@ def _claim_many(job_ids: list[int], now) -> list[Job]:
     progress = Job._meta.get_field("progress").get_db_prep_value(0, connection)
     claimed: list[Job] = []
     for chunk in chunked(sorted(set(job_ids)), settings.JOB_BATCH_SIZE):
-        marks = ", ".join(["%s"] * len(chunk))
+        if connection.vendor == "postgresql":  # one array parameter: the same statement text each time
+            where, ids = "id = ANY(%s::bigint[])", [chunk]
+        else:
+            where, ids = f"id IN ({', '.join(['%s'] * len(chunk))})", chunk
         sql = (
             f"UPDATE {table} SET state = %s, started_at = NULL, heartbeat_at = %s, worker = %s, "
             "attempts_made = attempts_made + 1, progress = %s, output = '', finished_at = NULL "
-            f"WHERE id IN ({marks}) AND state = %s RETURNING *"
+            f"WHERE {where} AND state = %s RETURNING *"
         )
-        params = [JobState.ACTIVE, stamp, workers.identity(), progress, *chunk, JobState.WAITING]
+        params = [JobState.ACTIVE, stamp, workers.identity(), progress, *ids, JobState.WAITING]
         claimed.extend(Job.objects.raw(sql, params))
     return claimed
 
