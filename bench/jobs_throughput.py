@@ -6,7 +6,7 @@
 One run does, in order, with ONE worker process (``celery worker -Q jobs -c 2``, prefork):
 1. raw Celery: ``n`` no-op tasks sent one by one with ``apply_async``; done when the queue and the
    unacknowledged set are empty.
-2. service layer: ``n`` ``echo`` jobs through ``jobs.services.job_submit`` one by one (each INSERT
+2. service layer: ``n`` ``echo`` jobs through ``jobs.submission.job_submit`` one by one (each INSERT
    committed on its own; message published after it); done when ``n`` are ``completed`` in the database.
 3. HTTP: ``n`` ``echo`` jobs through ``POST /jobs/submit`` with Django's test client (the whole DRF
    stack with JWT auth, no socket, no ASGI server); done when ``n`` are ``completed``.
@@ -92,7 +92,7 @@ def main() -> int:
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from jobs import services
+    from jobs import submission
     from jobs.models import Job
     from tests.conftest import Process
 
@@ -116,7 +116,7 @@ def main() -> int:
     try:
         # Warm up: the worker is ready once it has run a task of each kind.
         noop.apply_async()
-        services.job_submit(owner=user, name="echo", data="warm-up")
+        submission.job_submit(owner=user, name="echo", data="warm-up")
         _wait(lambda: _queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
         Job.objects.all().delete()
         api = APIClient()
@@ -133,7 +133,7 @@ def main() -> int:
 
             t0 = time.perf_counter()
             for i in range(n):
-                services.job_submit(owner=user, name="echo", data={"i": i})
+                submission.job_submit(owner=user, name="echo", data={"i": i})
             sent = time.perf_counter()
             _wait(lambda: done.count() >= n)
             results["echo jobs, service layer"] = (sent - t0, time.perf_counter() - t0)
@@ -179,7 +179,7 @@ def _profile(user, n: int) -> None:
     import redis
     from django.conf import settings
 
-    from jobs import services
+    from jobs import runtime, submission
     from jobs.models import Job
 
     def report(title, fn):
@@ -196,12 +196,12 @@ def _profile(user, n: int) -> None:
     report(
         "job_submit",
         lambda: ids.extend(
-            services.job_submit(owner=user, name="echo", data={"i": i})[0].pk for i in range(n)
+            submission.job_submit(owner=user, name="echo", data={"i": i})[0].pk for i in range(n)
         ),
     )
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     report(
-        "job_execute (what the worker does per job)", lambda: [services.job_execute(job_id=i) for i in ids]
+        "job_execute (what the worker does per job)", lambda: [runtime.job_execute(job_id=i) for i in ids]
     )
     Job.objects.all().delete()
 

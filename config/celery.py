@@ -73,9 +73,11 @@ def _hold_jobs(request=None, **_):
 
 @signals.task_postrun.connect(weak=False)
 def _release_jobs(task=None, args=None, **_):
+    """A ``run_job`` ended; a ``run_jobs`` batch releases its own ids (not the ones it handed back,
+    which travel in a new message another task may hold already: ``jobs.runtime``)."""
     from jobs import workers
 
-    if task is not None:
+    if task is not None and task.name == "jobs.tasks.run_job":
         workers.release(workers.job_ids_of(task.name, args))
 
 

@@ -117,7 +117,7 @@ def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]
     """``(job id, schedulerId)`` a task works on, as the API names them.
 
     A job's ``schedulerId`` is not looked up here (that cost a query per job): ``job_execute``
-    binds it with :func:`bind_task_schedule` once its claim has returned the row."""
+    binds it with :func:`bind_task_job` once its claim has returned the row."""
     args, kwargs = args or [], kwargs or {}
     if task_name == "jobs.tasks.run_job":
         job_id = kwargs.get("job_id", args[0] if args else None)
@@ -133,8 +133,10 @@ def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]
 _task_tokens: dict[str, list] = {}
 
 
-def bind_task_schedule(scheduler_id: str | None) -> None:
-    """Tag the running task's further log records with ``schedule_id`` (reset when the task ends)."""
+def bind_task_job(job_id: int, scheduler_id: str | None) -> None:
+    """Tag the running task's further log records with the job a batch (``run_jobs``) runs now and its
+    ``schedule_id`` (reset when the task ends)."""
+    job_id_var.set(str(job_id))
     schedule_id_var.set(scheduler_id)
 
 

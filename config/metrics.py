@@ -1,6 +1,6 @@
 """Prometheus metrics served at ``/metrics`` (view in :mod:`config.health`), computed at scrape time.
 
-Imported by the Celery app and by ``jobs.services``, so it must not import DRF or models at module
+Imported by the Celery app and by ``jobs.runtime``, so it must not import DRF or models at module
 level.
 
 Series (prefix ``jobserver_``):
@@ -10,7 +10,7 @@ Series (prefix ``jobserver_``):
 - ``jobserver_fire_lateness_seconds`` (histogram): for each scheduled job, how long after its nominal
   fire time it started (``started_at - fire_at``). Workers are separate processes on possibly many
   machines, so the observation is made in the worker when it claims the job for its first run
-  (``jobs.services.job_execute``, from the claimed row: no extra query) and kept in Redis: one hash
+  (``jobs.runtime.job_execute``, from the claimed row: no extra query) and kept in Redis: one hash
   of cumulative bucket counts plus sum and count (``jobserver:metrics:fire_lateness``), which every
   web process reads at scrape time. A Redis flush resets it, which Prometheus treats as a counter
   reset. Each job is counted once (a ``SET NX`` marker that lives a day guards against a redelivered

@@ -479,6 +479,13 @@ JOB_RECONCILE_EVERY_S = env.float("JOB_RECONCILE_EVERY_S", default=5.0)
 JOB_WORKER_HEARTBEAT_S = env.float("JOB_WORKER_HEARTBEAT_S", default=2.0)
 JOB_WORKER_DEAD_AFTER_S = env.float("JOB_WORKER_DEAD_AFTER_S", default=15.0)
 JOB_MAX_STALLED = env.int("JOB_MAX_STALLED", default=1)
+# Batches (issue 14; jobs/batches.py, docs/runtime.md): jobs made runnable together travel as run_jobs
+# messages of at most JOB_BATCH_SIZE ids; a process running a batch hands its unstarted jobs back after
+# JOB_BATCH_SLICE_S (s) so a slow handler never holds back the jobs behind it, and writes completions at
+# least every JOB_BATCH_FLUSH_S (s).
+JOB_BATCH_SIZE = env.int("JOB_BATCH_SIZE", default=100)
+JOB_BATCH_SLICE_S = env.float("JOB_BATCH_SLICE_S", default=0.25)
+JOB_BATCH_FLUSH_S = env.float("JOB_BATCH_FLUSH_S", default=0.05)
 JOB_MAINTENANCE_BATCH_SIZE = env.int("JOB_MAINTENANCE_BATCH_SIZE", default=500)
 # `timeout` is Celery's soft time limit; the hard limit (child process killed) comes this much later.
 JOB_TIMEOUT_GRACE_S = env.float("JOB_TIMEOUT_GRACE_S", default=5.0)

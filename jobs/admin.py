@@ -11,8 +11,8 @@ from django.contrib import admin, messages
 from accounts.templatetags.viewer_time import SHORT, render_when
 
 from . import admin_ops
+from .actions import job_retry
 from .models import Job
-from .services import job_retry
 
 
 @admin.register(Job)

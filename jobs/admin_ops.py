@@ -1,5 +1,5 @@
 """Job actions for people: one job or many, from the job page, the jobs list, the Queues board and
-the admin. Built on the same services as the API (``jobs.services``), so a refused action reads
+the admin. Built on the same services as the API (``jobs.actions``), so a refused action reads
 exactly as the API's 409 message.
 
 ``JOB_ACTIONS`` names the actions; :func:`actions_for` says which ones a job's state offers (the
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
+from .actions import JobStateConflict, job_cancel, job_delete, job_promote, job_retry
 from .models import FINISHED_STATES, Job, JobState
-from .services import JobStateConflict, job_cancel, job_delete, job_promote, job_retry
 
 
 @dataclass(frozen=True)

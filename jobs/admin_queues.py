@@ -26,8 +26,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import admin_ops, queues
+from .actions import JobStateConflict
 from .models import FINISHED_STATES, JobState
-from .services import JobStateConflict
 from .views import job_page_context, report_bulk, selected_ids
 
 BOARD_PAGE_SIZE = 50

@@ -1,4 +1,4 @@
-"""The new-job page form. Validation is ``jobs.services.job_submit``'s (the API's rules, same messages)."""
+"""The new-job page form. Validation is ``jobs.submission.job_submit``'s (the API's rules, same messages)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from config.forms import add_service_errors
 
-from . import handlers, services
+from . import handlers, submission
 from .models import Job
 
 
@@ -62,7 +62,7 @@ class JobSubmitForm(forms.Form):
         """Submit through ``job_submit``; ``None`` with field errors if the service refuses it."""
         c = self.cleaned_data
         try:
-            job, _ = services.job_submit(
+            job, _ = submission.job_submit(
                 owner=owner, name=c["name"], data=c.get("data"), options=c.get("options")
             )
         except ValidationError as exc:

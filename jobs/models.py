@@ -45,6 +45,9 @@ class Job(models.Model):
     schedule = models.ForeignKey(
         "scheduling.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
+    # The API's scheduleId, stored with the job when its schedule makes it (not looked up on every claim
+    # or event); kept after the schedule is deleted, as BullMQ's job id "repeat:<schedulerId>:..." is.
+    scheduler_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     fire_at = models.DateTimeField(
         null=True, blank=True, help_text="Nominal fire time (UTC) of the schedule run."
     )
@@ -118,20 +121,6 @@ class Job(models.Model):
         return self.state in FINISHED_STATES
 
     @property
-    def scheduler_id(self) -> str | None:
-        """The API's ``scheduleId``: the ``schedulerId`` of the schedule that made this job, or ``None``.
-
-        The worker's claim returns it with the row (``_scheduler_id``), so publishing a scheduled
-        job's events does not fetch its schedule; elsewhere it is the related row's value.
-        """
-        if self.schedule_id is None:
-            return None
-        claimed = self.__dict__.get("_scheduler_id")
-        if claimed is not None:
-            return claimed
-        return self.schedule.scheduler_id if self.schedule is not None else None
-
-    @property
     def public_id(self) -> str:
         """The id clients see and address the job by (BullMQ's job id; rules in :mod:`jobs.ids`).
 
@@ -141,6 +130,9 @@ class Job(models.Model):
         key = self.idempotency_key
         if key is not None and ids.is_addressable_key(key):
             return key
-        if self.fire_at is not None and (scheduler_id := self.scheduler_id) is not None:
-            return ids.repeat_job_id(scheduler_id, self.fire_at)
+        if self.fire_at is not None and self.schedule_id is not None:
+            # the stored copy first: reading the relation would cost a query per job
+            scheduler_id = self.scheduler_id or (self.schedule.scheduler_id if self.schedule else None)
+            if scheduler_id is not None:
+                return ids.repeat_job_id(scheduler_id, self.fire_at)
         return str(self.pk)

@@ -40,6 +40,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -96,10 +97,24 @@ def publish_job_event(job, event: str, **extra: Any) -> dict:
         from .throughput import record
 
         record(owner_id=job.owner_id, queues=queues_of(job), outcome=event)
-    from webhooks.services import webhook_fan_out  # lazy: webhooks imports jobs
-
-    webhook_fan_out(owner_id=job.owner_id, message=message, job_pk=job.pk)
+    for subscriber in _subscribers:
+        try:
+            subscriber(job=job, message=message)
+        except Exception:  # a subscriber's fault must not fail the job (its outcome is stored)
+            logger.warning("job event subscriber %r failed", subscriber, exc_info=True)
     return message
+
+
+JobEventSubscriber = Callable[..., None]
+_subscribers: list[JobEventSubscriber] = []
+
+
+def subscribe(subscriber: JobEventSubscriber) -> None:
+    """Call ``subscriber(job=job, message=message)`` for every job event published in this process,
+    after the event went to the owner's live group (``message`` as sent there). Apps register in their
+    ``AppConfig.ready`` (webhooks: its fan-out), so ``jobs`` depends on none of them. Idempotent."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
 
 
 def publish_schedule_event(schedule, event: str, **extra: Any) -> dict:

@@ -1,13 +1,20 @@
-"""Celery tasks of queue ``jobs``: thin wrappers around :mod:`jobs.services`."""
+"""Celery tasks of queue ``jobs``: thin wrappers around :mod:`jobs.runtime`."""
 
 from celery import shared_task
 
 from config.celery import DatabaseRetryTask
 
-from . import services
+from . import runtime
 
 
 @shared_task(name="jobs.tasks.run_job", ignore_result=True, base=DatabaseRetryTask)
 def run_job(job_id: int) -> None:
     """Run job ``job_id`` (idempotent: a redelivered message for a finished job does nothing)."""
-    services.job_execute(job_id=job_id)
+    runtime.job_execute(job_id=job_id)
+
+
+@shared_task(name="jobs.tasks.run_jobs", ignore_result=True, base=DatabaseRetryTask)
+def run_jobs(job_ids: list[int]) -> None:
+    """Run the jobs of a batch (``jobs.runtime``): one claim, in order, unstarted ones handed back
+    after ``JOB_BATCH_SLICE_S``. Idempotent: jobs no longer waiting are skipped."""
+    runtime.jobs_execute_batch(job_ids=[int(i) for i in job_ids])

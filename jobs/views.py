@@ -1,5 +1,5 @@
 """Pages for people of the jobs app (server-rendered, owner only; thin: read through selectors and
-owner-scoped querysets, write through ``jobs.services``):
+owner-scoped querysets, write through the jobs services, ``jobs.submission`` and ``jobs.actions``):
 
 * the dashboard (``/``), the jobs list (``/app/jobs/``, its bulk form :func:`job_bulk_page`) and the
   new-job form (``/app/jobs/new/``);
@@ -24,10 +24,10 @@ from django.views.decorators.http import require_POST
 from scheduling.models import Schedule, ScheduleState
 
 from . import handlers, selectors
+from .actions import JobStateConflict
 from .admin_ops import JOB_ACTIONS, job_apply, jobs_apply
 from .forms import JobSubmitForm
 from .models import Job, JobState
-from .services import JobStateConflict
 
 PAGE_SIZE = 20
 

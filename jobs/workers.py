@@ -10,9 +10,13 @@ worker's main process is the unit that dies (SIGKILL of its process group, a los
   main process with an expiry of ``JOB_WORKER_DEAD_AFTER_S`` (15 s): its absence means the worker died;
 - ``jobserver:worker:<id>:jobs`` (a set) holds the ids of the jobs whose messages the worker received
   and has not finished: added by the main process when a message arrives (so a job it had only
-  reserved is known too), removed by the pool process when the task ends.
+  reserved is known too), removed by the pool process when the task ends (a batch removes the ids it
+  did not hand back);
+- ``jobserver:worker:<id>:running`` (a hash, job id → pool pid) marks the jobs of a batch whose turn
+  came and whose outcome is not stored yet, so that a dead worker's claimed but never started jobs
+  go back without counting a stalled run.
 
-The reconciler (beat's leader, :func:`jobs.services.jobs_reconcile`) reads :func:`dead_workers` and
+The reconciler (beat's leader, :func:`jobs.maintenance.jobs_reconcile`) reads :func:`dead_workers` and
 :func:`held_jobs`, hands their jobs back (waiting ones are published again, active ones follow the
 stalled-job rule) and then :func:`forget` s the worker. Redis errors never fail a task: the
 registry is a speed-up over the database's own heartbeat (``JOB_STALE_AFTER_S``), which still
@@ -47,6 +51,10 @@ def _alive_key(worker: str) -> str:
 
 def _jobs_key(worker: str) -> str:
     return f"jobserver:worker:{worker}:jobs"
+
+
+def _running_key(worker: str) -> str:
+    return f"jobserver:worker:{worker}:running"
 
 
 def _redis() -> redis.Redis:
@@ -108,22 +116,44 @@ def unregister() -> None:
 
 def hold(job_ids: list[int]) -> None:
     """The main process received a message for ``job_ids`` (never raises)."""
-    if not (_identity and job_ids):
-        return
-    try:
-        _redis().sadd(_jobs_key(_identity), *job_ids)
-    except redis.RedisError:
-        logger.warning("could not record held jobs %s", job_ids[:10], exc_info=True)
+    _update(_jobs_key, "sadd", job_ids)
 
 
 def release(job_ids: list[int]) -> None:
-    """A pool process ended the task of ``job_ids``: run, skipped or handed back (never raises)."""
+    """A pool process ended the task of ``job_ids``: run or skipped (never raises)."""
+    _update(_jobs_key, "srem", job_ids)
+
+
+def started(job_id: int) -> None:
+    """A pool process starts the handler of ``job_id``, a job of a batch. A batch claims its jobs
+    together and stores their outcomes together, so this tells the reconciler which of a dead
+    worker's jobs had run (or were running) without a stored outcome: only those count a stalled
+    run; the others never started (never raises)."""
+    _update(_running_key, "hset", [job_id], os.getpid())
+
+
+def settled(job_ids: list[int]) -> None:
+    """The outcomes of ``job_ids`` are stored (or they were handed back): no longer :func:`started`."""
+    _update(_running_key, "hdel", job_ids)
+
+
+def _update(key, command: str, job_ids: list[int], value=None) -> None:
+    """One Redis command on this worker's ``key`` for ``job_ids``; logs a Redis error, never raises."""
     if not (_identity and job_ids):
         return
     try:
-        _redis().srem(_jobs_key(_identity), *job_ids)
+        if command == "hset":
+            _redis().hset(key(_identity), job_ids[0], value)
+        else:
+            getattr(_redis(), command)(key(_identity), *job_ids)
     except redis.RedisError:
-        logger.warning("could not release held jobs %s", job_ids[:10], exc_info=True)
+        logger.warning("could not %s jobs %s of this worker", command, job_ids[:10], exc_info=True)
+
+
+def running_jobs(worker: str, client: redis.Redis | None = None) -> set[int]:
+    """Ids of ``worker``'s batch jobs that started without a stored outcome (:func:`started`)."""
+    client = client or _redis()
+    return {int(v) for v in client.hkeys(_running_key(worker))}
 
 
 def dead_workers(client: redis.Redis | None = None) -> list[str]:
@@ -149,7 +179,7 @@ def forget(worker: str, client: redis.Redis | None = None) -> None:
     client = client or _redis()
     try:
         pipe = client.pipeline()
-        pipe.delete(_alive_key(worker), _jobs_key(worker))
+        pipe.delete(_alive_key(worker), _jobs_key(worker), _running_key(worker))
         pipe.srem(REGISTRY_KEY, worker)
         pipe.execute()
     except redis.RedisError:

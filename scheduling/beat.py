@@ -86,7 +86,7 @@ class ScheduleScheduler(DatabaseScheduler):
             logger.exception("dispatching due schedules failed; retrying next tick")
             schedule_sleep = 1.0
         # --- jobs engine hook (issue 3): promote due delayed jobs/retries, reconcile lost ones; never raises.
-        from jobs.services import jobs_promote_due
+        from jobs.maintenance import jobs_promote_due
 
         schedule_sleep = min(schedule_sleep, jobs_promote_due(cap=self.max_interval))
         # --- end of jobs engine hook

@@ -28,8 +28,9 @@ from django_celery_beat.models import (
 from config.errors import ConflictError, StateError
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
+from jobs.publishing import publish_batches
 from jobs.realtime import publish_job_event, publish_schedule_event
-from jobs.services import job_enqueue, job_submit, validate_job_input
+from jobs.submission import PayloadTooLargeError, job_submit, stored_size, validate_job_input
 
 from . import cron, timing
 from .models import Overlap, Schedule, ScheduleKind, ScheduleState
@@ -809,23 +810,29 @@ _DISPATCH_FIELDS = (
     "state",
     "next_fire_at",
     "periodic_task_id",
+    "data",
+    "options",
+    "overlap",
 )
 
 
 def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
-    """Advance every due active schedule by one fire and hand the fires to queue ``schedules``.
+    """Advance every due active schedule by one fire and insert the fire's job in the same transaction.
 
     Called by beat's leader. Schedules of deactivated owners are left alone (not fired, not advanced)
     until the owner is active again. Each due schedule fires at most once per call, with its stored nominal
     fire time, however many fires it missed (catch-up is coalesced); its next fire is the first one
-    strictly after ``now``. Messages are sent before the transaction commits: a crash in between
-    re-sends the same (schedule, fire time), which the job table's unique constraint turns into a
-    no-op, so a fire is never lost and never doubled. Returns the number of fires dispatched.
-    """
-    from .tasks import fire_schedules
+    strictly after ``now``.
 
+    Durable fires (issue 14): the jobs of the fires are bulk-inserted in the transaction that advances
+    the schedules (:func:`_fired_jobs`), so a fire exists exactly when its run was counted
+    (``runCount`` equals the schedule's jobs) and a lost message can always be finished by the
+    reconciler; the waiting ones are published as ``run_jobs`` batches after commit. Each fire is
+    handled on its own (issue 13): one that cannot become a job is a ``failed`` job of its schedule.
+    ``send`` (tests) is called with each batch's ``[[schedule pk, fire time ISO], ...]``. Returns the
+    number of fires dispatched.
+    """
     now = now or timezone.now()
-    send = send or (lambda fires: fire_schedules.apply_async(args=[fires]))
     ended: list[Schedule] = []
     with transaction.atomic():
         # A deactivated owner's schedules are held back (they fire again, once, when the owner is back).
@@ -875,11 +882,84 @@ def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 100
                 pk__in=[r.periodic_task_id for r in ended if r.periodic_task_id]
             ).update(enabled=False)
             PeriodicTasks.update_changed()
-        for start in range(0, len(fires), 200):
-            send(fires[start : start + 200])
+        jobs = _insert_fired([(row, row.last_run_at) for row in advanced], now)
+        transaction.on_commit(lambda: _enqueue_fired(jobs))
+        if send is not None:
+            send(fires)
     for row in ended:
         publish_schedule_event(row, "ended")
     return len(due)
+
+
+def _fire_options(row: Schedule) -> dict:
+    """The merged options of a fire of ``row``; raises ``ValidationError`` when the stored definition
+    can no longer make a job (data over ``JOB_MAX_DATA_BYTES`` as stored, options invalid). The
+    handler's name and data schema were checked when the schedule was written."""
+    from jobs.options import validate_options
+
+
+    size = stored_size(row.data)
+    if size > settings.JOB_MAX_DATA_BYTES:
+        raise PayloadTooLargeError(
+            {"data": [f"data: {size} bytes is larger than the limit of {settings.JOB_MAX_DATA_BYTES} bytes"]}
+        )
+    return validate_options(row.options)
+
+
+def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[Job]:
+    """The unsaved job of each fire: ``waiting`` (or ``delayed`` per ``delay``); ``cancelled`` with a
+    ``skipped:`` reason for an ``overlap: skip`` schedule whose previous run is still waiting or
+    active; ``failed`` with a ``fire failed:`` reason when the fire cannot become a job."""
+    skip_ids = [row.pk for row, _ in fires if row.overlap == Overlap.SKIP]
+    busy = set(
+        Job.objects.filter(
+            schedule_id__in=skip_ids, state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]
+        ).values_list("schedule_id", flat=True)
+    ) if skip_ids else set()
+    jobs: list[Job] = []
+    for row, fire_at in fires:
+        try:
+            merged = _fire_options(row)
+        except Exception as exc:
+            _reraise_transient(exc)
+            jobs.append(_failed_fire_job(row, fire_at, exc, now))
+            continue
+        if row.pk in busy:
+            jobs.append(Job(
+                owner_id=row.owner_id, name=row.name, data=row.data, options=merged, schedule=row,
+                scheduler_id=row.scheduler_id,
+                fire_at=fire_at, state=JobState.CANCELLED, finished_at=now,
+                failed_reason="skipped: the previous run of this schedule was still waiting or active",
+            ))
+            continue
+        delay_ms = merged.get("delay", 0)
+        jobs.append(Job(
+            owner_id=row.owner_id, name=row.name, data=row.data, options=merged,
+            priority=merged.get("priority", 0), schedule=row, scheduler_id=row.scheduler_id, fire_at=fire_at,
+            state=JobState.DELAYED if delay_ms else JobState.WAITING,
+            run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+            enqueued_at=None if delay_ms else now,
+        ))
+    return jobs
+
+
+def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[Job]:
+    """Bulk-insert the jobs of ``fires`` (inside the caller's transaction). A fire whose job already
+    exists (unique (schedule, fire time): e.g. a fire message of an older release) keeps it."""
+    if not fires:
+        return []
+    jobs = _fired_jobs(fires, now)
+    try:
+        with transaction.atomic():
+            return Job.objects.bulk_create(jobs)
+    except IntegrityError:
+        existing = set(
+            Job.objects.filter(
+                schedule_id__in=[row.pk for row, _ in fires], fire_at__in={f for _, f in fires}
+            ).values_list("schedule_id", "fire_at")
+        )
+        fresh = [j for j in jobs if (j.schedule_id, j.fire_at) not in existing]
+        return Job.objects.bulk_create(fresh)
 
 
 def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) -> float:
@@ -915,7 +995,7 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
         )
         if busy.exists():
             Job.objects.get_or_create(
-                schedule=row,
+                schedule=row, scheduler_id=row.scheduler_id,
                 fire_at=fire_at,
                 defaults={
                     "owner": row.owner,
@@ -929,7 +1009,7 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
             )
             return None
     job, created = job_submit(
-        owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at
+        owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
     )
     if created:
         publish_schedule_event(row, "fired", jobId=job.public_id, fireAt=_iso(fire_at))
@@ -986,7 +1066,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
                 data=row.data,
                 options=merged,
                 priority=merged.get("priority", 0),
-                schedule=row,
+                schedule=row, scheduler_id=row.scheduler_id,
                 fire_at=fire_at,
                 state=JobState.DELAYED if delay_ms else JobState.WAITING,
                 run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
@@ -1042,7 +1122,7 @@ def _failed_fire_job(row: Schedule, fire_at: datetime, exc: Exception, now: date
         name=row.name,
         data=None,
         options=row.options if isinstance(row.options, dict) else {},
-        schedule=row,
+        schedule=row, scheduler_id=row.scheduler_id,
         fire_at=fire_at,
         state=JobState.FAILED,
         failed_reason=_fire_reason(exc),
@@ -1060,10 +1140,11 @@ def _fire_failed(schedule_id: int, fire_at: datetime, exc: Exception) -> Job | N
             return None
         failed = _failed_fire_job(row, fire_at, exc, timezone.now())
         job, created = Job.objects.get_or_create(
-            schedule=row,
+            schedule=row, scheduler_id=row.scheduler_id,
             fire_at=fire_at,
             defaults={f: getattr(failed, f) for f in
-                      ("owner", "name", "data", "options", "state", "failed_reason", "finished_at")},
+                      ("owner", "name", "data", "options", "state", "failed_reason", "finished_at",
+                       "scheduler_id")},
         )
         if created:
             _announce_fire(job)
@@ -1089,8 +1170,14 @@ def _announce_fire(job: Job) -> None:
 
 
 def _enqueue_fired(jobs: list[Job]) -> None:
-    for job in jobs:  # every job's message first, so the last job of the batch is not held by events
-        if job.state != JobState.FAILED:
-            job_enqueue(job)
-    for job in jobs:
-        _announce_fire(job)
+    """After commit: the waiting jobs' ``run_jobs`` batches first (so the last job is not held by
+    events), then each job's state event and the schedule's ``fired``. Never raises."""
+    try:
+        publish_batches(jobs)
+        for job in jobs:
+            if job.state in (JobState.WAITING, JobState.DELAYED, JobState.CANCELLED):
+                publish_job_event(job, job.state)
+            if job.state != JobState.CANCELLED:  # a skipped fire is not announced as fired
+                _announce_fire(job)
+    except Exception:
+        logger.warning("could not announce %d fired job(s)", len(jobs), exc_info=True)

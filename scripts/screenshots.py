@@ -61,7 +61,7 @@ def seed(hook_urls: tuple[str, str]):
     from django.utils import timezone
 
     from jobs.models import Job, JobState
-    from jobs.services import job_submit
+    from jobs.submission import job_submit
     from scheduling import services
 
     users = get_user_model().objects

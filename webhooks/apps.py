@@ -9,8 +9,14 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from jobs.realtime import subscribe
+
         from .active import restart_change_listener_after_fork, start_change_listener, webhooks_changed
+        from .fanout import job_event_fan_out
         from .models import Webhook
+
+        # Job events fan out to the owner's webhooks: registered here, so jobs imports nothing of ours.
+        subscribe(job_event_fan_out)
 
         # Every save or delete (services, admin, cascades from a deleted user) invalidates the
         # per-process caches of active webhooks; the one bulk update (disabling) calls it itself.

@@ -69,6 +69,11 @@ def event_payload(owner_id: int, message: dict) -> dict:
     return payload
 
 
+def job_event_fan_out(*, job, message: dict) -> None:
+    """The job events' subscriber (``jobs.realtime.subscribe``, registered in ``WebhooksConfig.ready``)."""
+    webhook_fan_out(owner_id=job.owner_id, message=message, job_pk=job.pk)
+
+
 def webhook_fan_out(*, owner_id: int, message: dict, job_pk: int | None = None) -> None:
     """Turn one job event into deliveries for the owner's matching webhooks (see the module doc).
 

@@ -30,7 +30,14 @@ from .delivery import (
     delivery_send,
     webhook_test,
 )
-from .fanout import COALESCED_EVENTS, TERMINAL_EVENTS, coalesced_flush, event_payload, webhook_fan_out
+from .fanout import (
+    COALESCED_EVENTS,
+    TERMINAL_EVENTS,
+    coalesced_flush,
+    event_payload,
+    job_event_fan_out,
+    webhook_fan_out,
+)
 from .maintenance import deliveries_prune, deliveries_send_due
 from .subscriptions import (
     DESCRIPTION_MAX_LENGTH,
@@ -64,6 +71,7 @@ __all__ = [
     "delivery_redeliver",
     "delivery_send",
     "event_payload",
+    "job_event_fan_out",
     "matching_webhooks",
     "start_change_listener",
     "validate_webhook_input",

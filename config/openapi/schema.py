@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent, build_basic_type, build_parameter_type
+from drf_spectacular.plumbing import (
+    ResolvedComponent,
+    build_basic_type,
+    build_parameter_type,
+    is_list_serializer,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.views import APIView
@@ -91,8 +96,9 @@ class ContractAutoSchema(AutoSchema):
         )
 
     def _is_list_view(self, serializer=None) -> bool:
-        # Our lists answer an envelope ({jobs, pagination}), declared whole by a serializer.
-        return False
+        # Our lists answer an envelope ({jobs, pagination}), declared whole by a serializer; a bare
+        # array is declared as such (POST /jobs/submit/bulk: ``Serializer(many=True)``).
+        return serializer is not None and is_list_serializer(serializer)
 
     def get_operation_id(self) -> str:
         tokens = [t for t in self.path.strip("/").split("/") if t and not t.startswith("{")]

@@ -6,6 +6,7 @@ The legacy root route ``POST /submit-job`` of the system we port is :meth:`JobVi
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -17,7 +18,7 @@ from config.exceptions import PayloadTooLarge
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 
-from .. import handlers, selectors, services
+from .. import actions, handlers, selectors, submission
 from .serializers import (
     HandlerListSerializer,
     JobDeletedSerializer,
@@ -55,6 +56,15 @@ _LIST_PARAMETERS = [
         "name", OpenApiTypes.STR, OpenApiParameter.QUERY, description="Only jobs of this handler."
     ),
 ]
+
+
+def _indexed(index: int, field: str, messages) -> dict[str, list[str]]:
+    """``{"<index>.<field>": ["<index>.<field>: message", ...]}``: a bulk item's error, named by index."""
+    return {
+        f"{index}.{field}": [
+            f"{index}.{m}" if str(m).startswith(f"{field}") else f"{index}.{field}: {m}" for m in messages
+        ]
+    }
 
 
 class JobViewSet(viewsets.ViewSet):
@@ -102,11 +112,59 @@ class JobViewSet(viewsets.ViewSet):
         ser = JobSubmitSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            job, created = services.job_submit(owner=request.user, **ser.validated_data)
-        except services.PayloadTooLargeError as exc:
+            job, created = submission.job_submit(owner=request.user, **ser.validated_data)
+        except submission.PayloadTooLargeError as exc:
             raise PayloadTooLarge(exc.messages[0]) from None
         return Response(
             JobDetailSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        summary="Submit many jobs at once (BullMQ's addBulk)",
+        request=JobSubmitSerializer(many=True),
+        responses={201: JobDetailSerializer(many=True)},
+        description=f"1 to {submission.BULK_MAX_ITEMS} items {{name, data, options}}, validated as a whole: "
+        "400 names each bad item by index (\"3.name\", \"0.options\") and nothing is stored. 201 the jobs "
+        "in order, each as POST /jobs/submit answers it; an item with an options.jobId already used "
+        "answers that existing job. The jobs travel to the workers in batches (docs/runtime.md).",
+    )
+    @action(detail=False, methods=["post"], url_path="submit/bulk")
+    def submit_bulk(self, request):
+        """POST /jobs/submit/bulk ``[{name, data, options?}, ...]`` → 201 ``[job, ...]`` in order."""
+        items = request.data
+        if not isinstance(items, list) or not 1 <= len(items) <= submission.BULK_MAX_ITEMS:
+            raise DRFValidationError(
+                {"body": [f"body: a list of 1 to {submission.BULK_MAX_ITEMS} jobs {{name, data, options}}"]}
+            )
+        ser = JobSubmitSerializer(data=items, many=True)
+        if not ser.is_valid():
+            raw = ser.errors
+            errors: dict[str, list[str]] = {}
+            for index, item_errors in raw.items() if isinstance(raw, dict) else enumerate(raw):
+                if isinstance(item_errors, dict):
+                    for field, messages in item_errors.items():
+                        errors.update(_indexed(index, field, messages))
+                elif item_errors:  # not an object at all
+                    errors.update(_indexed(index, "item", ["item: must be an object {name, data, options}"]))
+            # The service's checks (handler names, data size and schema) for the other items, so that
+            # one answer names every bad item.
+            bad = {key.split(".", 1)[0] for key in errors}
+            for index, item in enumerate(items):
+                if str(index) not in bad and isinstance(item, dict):
+                    try:
+                        submission.validate_job_input(
+                            name=item.get("name"), data=item.get("data"), options=item.get("options")
+                        )
+                    except DjangoValidationError as exc:
+                        for field, messages in exc.message_dict.items():
+                            errors.update(_indexed(index, field, messages))
+            raise DRFValidationError(errors)
+        try:
+            pairs = submission.jobs_submit_bulk(owner=request.user, items=ser.validated_data)
+        except DjangoValidationError as exc:
+            raise DRFValidationError(exc.message_dict) from None
+        return Response(
+            JobDetailSerializer([job for job, _ in pairs], many=True).data, status=status.HTTP_201_CREATED
         )
 
     @extend_schema(summary="The registered handlers", responses={200: HandlerListSerializer})
@@ -123,7 +181,7 @@ class JobViewSet(viewsets.ViewSet):
     def destroy(self, request, pk=None):
         """DELETE /jobs/{jobId} → 200 ``{message, id}``; 409 for an active job."""
         job = selectors.job_get(user=request.user, job_id=pk)
-        services.job_delete(job=job)
+        actions.job_delete(job=job)
         return Response(JobDeletedSerializer({"message": "Job deleted successfully", "id": str(pk)}).data)
 
     @extend_schema(
@@ -139,7 +197,7 @@ class JobViewSet(viewsets.ViewSet):
 
         409 if the job is already finished.
         """
-        return self._act(services.job_cancel, pk)
+        return self._act(actions.job_cancel, pk)
 
     @extend_schema(
         summary="Retry a failed or cancelled job",
@@ -150,7 +208,7 @@ class JobViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """POST /jobs/{jobId}/retry → the job, ``waiting`` again; 409 unless it is failed or cancelled."""
-        return self._act(services.job_retry, pk)
+        return self._act(actions.job_retry, pk)
 
     @extend_schema(
         summary="Run a delayed job now",
@@ -162,7 +220,7 @@ class JobViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         """POST /jobs/{jobId}/promote → the job, ``waiting`` now (BullMQ's promote); 409 unless delayed."""
-        return self._act(services.job_promote, pk)
+        return self._act(actions.job_promote, pk)
 
     def _act(self, service, pk):
         job = selectors.job_get(user=self.request.user, job_id=pk)

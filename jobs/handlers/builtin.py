@@ -72,7 +72,8 @@ def http_request(data, ctx):
     from django.conf import settings
 
     from config import netguard
-    from jobs.services import UnrecoverableError
+
+    from .exceptions import UnrecoverableError
 
     headers = dict(data.get("headers") or {})
     body = data.get("body")

@@ -20,7 +20,7 @@ from django.test import override_settings
 
 from accounts import services as account_services
 from accounts.models import ApiKey
-from jobs import services as job_services
+from jobs import submission
 from jobs.models import Job
 from scheduling import services as schedule_services
 from scheduling.models import Schedule
@@ -79,7 +79,7 @@ def _delivery_snapshot(delivery):
 
 KINDS: dict[str, Kind] = {
     "job": Kind(
-        make=lambda user: job_services.job_submit(owner=user, name="echo", data={"n": 1})[0],
+        make=lambda user: submission.job_submit(owner=user, name="echo", data={"n": 1})[0],
         ref=lambda job: str(job.pk),
         snapshot=_job_snapshot,
     ),

@@ -1,5 +1,6 @@
 """Handlers the job tests need, registered through ``JOB_HANDLER_MODULES`` in worker processes."""
 
+import os
 import time
 
 from jobs.handlers import handler
@@ -17,7 +18,7 @@ def flaky(data, ctx):
 
 @handler("test.unrecoverable", description="Fails with UnrecoverableError.")
 def unrecoverable(data, ctx):
-    from jobs.services import UnrecoverableError
+    from jobs.handlers.exceptions import UnrecoverableError
 
     raise UnrecoverableError("no point in retrying")
 
@@ -45,7 +46,12 @@ def bad_result(data, ctx):
     return {1, 2}
 
 
-@handler("test.sleep", description="Sleeps `ms` milliseconds, then returns its data.")
+@handler("test.sleep", description="Sleeps `ms` ms, returns its data and process id; `count` counts runs.")
 def sleep(data, ctx):
+    if data.get("count"):  # each run of the handler counted in Redis, per job (fault tests)
+        import redis
+        from django.conf import settings
+
+        redis.Redis.from_url(settings.REDIS_URL).incr(f"test:runs:{ctx.job.pk}")
     time.sleep(data.get("ms", 0) / 1000)
-    return data
+    return {**data, "pid": os.getpid()}

@@ -6,14 +6,14 @@ import socket
 import pytest
 from django.test import override_settings
 
-from jobs import services
+from jobs import actions, runtime, submission
 
 pytestmark = pytest.mark.django_db
 
 
 def _run(owner, url, **options):
-    job, _ = services.job_submit(owner=owner, name="http.request", data={"url": url}, options=options)
-    services.job_execute(job_id=job.pk)
+    job, _ = submission.job_submit(owner=owner, name="http.request", data={"url": url}, options=options)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
 
@@ -22,8 +22,8 @@ def test_a_host_that_does_not_resolve_is_retried_with_the_backoff(owner):
     job = _run(owner, "http://nowhere.invalid/ping", attempts=2, backoff={"type": "fixed", "delay": 60_000})
     assert (job.state, job.attempts_made) == ("delayed", 1)
     assert job.failed_reason.startswith("TargetUnresolved: url: host 'nowhere.invalid' does not resolve")
-    services.job_promote(job=job)
-    services.job_execute(job_id=job.pk)
+    actions.job_promote(job=job)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert (job.state, job.attempts_made) == ("failed", 2)
     assert [a["outcome"] for a in job.attempt_history] == ["failed", "failed"]

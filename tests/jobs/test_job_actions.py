@@ -2,12 +2,12 @@
 
 import pytest
 
-from jobs import services
+from jobs import maintenance, runtime, submission
 from jobs.models import Job
 
 
 def _job(owner, state="waiting", **fields):
-    job, _ = services.job_submit(owner=owner, name="echo", data={"k": 1})
+    job, _ = submission.job_submit(owner=owner, name="echo", data={"k": 1})
     Job.objects.filter(pk=job.pk).update(state=state, **fields)
     job.refresh_from_db()
     return job
@@ -20,19 +20,19 @@ def test_cancel_waiting_job_never_runs(api, owner):
     body = res.json()
     assert body["state"] == "cancelled" and body["failedReason"] == "cancelled: before it ran"
     assert body["timestamp"]["finished"] is not None and body["cancelRequested"] is True
-    assert services.job_execute(job_id=job.pk) is None
+    assert runtime.job_execute(job_id=job.pk) is None
     job.refresh_from_db()
     assert job.state == "cancelled" and job.attempts_made == 0 and job.started_at is None
 
 
 def test_cancel_delayed_job_never_runs(api, owner):
-    job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"delay": 10})
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"delay": 10})
     assert api.post(f"/jobs/{job.pk}/cancel/").json()["state"] == "cancelled"
     from datetime import timedelta
 
     from django.utils import timezone
 
-    services.jobs_promote_due(now=timezone.now() + timedelta(seconds=5))
+    maintenance.jobs_promote_due(now=timezone.now() + timedelta(seconds=5))
     job.refresh_from_db()
     assert job.state == "cancelled" and job.attempts_made == 0
 
@@ -68,7 +68,7 @@ def test_retry_failed_or_cancelled_job_makes_it_waiting_again(api, owner, state)
     body = api.post(f"/jobs/{job.pk}/retry").json()
     assert body["state"] == "waiting" and body["failedReason"] is None and body["stacktrace"] is None
     assert body["progress"] == 0 and body["output"] == "" and body["attemptsMade"] == 1
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == "completed" and job.attempts_made == 2 and job.result == {"k": 1}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from jobs import services
+from jobs import runtime, submission
 from jobs.models import Job
 
 
@@ -33,21 +33,21 @@ def test_unknown_handler_is_400_listing_known_names(api):
 
 
 def test_execute_runs_the_handler_and_stores_the_result(db, owner):
-    job, created = services.job_submit(owner=owner, name="echo", data={"msg": "hi"})
+    job, created = submission.job_submit(owner=owner, name="echo", data={"msg": "hi"})
     assert created
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == "completed" and job.result == {"msg": "hi"} and job.attempts_made == 1
     assert job.started_at <= job.finished_at
     # a second delivery of the same message does nothing
-    assert services.job_execute(job_id=job.pk) is None
+    assert runtime.job_execute(job_id=job.pk) is None
     job.refresh_from_db()
     assert job.attempts_made == 1
 
 
 def test_list_is_newest_first_and_only_the_callers(api, other_api, owner, other_user):
-    ids = [services.job_submit(owner=owner, name="echo", data=i)[0].pk for i in range(3)]
-    services.job_submit(owner=other_user, name="echo", data="theirs")
+    ids = [submission.job_submit(owner=owner, name="echo", data=i)[0].pk for i in range(3)]
+    submission.job_submit(owner=other_user, name="echo", data="theirs")
     res = api.get("/jobs?limit=2&page=1")
     assert res.status_code == 200
     body = res.json()
@@ -57,9 +57,9 @@ def test_list_is_newest_first_and_only_the_callers(api, other_api, owner, other_
 
 
 def test_list_filters_by_status(api, owner):
-    done, _ = services.job_submit(owner=owner, name="echo", data=1)
-    services.job_execute(job_id=done.pk)
-    services.job_submit(owner=owner, name="echo", data=2)
+    done, _ = submission.job_submit(owner=owner, name="echo", data=1)
+    runtime.job_execute(job_id=done.pk)
+    submission.job_submit(owner=owner, name="echo", data=2)
     body = api.get("/jobs?status=completed").json()
     assert [j["id"] for j in body["jobs"]] == [str(done.pk)]
     bad = api.get("/jobs?status=sideways")
@@ -67,7 +67,7 @@ def test_list_filters_by_status(api, owner):
 
 
 def test_other_users_job_is_404(api, other_api, owner):
-    job, _ = services.job_submit(owner=owner, name="echo", data=1)
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1)
     assert api.get(f"/jobs/{job.pk}").status_code == 200
     res = other_api.get(f"/jobs/{job.pk}")
     assert res.status_code == 404

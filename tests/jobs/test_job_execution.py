@@ -7,13 +7,13 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from jobs import services
+from jobs import maintenance, runtime, submission
 from jobs.models import Job
 
 
 def _run(owner, name, data=None, **options):
-    job, _ = services.job_submit(owner=owner, name=name, data=data, options=options)
-    services.job_execute(job_id=job.pk)
+    job, _ = submission.job_submit(owner=owner, name=name, data=data, options=options)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     return job
 
@@ -30,14 +30,14 @@ def test_failure_with_attempts_left_waits_for_the_backoff(owner):
     # second failure: 2,000 ms after it failed
     Job.objects.filter(pk=job.pk).update(state="waiting")
     before = timezone.now()
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     after = timezone.now()
     job.refresh_from_db()
     assert job.state == "delayed" and job.attempts_made == 2
     assert before + timedelta(milliseconds=2000) <= job.run_at <= after + timedelta(milliseconds=2000)
     # third and last attempt fails for good
     Job.objects.filter(pk=job.pk).update(state="waiting")
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == "failed" and job.attempts_made == 3
     assert job.failed_reason == "RuntimeError: attempt 3 failed on purpose" and job.finished_at is not None
@@ -46,7 +46,7 @@ def test_failure_with_attempts_left_waits_for_the_backoff(owner):
 def test_failure_without_backoff_goes_straight_back_to_waiting(owner):
     job = _run(owner, "test.flaky", {"succeedOn": 2}, attempts=2)
     assert job.state == "waiting" and job.attempts_made == 1 and job.run_at is None
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == "completed" and job.result == {"attempt": 2} and job.attempts_made == 2
 
@@ -111,8 +111,8 @@ def test_progress_may_be_a_json_object(owner):
 
 
 def test_remove_on_complete_true_deletes_the_job(owner):
-    job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"removeOnComplete": True})
-    assert services.job_execute(job_id=job.pk).state == "completed"
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"removeOnComplete": True})
+    assert runtime.job_execute(job_id=job.pk).state == "completed"
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
@@ -134,7 +134,7 @@ def test_remove_on_fail_age_removes_older_failures(owner):
 def test_remove_on_fail_applies_only_to_final_failures(owner):
     job = _run(owner, "test.flaky", {}, attempts=2, removeOnFail=True)
     assert job.state == "waiting"
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
@@ -149,34 +149,34 @@ def test_http_request_to_a_private_address_is_refused_without_retries(owner):
 @override_settings(JOB_STALE_AFTER_S=30)
 def test_reconciler_hands_back_a_job_whose_worker_stopped_beating_without_spending_an_attempt(owner):
     now = timezone.now()
-    job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
     Job.objects.filter(pk=job.pk).update(
         state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=31)
     )
-    fresh, _ = services.job_submit(owner=owner, name="echo", data=2, options={"attempts": 2})
+    fresh, _ = submission.job_submit(owner=owner, name="echo", data=2, options={"attempts": 2})
     Job.objects.filter(pk=fresh.pk).update(
         state="active", attempts_made=1, heartbeat_at=now - timedelta(seconds=5)
     )
-    assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 1}
+    assert maintenance.jobs_reconcile(now=now) == {"requeued": 0, "stale": 1}
     job.refresh_from_db()
     fresh.refresh_from_db()
     assert (job.state, job.attempts_made, job.stalled_count) == ("waiting", 0, 1)
     assert job.attempt_history[-1]["reason"] == "stalled: no heartbeat for 31 s"
     assert fresh.state == "active"
     # the next run is attempt 1 again; a redelivered message of the lost run then does nothing
-    assert services.job_execute(job_id=job.pk).state == "completed"
-    assert services.job_execute(job_id=job.pk) is None
+    assert runtime.job_execute(job_id=job.pk).state == "completed"
+    assert runtime.job_execute(job_id=job.pk) is None
     job.refresh_from_db()
     assert job.attempts_made == 1
 
 
 def test_a_job_completed_after_a_worker_lost_retry_shows_no_failure(owner, api):
     now = timezone.now()
-    job, _ = services.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"attempts": 2})
     lost = now - timedelta(seconds=90)
     Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1, heartbeat_at=lost)
-    services.jobs_reconcile(now=now)
-    assert services.job_execute(job_id=job.pk).state == "completed"
+    maintenance.jobs_reconcile(now=now)
+    assert runtime.job_execute(job_id=job.pk).state == "completed"
     body = api.get(f"/jobs/{job.pk}").json()
     assert (body["state"], body["attemptsMade"], body["failedReason"], body["stacktrace"]) == (
         "completed", 1, None, None
@@ -186,7 +186,7 @@ def test_a_job_completed_after_a_worker_lost_retry_shows_no_failure(owner, api):
 def test_a_job_completed_after_a_failed_attempt_shows_no_failure(owner):
     job = _run(owner, "test.flaky", {"succeedOn": 2}, attempts=2)
     assert job.failed_reason == "RuntimeError: attempt 1 failed on purpose"
-    services.job_execute(job_id=job.pk)
+    runtime.job_execute(job_id=job.pk)
     job.refresh_from_db()
     assert (job.state, job.failed_reason, job.stacktrace) == ("completed", "", "")
 
@@ -194,19 +194,19 @@ def test_a_job_completed_after_a_failed_attempt_shows_no_failure(owner):
 @override_settings(JOB_STALE_AFTER_S=30)
 def test_reconciler_fails_a_job_stalled_too_often_and_names_a_timeout(owner):
     now = timezone.now()
-    lost, _ = services.job_submit(owner=owner, name="echo", data=1)
+    lost, _ = submission.job_submit(owner=owner, name="echo", data=1)
     Job.objects.filter(pk=lost.pk).update(stalled_count=1)  # it stalled once before: the limit
-    timed, _ = services.job_submit(owner=owner, name="echo", data=1, options={"timeout": 1000})
-    cancelled, _ = services.job_submit(owner=owner, name="echo", data=1)
+    timed, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"timeout": 1000})
+    cancelled, _ = submission.job_submit(owner=owner, name="echo", data=1)
     stale = now - timedelta(seconds=40)
     Job.objects.filter(pk__in=[lost.pk, timed.pk, cancelled.pk]).update(
         state="active", attempts_made=1, heartbeat_at=stale, started_at=stale
     )
     Job.objects.filter(pk=cancelled.pk).update(cancel_requested=True)
-    assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 3}
+    assert maintenance.jobs_reconcile(now=now) == {"requeued": 0, "stale": 3}
     states = {j.pk: (j.state, j.failed_reason) for j in Job.objects.all()}
     assert states == {
-        lost.pk: ("failed", services.STALLED_REASON + " (2 stalls, limit 1; no heartbeat for 40 s)"),
+        lost.pk: ("failed", maintenance.STALLED_REASON + " (2 stalls, limit 1; no heartbeat for 40 s)"),
         timed.pk: ("failed", "timeout: exceeded 1000 ms"),
         cancelled.pk: ("cancelled", "cancelled: its worker was lost"),
     }
@@ -220,20 +220,20 @@ def test_reconciler_publishes_old_waiting_jobs_again(owner):
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     now = timezone.now()
-    old, _ = services.job_submit(owner=owner, name="echo", data=1)
-    young, _ = services.job_submit(owner=owner, name="echo", data=2)
+    old, _ = submission.job_submit(owner=owner, name="echo", data=1)
+    young, _ = submission.job_submit(owner=owner, name="echo", data=2)
     Job.objects.filter(pk=old.pk).update(enqueued_at=now - timedelta(seconds=61))
     client.flushdb()  # the broker lost both messages
-    assert services.jobs_reconcile(now=now) == {"requeued": 1, "stale": 0}
+    assert maintenance.jobs_reconcile(now=now) == {"requeued": 1, "stale": 0}
     old.refresh_from_db()
     assert old.enqueued_at == now and client.llen("jobs") == 1
-    assert services.jobs_reconcile(now=now) == {"requeued": 0, "stale": 0}
+    assert maintenance.jobs_reconcile(now=now) == {"requeued": 0, "stale": 0}
 
 
 def test_a_message_redelivered_while_the_job_runs_does_nothing(owner):
-    job, _ = services.job_submit(owner=owner, name="echo", data=1)
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1)
     beat = timezone.now()
     Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1, heartbeat_at=beat)
-    assert services.job_execute(job_id=job.pk) is None
+    assert runtime.job_execute(job_id=job.pk) is None
     job.refresh_from_db()
     assert (job.state, job.attempts_made, job.heartbeat_at) == ("active", 1, beat)

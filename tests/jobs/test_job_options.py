@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import services
+from jobs import maintenance, runtime, submission
 from jobs.models import Job
 from jobs.options import backoff_delay_ms, broker_priority, keep_rule
 
@@ -141,7 +141,7 @@ def test_job_id_returns_the_first_job_with_200(api, owner, other_user):
     assert again.json()["jobId"] == first.json()["jobId"] == first.json()["id"] == "order-17"
     assert again.json()["data"] == 1
     # the key is per user
-    theirs, created = services.job_submit(
+    theirs, created = submission.job_submit(
         owner=other_user, name="echo", data=3, options={"jobId": "order-17"}
     )
     assert created and theirs.public_id == "order-17"
@@ -160,20 +160,20 @@ def test_delay_keeps_the_job_delayed_until_run_at(api):
     assert job.enqueued_at is None
     assert body["runAt"] == job.run_at.isoformat().replace("+00:00", "Z")
     # a message for it, had one been sent, would do nothing: only waiting jobs are claimed
-    assert services.job_execute(job_id=job.pk) is None
+    assert runtime.job_execute(job_id=job.pk) is None
 
 
 def test_promoter_moves_only_due_delayed_jobs_and_returns_the_wait(owner):
     now = timezone.now()
-    due, _ = services.job_submit(owner=owner, name="echo", data=1, options={"delay": 1000})
-    later, _ = services.job_submit(owner=owner, name="echo", data=2, options={"delay": 60000})
-    wait = services.jobs_promote_due(now=now + timedelta(seconds=2), cap=120.0)
+    due, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"delay": 1000})
+    later, _ = submission.job_submit(owner=owner, name="echo", data=2, options={"delay": 60000})
+    wait = maintenance.jobs_promote_due(now=now + timedelta(seconds=2), cap=120.0)
     due.refresh_from_db()
     later.refresh_from_db()
     assert due.state == "waiting" and due.enqueued_at == now + timedelta(seconds=2)
     assert later.state == "delayed"
     assert 55 < wait <= 60
-    assert services.jobs_promote_due(now=now + timedelta(seconds=2), cap=0.5) == 0.5
+    assert maintenance.jobs_promote_due(now=now + timedelta(seconds=2), cap=0.5) == 0.5
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.db import transaction
 
-from jobs import services
+from jobs import actions, submission
 from jobs.models import Job
 from tests.conftest import start_beat, start_worker, wait_until
 from tests.jobs.conftest import TEST_HANDLERS_ENV
@@ -117,11 +117,11 @@ def test_cancel_active_job_the_handler_sees_it_and_the_job_ends_cancelled(engine
 
 def test_cancelled_waiting_and_delayed_jobs_never_run(engine, owner):
     with transaction.atomic():  # cancelled before its message is even published
-        waiting, _ = services.job_submit(owner=owner, name="echo", data=1)
-        services.job_cancel(job=waiting)
-    delayed, _ = services.job_submit(owner=owner, name="echo", data=2, options={"delay": 300})
-    services.job_cancel(job=delayed)
-    control, _ = services.job_submit(owner=owner, name="echo", data=3, options={"delay": 600})
+        waiting, _ = submission.job_submit(owner=owner, name="echo", data=1)
+        actions.job_cancel(job=waiting)
+    delayed, _ = submission.job_submit(owner=owner, name="echo", data=2, options={"delay": 300})
+    actions.job_cancel(job=delayed)
+    control, _ = submission.job_submit(owner=owner, name="echo", data=3, options={"delay": 600})
     assert _finished(control.pk).state == "completed"
     for job in (waiting, delayed):
         job.refresh_from_db()

@@ -5,7 +5,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from jobs import services
+from jobs import submission
 from jobs.models import Job
 from tests.conftest import start_beat, start_worker, wait_until
 from tests.jobs.conftest import TEST_HANDLERS_ENV
@@ -24,7 +24,8 @@ FAST_RECOVERY = {
 def test_lower_priority_number_runs_first_on_a_single_slot_worker(owner):
     priorities = [10, 0, 1000, 3, 10_000, 1, 150]
     jobs = [
-        services.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0] for p in priorities
+        submission.job_submit(owner=owner, name="echo", data=p, options={"priority": p})[0]
+        for p in priorities
     ]
     worker = start_worker(name="prio-worker", concurrency=1)
     try:
@@ -41,7 +42,7 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
     first = start_worker(name="doomed-worker", concurrency=1, **FAST_RECOVERY)
     second = None
     try:
-        job, _ = services.job_submit(
+        job, _ = submission.job_submit(
             owner=owner, name="demo.progress", data={"steps": 5, "delayMs": 1000}, options={"attempts": 2}
         )
         assert wait_until(
@@ -54,7 +55,7 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
         # A second completion, had there been one, would show as a third attempt: the rescue worker (one
         # process) takes its queue in order, so once a job submitted now has completed, any message of the
         # killed attempt redelivered before it has run too.
-        marker, _ = services.job_submit(owner=owner, name="echo", data={"after": "recovery"})
+        marker, _ = submission.job_submit(owner=owner, name="echo", data={"after": "recovery"})
         assert wait_until(lambda: Job.objects.filter(pk=marker.pk, state="completed").exists(), 60)
         job.refresh_from_db()
         assert (job.state, job.attempts_made, job.stalled_count, job.progress, job.result) == (
@@ -69,7 +70,7 @@ def test_kill_9_of_the_worker_mid_job_completes_exactly_once_after_recovery(owne
 
 
 def test_redis_flushed_while_20_jobs_wait_the_reconciler_gets_all_20_completed(owner):
-    jobs = [services.job_submit(owner=owner, name="echo", data=i)[0] for i in range(20)]
+    jobs = [submission.job_submit(owner=owner, name="echo", data=i)[0] for i in range(20)]
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert client.llen("jobs") == 20
     client.flushdb()  # as if Redis restarted empty: every message is gone

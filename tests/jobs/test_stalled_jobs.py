@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from jobs import services, workers
+from jobs import maintenance, runtime, submission, workers
 from jobs.models import Job
 from tests.conftest import start_beat, start_worker, wait_until
 from tests.jobs.conftest import TEST_HANDLERS_ENV
@@ -28,7 +28,7 @@ def _dead_worker_holding(*jobs: Job) -> None:
 
 
 def _active_on_ghost(owner, *, stalled_count: int = 0, attempts: int = 1) -> Job:
-    job, _ = services.job_submit(owner=owner, name="echo", data={"n": 1}, options={"attempts": attempts})
+    job, _ = submission.job_submit(owner=owner, name="echo", data={"n": 1}, options={"attempts": attempts})
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
         state="active", attempts_made=1, stalled_count=stalled_count, worker=GHOST, started_at=now,
@@ -42,14 +42,14 @@ def _active_on_ghost(owner, *, stalled_count: int = 0, attempts: int = 1) -> Job
 def test_a_dead_workers_active_job_goes_back_to_waiting_without_spending_an_attempt(owner):
     job = _active_on_ghost(owner)
     _dead_worker_holding(job)
-    assert services.jobs_reconcile()["stale"] == 1
+    assert maintenance.jobs_reconcile()["stale"] == 1
     job.refresh_from_db()
     assert (job.state, job.attempts_made, job.stalled_count, job.worker) == ("waiting", 0, 1, "")
     entry = job.attempt_history[-1]
     assert (entry["attempt"], entry["outcome"]) == (1, "stalled")
     assert GHOST in entry["reason"]
     # The worker is forgotten: a second pass changes nothing.
-    assert services.jobs_reconcile() == {"requeued": 0, "stale": 0}
+    assert maintenance.jobs_reconcile() == {"requeued": 0, "stale": 0}
     assert redis.Redis.from_url(settings.REDIS_URL).sismember(workers.REGISTRY_KEY, GHOST) == 0
 
 
@@ -57,7 +57,7 @@ def test_a_dead_workers_active_job_goes_back_to_waiting_without_spending_an_atte
 def test_a_job_stalled_past_the_limit_fails_with_bullmqs_reason(owner):
     job = _active_on_ghost(owner, stalled_count=1, attempts=3)
     _dead_worker_holding(job)
-    services.jobs_reconcile()
+    maintenance.jobs_reconcile()
     job.refresh_from_db()
     assert job.state == "failed"  # attempts left do not matter: BullMQ fails it outright
     assert job.failed_reason.startswith("job stalled more than allowable limit")
@@ -68,7 +68,7 @@ def test_the_stall_limit_is_a_setting(owner, settings):
     settings.JOB_MAX_STALLED = 0
     job = _active_on_ghost(owner)
     _dead_worker_holding(job)
-    services.jobs_reconcile()
+    maintenance.jobs_reconcile()
     job.refresh_from_db()
     assert (job.state, job.stalled_count) == ("failed", 0)
     assert job.failed_reason.startswith("job stalled more than allowable limit")
@@ -76,11 +76,11 @@ def test_the_stall_limit_is_a_setting(owner, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_workers_received_but_unstarted_job_is_published_again(owner):
-    job, _ = services.job_submit(owner=owner, name="echo", data=1)
+    job, _ = submission.job_submit(owner=owner, name="echo", data=1)
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete("jobs")  # its message went to the dead worker
     _dead_worker_holding(job)
-    assert services.jobs_reconcile()["requeued"] == 1
+    assert maintenance.jobs_reconcile()["requeued"] == 1
     assert client.llen("jobs") == 1
 
 
@@ -89,7 +89,7 @@ def test_a_live_workers_jobs_are_left_alone(owner):
     job = _active_on_ghost(owner)
     _dead_worker_holding(job)
     redis.Redis.from_url(settings.REDIS_URL).set(f"jobserver:worker:{GHOST}:alive", "1", ex=30)
-    assert services.jobs_reconcile() == {"requeued": 0, "stale": 0}
+    assert maintenance.jobs_reconcile() == {"requeued": 0, "stale": 0}
     job.refresh_from_db()
     assert job.state == "active"
 
@@ -100,9 +100,9 @@ def test_an_old_run_cannot_finish_the_run_that_replaced_it(owner):
     job = _active_on_ghost(owner)
     stale_copy = Job.objects.get(pk=job.pk)
     _dead_worker_holding(job)
-    services.jobs_reconcile()
+    maintenance.jobs_reconcile()
     Job.objects.filter(pk=job.pk).update(state="active", attempts_made=1)  # claimed again (stalled_count 1)
-    assert not services._complete(job.pk, 1, stale_copy.stalled_count, {"late": True}, 100, timezone.now())
+    assert not runtime._complete(job.pk, 1, stale_copy.stalled_count, {"late": True}, 100, timezone.now())
     assert Job.objects.get(pk=job.pk).state == "active"
 
 
@@ -113,7 +113,7 @@ def test_sigkill_of_the_worker_group_mid_drain_hands_its_jobs_back_and_all_compl
     again on another worker. Default registry timings (JOB_WORKER_DEAD_AFTER_S 15 s) and the default
     database heartbeat (60 s) and re-publish delay (300 s): the registry alone brings them back."""
     jobs = [
-        services.job_submit(owner=owner, name="test.sleep", data={"ms": 300, "i": i})[0] for i in range(60)
+        submission.job_submit(owner=owner, name="test.sleep", data={"ms": 300, "i": i})[0] for i in range(60)
     ]
     beat = start_beat(name="stall-beat", **TEST_HANDLERS_ENV)
     first = start_worker(name="stall-doomed", concurrency=2, **TEST_HANDLERS_ENV)

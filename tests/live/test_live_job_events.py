@@ -33,7 +33,7 @@ def test_worker_job_events_reach_owner_in_order_and_nobody_else(api, owner, othe
     events = mine.receive_until(lambda m: m["event"] in ("completed", "failed"), timeout=60)
     assert {m["jobId"] for m in events} == {job_id}
     names = [m["event"] for m in events]
-    # "waiting" is published by the web process after the message is queued (jobs.services.job_enqueue),
+    # "waiting" is published by the web process after the message is queued (jobs.publishing.job_enqueue),
     # so it may land after the worker's "active"; every event from the worker is in order.
     assert names.count("waiting") == 1
     assert [n for n in names if n not in ("progress", "delta", "waiting")] == ["active", "completed"], names

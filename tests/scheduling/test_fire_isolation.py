@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from jobs.models import Job
-from jobs.services import stored_size
+from jobs.submission import stored_size
 from scheduling import services
 from scheduling.models import Schedule
 from tests.conftest import start_beat, start_worker, wait_until

@@ -315,7 +315,7 @@ def test_changes_are_read_by_the_next_dispatch(owner):
     assert services.schedules_dispatch_due(now=T0 + timedelta(days=1), send=lambda f: None) == 0
 
 
-def test_dispatch_batches_many_due_schedules_into_few_messages(owner):
+def test_dispatch_inserts_the_jobs_of_many_due_schedules_with_the_fires(owner):
     rows = [
         services.schedule_create(
             owner=owner,
@@ -327,8 +327,10 @@ def test_dispatch_batches_many_due_schedules_into_few_messages(owner):
     ]
     batches: list = []
     assert services.schedules_dispatch_due(now=T0, send=batches.append, batch_size=1000) == 450
-    assert [len(b) for b in batches] == [200, 200, 50]
-    assert services.schedules_fire(fires=[(pk, Z(at)) for b in batches for pk, at in b]) == 450
+    assert [len(b) for b in batches] == [450]
+    # Durable fires (issue 14): the jobs exist as soon as the dispatch committed; a fire message of an
+    # older release then finds them and creates nothing.
     assert Job.objects.filter(fire_at=T0, state="waiting").count() == 450
+    assert services.schedules_fire(fires=[(pk, Z(at)) for b in batches for pk, at in b]) == 0
     assert sorted(Job.objects.values_list("data__i", flat=True)) == list(range(450))
     assert {r.pk for r in rows} == set(Job.objects.values_list("schedule_id", flat=True))

@@ -166,8 +166,8 @@ def test_pause_resume_trigger_state_rules_and_events(api, owner):
         ("paused", sid, "paused"),
         ("fired", sid, "paused"),
         ("resumed", sid, "active"),
+        ("fired", sid, "ended"),  # the fire's job is made with the dispatch (durable fires), then it ends
         ("ended", sid, "ended"),
-        ("fired", sid, "ended"),
     ]
     jobs = api.get(f"/jobs/schedule/{sid}/jobs").json()
     assert jobs["pagination"] == {"total": 2, "page": 1, "limit": 10, "pages": 1}

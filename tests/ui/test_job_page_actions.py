@@ -3,7 +3,7 @@ API's services with the API's 409 words; other users get 404 or select nothing."
 
 import pytest
 
-from jobs import services
+from jobs import submission
 from jobs.models import Job
 
 from .helpers import client_for
@@ -50,7 +50,7 @@ def test_each_action_runs_its_service_and_a_refusal_reads_as_the_api(owner, api)
         == [api_words]
         == [f"job {failed.pk} is waiting; only failed or cancelled jobs can be retried"]
     )
-    delayed, _ = services.job_submit(owner=owner, name="echo", data=1, options={"delay": 60_000})
+    delayed, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"delay": 60_000})
     assert messages_of(client.post(f"/app/jobs/{delayed.pk}/promote/", follow=True)) == [
         f"Job #{delayed.pk} promoted: it runs now."
     ]
@@ -102,7 +102,7 @@ def test_bulk_form_acts_on_the_ticked_jobs_and_goes_back(owner):
 
 
 def test_a_job_with_a_custom_id_shows_it_and_its_actions_post_by_number(owner):
-    row, _ = services.job_submit(owner=owner, name="echo", data=1, options={"jobId": "nightly-2030-07-01"})
+    row, _ = submission.job_submit(owner=owner, name="echo", data=1, options={"jobId": "nightly-2030-07-01"})
     html = client_for(owner).get("/app/jobs/nightly-2030-07-01/").content.decode()
     assert '<dd class="mono" id="job-public-id">nightly-2030-07-01</dd>' in html
     assert f'action="/app/jobs/{row.pk}/cancel/"' in html

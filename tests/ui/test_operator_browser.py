@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from jobs import services as job_services
+from jobs import submission
 from jobs.models import Job
 from scheduling import services
 from tests.conftest import wait_until
@@ -104,7 +104,7 @@ def test_a_failed_job_shows_its_reason_stack_trace_and_attempts(stack, owner):
 
 def test_dashboard_and_jobs_list_update_while_a_job_runs(stack, owner):
     base = stack["web"].base
-    job_services.job_submit(owner=owner, name="echo", data=0)
+    submission.job_submit(owner=owner, name="echo", data=0)
     assert wait_until(lambda: Job.objects.filter(owner=owner, state="completed").count() == 1, 20)
     dashboard = page_for(stack, owner)
     dashboard.goto(base + "/")

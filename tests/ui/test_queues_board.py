@@ -11,8 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from jobs import services as job_services
-from jobs import throughput
+from jobs import runtime, submission, throughput
 from jobs.models import Job, JobState
 from scheduling import services
 from webhooks.models import Delivery, Webhook
@@ -80,11 +79,11 @@ def test_staff_who_are_not_superusers_see_only_their_own_jobs(staff, owner):
 
 def test_throughput_counts_outcomes_per_minute_and_queue(admin_user, owner):
     schedule = services.schedule_create(owner=owner, name="echo", data=None, schedule={"cron": "0 9 * * *"})
-    done, _ = job_services.job_submit(owner=owner, name="echo", data=1)
-    scheduled, _ = job_services.job_submit(owner=owner, name="echo", data=2, schedule=schedule)
-    failing, _ = job_services.job_submit(owner=owner, name="http.request", data={"url": "ftp://x.test/"})
+    done, _ = submission.job_submit(owner=owner, name="echo", data=1)
+    scheduled, _ = submission.job_submit(owner=owner, name="echo", data=2, schedule=schedule)
+    failing, _ = submission.job_submit(owner=owner, name="http.request", data={"url": "ftp://x.test/"})
     for row in (done, scheduled, failing):
-        job_services.job_execute(job_id=row.pk)
+        runtime.job_execute(job_id=row.pk)
     rows = rows_of(client_for(admin_user).get("/admin/queues/"))
     jobs, scheduled_row = rows["jobs"]["throughput"], rows["schedules"]["throughput"]
     assert len(jobs["minutes"]) == 60 and jobs["minutes"][-1] == int(time.time() // 60) * 60
