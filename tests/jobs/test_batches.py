@@ -206,7 +206,11 @@ def drain_with_kills(owner, *, jobs: int, kills: int, ms: int = 20, env: dict | 
 
     env = {
         **TEST_HANDLERS_ENV, "JOB_WORKER_HEARTBEAT_S": "0.5", "JOB_WORKER_DEAD_AFTER_S": "3",
-        "JOB_RECONCILE_EVERY_S": "0.5", "JOB_MAX_STALLED": str(kills + 1), **(env or {}),
+        "JOB_RECONCILE_EVERY_S": "0.5", "JOB_MAX_STALLED": str(kills + 1),
+        # A message a worker took from Redis in the instant before it registered it (or a hand-back
+        # published in the instant after its commit) dies with the worker; the lost-message sweep
+        # finds the job waiting (300 s by default; here 10 s).
+        "JOB_REQUEUE_WAITING_AFTER_S": "10", **(env or {}),
     }
     items = [{"name": "test.sleep", "data": {"ms": ms, "count": True, "i": i}} for i in range(jobs)]
     for start in range(0, jobs, 1000):
