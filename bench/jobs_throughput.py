@@ -36,8 +36,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("TESTING", "1")  # a development SECRET_KEY; nothing here is served
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench-jobs.sqlite3'}")
 
-from config.celery import app  # noqa: E402
-
 if os.environ.get("BENCH_WITHOUT_EVENTS"):
     # Diagnostic only (--without-events): no channel layer, so publish_job_event returns at once. Set
     # before anything touches the layer, here and in the worker (which imports this module with -I).
@@ -45,23 +43,7 @@ if os.environ.get("BENCH_WITHOUT_EVENTS"):
 
     _settings.CHANNEL_LAYERS = {}
 
-
-@app.task(name="bench.noop", ignore_result=True)
-def noop() -> None:
-    """The raw Celery baseline: a task that does nothing."""
-
-
-def _queue_empty(client) -> bool:
-    sizes = [client.llen(k) for k in client.keys("jobs*")]
-    return sum(sizes) == 0 and client.hlen("unacked") == 0
-
-
-def _wait(predicate, timeout: float = 600, every: float = 0.05) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise SystemExit("timed out waiting for the worker")
-        time.sleep(every)
+from bench.raw_celery import noop, queue_empty, raw_phase, wait, worker  # noqa: E402
 
 
 def main() -> int:
@@ -94,7 +76,6 @@ def main() -> int:
 
     from jobs import services
     from jobs.models import Job
-    from tests.conftest import Process
 
     call_command("migrate", verbosity=0)
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -106,36 +87,28 @@ def main() -> int:
     events = "off (diagnostic)" if os.environ.get("BENCH_WITHOUT_EVENTS") else "on"
     print(f"n={n}  database={db}  redis={settings.REDIS_URL}  cpus={os.cpu_count()}  live events={events}")
 
-    # The test suite's real-process helper (as bench/scheduler_common.py); WARNING: no log line per task.
-    worker = Process(
-        ["worker", "-Q", "jobs", "-c", "2", "-n", "bench@%h", "-I", "bench.jobs_throughput",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-        "bench-worker",
-    )
+    # The test suite's real-process helper (WARNING: no log line per task); it imports this module too,
+    # for --without-events.
+    celery_worker = worker(2, "bench", "bench.raw_celery,bench.jobs_throughput")
     rounds: list[dict[str, tuple[float, float]]] = []
     try:
         # Warm up: the worker is ready once it has run a task of each kind.
         noop.apply_async()
         services.job_submit(owner=user, name="echo", data="warm-up")
-        _wait(lambda: _queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
+        wait(lambda: queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
         Job.objects.all().delete()
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
         done = Job.objects.filter(owner=user, state="completed")
         for _ in range(args.rounds):
             results: dict[str, tuple[float, float]] = {}
-            t0 = time.perf_counter()
-            for _ in range(n):
-                noop.apply_async()
-            sent = time.perf_counter()
-            _wait(lambda: _queue_empty(client))
-            results["raw Celery no-op tasks"] = (sent - t0, time.perf_counter() - t0)
+            results["raw Celery no-op tasks"] = raw_phase(n, client)
 
             t0 = time.perf_counter()
             for i in range(n):
                 services.job_submit(owner=user, name="echo", data={"i": i})
             sent = time.perf_counter()
-            _wait(lambda: done.count() >= n)
+            wait(lambda: done.count() >= n)
             results["echo jobs, service layer"] = (sent - t0, time.perf_counter() - t0)
             Job.objects.all().delete()
 
@@ -144,13 +117,13 @@ def main() -> int:
                 res = api.post("/jobs/submit", {"name": "echo", "data": {"i": i}}, format="json")
                 assert res.status_code == 201, res.content
             sent = time.perf_counter()
-            _wait(lambda: done.count() >= n)
+            wait(lambda: done.count() >= n)
             results["echo jobs, HTTP (test client)"] = (sent - t0, time.perf_counter() - t0)
             Job.objects.all().delete()
             rounds.append(results)
             _print_round(len(rounds), n, results)
     finally:
-        worker.stop()
+        celery_worker.stop()
 
     if len(rounds) > 1:
         print(f"\nmedian of {len(rounds)} rounds (each ratio against raw Celery in the same round):")
