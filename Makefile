@@ -2,12 +2,17 @@
 # make test : the same set-up, then the whole test suite (DATABASE_URL picks SQLite or PostgreSQL)
 # make fuzz : schemathesis (every check, >= 30 examples per operation) against make run's processes;
 #             needs DATABASE_URL (PostgreSQL) and REDIS_URL (a database of its own: it is flushed)
+# make bench: issue 14's workloads on BullMQ (bench/bullmq, Node; bullmq from npm on first run) and on
+#             ours side by side, one table (bench/side_by_side.py); needs DATABASE_URL (PostgreSQL, a
+#             database of its own: its jobs are deleted); flushes Redis DBs 9 (ours) and 10 (BullMQ) of
+#             REDIS_URL's server. BENCH_ARGS: --quick (small sizes), --only burst,every,bulk,http,lateness,
+#             --heavy (adds burst100k)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz install lint superuser clean
+.PHONY: run test fuzz bench install lint superuser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +32,9 @@ test: install
 
 fuzz: install
 	$(PY) scripts/fuzz_live.py $(FUZZ_ARGS)
+
+bench: install
+	$(PY) bench/side_by_side.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

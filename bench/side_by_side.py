@@ -4,6 +4,9 @@
     .venv/bin/python bench/side_by_side.py [--quick] [--only burst,http] [--heavy]
         [--redis redis://127.0.0.1:6379] [--our-db 9] [--bullmq-db 10]
 
+``--redis`` defaults to ``REDIS_URL``'s server (else 127.0.0.1:6379); the database numbers are the
+benchmark's own: ``--our-db`` (9) and ``--bullmq-db`` (10), both FLUSHED.
+
 Workloads (``--only`` takes these names; each runs BullMQ first, then ours, one after the other, and
 prints the machine's load, ``os.getloadavg()``, before and after each side):
 
@@ -146,8 +149,8 @@ def _met(flag: bool | None) -> str:
     return "n/a" if flag is None else ("yes" if flag else "**no**")
 
 
-def _x(value: float | None, prefix: str = "") -> str:
-    return "n/a" if value is None else f"{prefix}{value:.2f}"
+def _x(value: float | None, prefix: str = "", digits: int = 2) -> str:
+    return "n/a" if value is None else f"{prefix}{value:.{digits}f}"
 
 
 def burst_row(n: int, timeout: float, theirs: dict, ours: dict, rss: dict | None = None) -> Row:
@@ -186,8 +189,10 @@ def every_row(label: str, theirs: dict, ours: dict, *, p99_target_ms: float | No
     expected must have started in both cases."""
     ours_p99 = p99(ours["late_ms"])
     theirs_p99 = theirs.get("p99_ms")
-    bullmq = f"p99 {_x(theirs_p99)} ms, {theirs['started']:,} of {theirs['expected']:,} fires started"
-    text = f"p99 {_x(ours_p99)} ms, {ours['started']:,} of {ours['expected']:,} fires started"
+    bullmq, text = (
+        f"p99 {_x(late, digits=0)} ms, {side['started']:,} of {side['expected']:,} fires started"
+        for late, side in ((theirs_p99, theirs), (ours_p99, ours))
+    )
     all_ran = ours["started"] >= ours["expected"]
     if p99_target_ms is not None:
         target = f"p99 ≤ {p99_target_ms:.0f} ms"
@@ -506,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a check of the harness")
     parser.add_argument("--only", default="", help=f"comma list of workloads: {', '.join(WORKLOADS)}")
     parser.add_argument("--heavy", action="store_true", help="add burst100k (100,000 schedules)")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="the Redis server both sides use")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379"),
+        help="the Redis server both sides use (default: REDIS_URL's server); its database number is ignored",
+    )
     parser.add_argument("--our-db", type=int, default=9, help="our Redis database number (flushed)")
     parser.add_argument("--bullmq-db", type=int, default=10, help="BullMQ's Redis database number (flushed)")
     args = parser.parse_args(argv)
