@@ -19,7 +19,7 @@ prints the machine's load, ``os.getloadavg()``, before and after each side):
 - ``bulk``: 20,000 ``echo`` jobs through ``POST /jobs/submit/bulk`` (1,000 per request), first
   request → last completed, jobs/s, against BullMQ ``addBulk`` with worker concurrency 1. Target: at
   least BullMQ's rate. On a server without the route (404) the row says "n/a (no bulk route)".
-- ``http``: ``echo`` jobs through single ``POST /jobs/submit`` requests (4 keep-alive clients) to the
+- ``http``: ``echo`` jobs through single ``POST /jobs/submit`` requests (8 keep-alive clients) to the
   real server, jobs/s, against raw Celery no-op tasks/s (``bench/raw_celery.py``: sent one by one, a
   ``celery worker -Q jobs`` with the stack's concurrency) in the same run; BullMQ's ``queue.add`` one
   at a time (concurrency 1) is shown beside. Target: at least 50% of raw Celery's rate.
@@ -64,7 +64,7 @@ SIZES = {
         "burst100k": {"n": 100000, "timeout": 300},
         "every": {"n": 1000, "seconds": 60, "grace": 10},
         "bulk": {"n": 20000, "chunk": 1000},
-        "http": {"n": 5000, "clients": 4},
+        "http": {"n": 5000, "clients": 8},
         "lateness": {"n": 1, "seconds": 60, "grace": 10},
     },
     "quick": {
@@ -72,7 +72,7 @@ SIZES = {
         "burst100k": {"n": 10000, "timeout": 150},
         "every": {"n": 100, "seconds": 10, "grace": 5},
         "bulk": {"n": 2000, "chunk": 1000},
-        "http": {"n": 500, "clients": 4},
+        "http": {"n": 500, "clients": 8},
         "lateness": {"n": 1, "seconds": 15, "grace": 5},
     },
 }
@@ -193,6 +193,8 @@ def every_row(label: str, theirs: dict, ours: dict, *, p99_target_ms: float | No
         f"p99 {_x(late, digits=0)} ms, {side['started']:,} of {side['expected']:,} fires started"
         for late, side in ((theirs_p99, theirs), (ours_p99, ours))
     )
+    if "jobs" in ours:
+        text += f" ({ours['jobs']:,} jobs created)"
     all_ran = ours["started"] >= ours["expected"]
     if p99_target_ms is not None:
         target = f"p99 ≤ {p99_target_ms:.0f} ms"
