@@ -194,7 +194,10 @@ def every_row(label: str, theirs: dict, ours: dict, *, p99_target_ms: float | No
         for late, side in ((theirs_p99, theirs), (ours_p99, ours))
     )
     if "jobs" in ours:
-        text += f" ({ours['jobs']:,} jobs created)"
+        text += f" ({ours['jobs']:,} jobs created"
+        if "started_any_fire" in ours:
+            text += f"; {ours['started_any_fire']:,} started counting warm-up and later fires"
+        text += ")"
     all_ran = ours["started"] >= ours["expected"]
     if p99_target_ms is not None:
         target = f"p99 ≤ {p99_target_ms:.0f} ms"
@@ -300,7 +303,7 @@ class Bench:
         return burst_figures(jobs, boundary), peaks
 
     def ours_every(self, n: int, seconds: float, grace: float, every_ms: int = 1000) -> dict:
-        from scheduler_common import bulk_schedules
+        from scheduler_common import Job, bulk_schedules
         from scheduler_lateness import lateness_figures
 
         user = self._reset()
@@ -314,6 +317,8 @@ class Bench:
             time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()))
             expected = n * int(seconds * 1000 / every_ms)
             figures = lateness_figures(user, start, end, expected, started_before=deadline)
+            # Diagnostic: how many jobs (any fire time, warm-up included) the worker had started by then.
+            figures["started_any_fire"] = Job.objects.filter(owner=user, started_at__lt=deadline).count()
         self._load_mark("ours every", "after")
         return figures
 
