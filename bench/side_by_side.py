@@ -58,23 +58,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 BULLMQ_SCRIPT = BASE_DIR / "bench" / "bullmq" / "bench.js"
 WORKLOADS = ("burst", "burst100k", "every", "bulk", "http", "lateness")
 DEFAULT_WORKLOADS = ("burst", "every", "bulk", "http", "lateness")
-SIZES = {
-    "full": {
-        "burst": {"n": 10000, "timeout": 150},
-        "burst100k": {"n": 100000, "timeout": 300},
-        "every": {"n": 1000, "seconds": 60, "grace": 10},
-        "bulk": {"n": 20000, "chunk": 1000},
-        "http": {"n": 5000, "clients": 8},
-        "lateness": {"n": 1, "seconds": 60, "grace": 10},
-    },
-    "quick": {
-        "burst": {"n": 1000, "timeout": 60},
-        "burst100k": {"n": 10000, "timeout": 150},
-        "every": {"n": 100, "seconds": 10, "grace": 5},
-        "bulk": {"n": 2000, "chunk": 1000},
-        "http": {"n": 500, "clients": 8},
-        "lateness": {"n": 1, "seconds": 15, "grace": 5},
-    },
+SIZES = {  # workload: (full sizes, --quick sizes)
+    "burst": ({"n": 10000, "timeout": 150}, {"n": 1000, "timeout": 60}),
+    "burst100k": ({"n": 100000, "timeout": 300}, {"n": 10000, "timeout": 150}),
+    "every": ({"n": 1000, "seconds": 60, "grace": 10}, {"n": 100, "seconds": 10, "grace": 5}),
+    "bulk": ({"n": 20000, "chunk": 1000}, {"n": 2000, "chunk": 1000}),
+    "http": ({"n": 5000, "clients": 8}, {"n": 500, "clients": 8}),
+    "lateness": ({"n": 1, "seconds": 60, "grace": 10}, {"n": 1, "seconds": 15, "grace": 5}),
 }
 LATENESS_TARGET_MS = 25
 RSS_TARGET_MB = 300
@@ -254,7 +244,7 @@ class Bench:
     """One run: sizes, Redis URLs, and the processes of each side (see the module's docstring)."""
 
     def __init__(self, args: argparse.Namespace):
-        self.sizes = SIZES["quick" if args.quick else "full"]
+        self.sizes = {workload: pair[1 if args.quick else 0] for workload, pair in SIZES.items()}
         self.bullmq_redis = with_db(args.redis, args.bullmq_db)
         self.loads: list[str] = []
         self.results: dict[str, dict] = {}
