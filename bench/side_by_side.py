@@ -153,15 +153,15 @@ def burst_row(n: int, timeout: float, theirs: dict, ours: dict, rss: dict | None
     )
     if ours_done:
         text = f"{ours['last_s']:.2f} s (p50 {ours['p50_s']:.2f}"
-        if ours.get("inserted_last_s") is not None:
-            text += f"; rows inserted by {ours['inserted_last_s']:.2f} s"
-        text += ")"
         r = ratio(ours["last_s"], theirs.get("last_s")) if theirs_done else None
         ratio_text = _x(r)
     else:
-        text = f"> {timeout:.0f} s ({ours['started']:,} of {n:,} active)"
+        text = f"> {timeout:.0f} s ({ours['started']:,} of {n:,} active"
         r = ratio(timeout, theirs.get("last_s")) if theirs_done else None
         ratio_text = _x(r, "> ")
+    if ours.get("inserted_last_s") is not None:
+        text += f"; {ours['jobs']:,} rows inserted by {ours['inserted_last_s']:.2f} s"
+    text += ")"
     met = ours_done and theirs_done and ours["last_s"] <= theirs["last_s"]
     target = "ratio ≤ 1.0"
     if rss is not None:

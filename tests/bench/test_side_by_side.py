@@ -58,7 +58,7 @@ def test_burst_row_met_only_when_ours_is_no_later():
 def test_burst_row_unfinished_shows_a_lower_bound():
     row = sbs.burst_row(10, 60, BULLMQ_BURST, ours_burst(None, started=4))
     assert row.met is False
-    assert row.ours == "> 60 s (4 of 10 active)"
+    assert row.ours == "> 60 s (4 of 10 active; 10 rows inserted by 0.50 s)"
     assert row.ratio == "> 40.00"
 
 
