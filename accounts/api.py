@@ -10,7 +10,6 @@ protected, validate-api-key, api-keys. The original's root routes (``/register``
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -489,7 +488,10 @@ class ValidateApiKeyView(APIView):
     @extend_schema(
         summary="Check an API key and name its owner",
         parameters=[
-            OpenApiParameter(API_KEY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)
+            # an empty header is "no key" (400), so the document asks for at least one character
+            OpenApiParameter(
+                API_KEY_HEADER, {"type": "string", "minLength": 1}, OpenApiParameter.HEADER, required=True
+            )
         ],
         responses={200: ValidatedApiKeySerializer, **errors(400, 401)},
         tags=["auth"],
