@@ -43,7 +43,9 @@ if os.environ.get("BENCH_WITHOUT_EVENTS"):
 
     _settings.CHANNEL_LAYERS = {}
 
-from bench.raw_celery import noop, queue_empty, raw_phase, wait, worker  # noqa: E402
+from bench.raw_celery import noop, raw_phase, worker  # noqa: E402
+from bench.raw_celery import queue_empty as _queue_empty  # noqa: E402
+from bench.raw_celery import wait as _wait  # noqa: E402
 
 
 def main() -> int:
@@ -95,7 +97,7 @@ def main() -> int:
         # Warm up: the worker is ready once it has run a task of each kind.
         noop.apply_async()
         services.job_submit(owner=user, name="echo", data="warm-up")
-        wait(lambda: queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
+        _wait(lambda: _queue_empty(client) and Job.objects.filter(state="completed").count() == 1, 120)
         Job.objects.all().delete()
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
@@ -108,7 +110,7 @@ def main() -> int:
             for i in range(n):
                 services.job_submit(owner=user, name="echo", data={"i": i})
             sent = time.perf_counter()
-            wait(lambda: done.count() >= n)
+            _wait(lambda: done.count() >= n)
             results["echo jobs, service layer"] = (sent - t0, time.perf_counter() - t0)
             Job.objects.all().delete()
 
@@ -117,7 +119,7 @@ def main() -> int:
                 res = api.post("/jobs/submit", {"name": "echo", "data": {"i": i}}, format="json")
                 assert res.status_code == 201, res.content
             sent = time.perf_counter()
-            wait(lambda: done.count() >= n)
+            _wait(lambda: done.count() >= n)
             results["echo jobs, HTTP (test client)"] = (sent - t0, time.perf_counter() - t0)
             Job.objects.all().delete()
             rounds.append(results)
