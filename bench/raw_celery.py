@@ -19,8 +19,10 @@ def noop() -> None:
 
 
 def queue_empty(client) -> bool:
-    """True when the ``jobs`` queue's lists (every broker priority) and kombu's unacked set are empty."""
-    sizes = [client.llen(k) for k in client.keys("jobs*")]
+    """True when the ``jobs`` queue's lists (every broker priority) and kombu's unacked set are empty.
+    Only lists count: other keys start with ``jobs`` too (``jobserver:...``: the beat lock, worker
+    heartbeats)."""
+    sizes = [client.llen(k) for k in client.keys("jobs*") if client.type(k) == b"list"]
     return sum(sizes) == 0 and client.hlen("unacked") == 0
 
 
