@@ -265,11 +265,14 @@ class Bench:
     # ours ---------------------------------------------------------------------------------------------
 
     def stack(self, label: str):
+        """``make run``'s processes (not started yet) on a free port with ``STACK_ENV``; log in var/."""
         from config.devstack import LiveStack, _free_port
 
         return LiveStack(_free_port(), BASE_DIR / "var" / f"bench-{label}.log", **STACK_ENV)
 
     def ours_burst(self, n: int, timeout: float, rss: bool = False) -> tuple[dict, dict | None]:
+        """``n`` cron schedules due at one boundary: (``burst_figures()``, seconds from the boundary;
+        the peak RSS per process kind in MB when ``rss``, else None). Waits at most ``timeout`` s."""
         from scheduler_burst import burst_figures, wait_started
         from scheduler_common import Job, Schedule, bulk_schedules
 
@@ -293,6 +296,8 @@ class Bench:
         return burst_figures(jobs, boundary), peaks
 
     def ours_every(self, n: int, seconds: float, grace: float, every_ms: int = 1000) -> dict:
+        """``n`` schedules every ``every_ms`` over a ``seconds`` window: ``lateness_figures()`` counting
+        starts until the window's end + ``grace`` s, plus ``started_any_fire`` (a diagnostic)."""
         from scheduler_common import Job, bulk_schedules
         from scheduler_lateness import lateness_figures
 
