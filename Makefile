@@ -3,12 +3,17 @@
 # make lint : ruff and mypy (CI runs it before the suites)
 # make fuzz : schemathesis (every check, >= 30 examples per operation) against make run's processes;
 #             needs DATABASE_URL (PostgreSQL) and REDIS_URL (a database of its own: it is flushed)
+# make bench: issue 14's workloads on BullMQ (bench/bullmq, Node; bullmq from npm on first run) and on
+#             ours side by side, one table (bench/side_by_side.py); needs DATABASE_URL (PostgreSQL, a
+#             database of its own: its jobs are deleted); flushes Redis DBs 9 (ours) and 10 (BullMQ) of
+#             REDIS_URL's server. BENCH_ARGS: --quick (small sizes), --only burst,every,bulk,http,lateness,
+#             --heavy (adds burst100k)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test fuzz install lint superuser clean
+.PHONY: run test fuzz bench install lint superuser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +33,9 @@ test: install
 
 fuzz: install
 	$(PY) scripts/fuzz_live.py $(FUZZ_ARGS)
+
+bench: install
+	$(PY) bench/side_by_side.py $(BENCH_ARGS)
 
 # ruff, then mypy with the django-stubs / DRF plugins (pyproject [tool.mypy]); the plugin imports the
 # settings, which need no secrets with TESTING=1.

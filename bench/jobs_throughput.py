@@ -36,8 +36,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("TESTING", "1")  # a development SECRET_KEY; nothing here is served
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench-jobs.sqlite3'}")
 
-from config.celery import app  # noqa: E402
-
 if os.environ.get("BENCH_WITHOUT_EVENTS"):
     # Diagnostic only (--without-events): no channel layer, so publish_job_event returns at once. Set
     # before anything touches the layer, here and in the worker (which imports this module with -I).
@@ -45,23 +43,9 @@ if os.environ.get("BENCH_WITHOUT_EVENTS"):
 
     _settings.CHANNEL_LAYERS = {}
 
-
-@app.task(name="bench.noop", ignore_result=True)
-def noop() -> None:
-    """The raw Celery baseline: a task that does nothing."""
-
-
-def _queue_empty(client) -> bool:
-    sizes = [client.llen(k) for k in client.keys("jobs*")]
-    return sum(sizes) == 0 and client.hlen("unacked") == 0
-
-
-def _wait(predicate, timeout: float = 600, every: float = 0.05) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise SystemExit("timed out waiting for the worker")
-        time.sleep(every)
+from bench.raw_celery import noop, raw_phase, worker  # noqa: E402
+from bench.raw_celery import queue_empty as _queue_empty  # noqa: E402
+from bench.raw_celery import wait as _wait  # noqa: E402
 
 
 def main() -> int:
@@ -94,7 +78,6 @@ def main() -> int:
 
     from jobs import submission
     from jobs.models import Job
-    from tests.conftest import Process
 
     call_command("migrate", verbosity=0)
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -106,12 +89,9 @@ def main() -> int:
     events = "off (diagnostic)" if os.environ.get("BENCH_WITHOUT_EVENTS") else "on"
     print(f"n={n}  database={db}  redis={settings.REDIS_URL}  cpus={os.cpu_count()}  live events={events}")
 
-    # The test suite's real-process helper (as bench/scheduler_common.py); WARNING: no log line per task.
-    worker = Process(
-        ["worker", "-Q", "jobs", "-c", "2", "-n", "bench@%h", "-I", "bench.jobs_throughput",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-        "bench-worker",
-    )
+    # The test suite's real-process helper (WARNING: no log line per task); it imports this module too,
+    # for --without-events.
+    celery_worker = worker(2, "bench", "bench.raw_celery,bench.jobs_throughput")
     rounds: list[dict[str, tuple[float, float]]] = []
     try:
         # Warm up: the worker is ready once it has run a task of each kind.
@@ -124,12 +104,7 @@ def main() -> int:
         done = Job.objects.filter(owner=user, state="completed")
         for _ in range(args.rounds):
             results: dict[str, tuple[float, float]] = {}
-            t0 = time.perf_counter()
-            for _ in range(n):
-                noop.apply_async()
-            sent = time.perf_counter()
-            _wait(lambda: _queue_empty(client))
-            results["raw Celery no-op tasks"] = (sent - t0, time.perf_counter() - t0)
+            results["raw Celery no-op tasks"] = raw_phase(n, client)
 
             t0 = time.perf_counter()
             for i in range(n):
@@ -150,7 +125,7 @@ def main() -> int:
             rounds.append(results)
             _print_round(len(rounds), n, results)
     finally:
-        worker.stop()
+        celery_worker.stop()
 
     if len(rounds) > 1:
         print(f"\nmedian of {len(rounds)} rounds (each ratio against raw Celery in the same round):")

@@ -4,7 +4,7 @@ usage: python bench/scheduler_lateness.py <schedules=1> <seconds=30> [every_ms=1
 
 All schedules are anchored on the same whole second, so with N schedules every 1 s, N fires are due
 at the same instant each second (as BullMQ aligns ``every`` on epoch multiples). The first 3 s are
-warm-up and not counted.
+warm-up and not counted. ``lateness_figures`` also serves bench/side_by_side.py.
 """
 
 import sys
@@ -12,6 +12,22 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from scheduler_common import Job, beat, bulk_schedules, load, reset, summary, worker
+
+
+def lateness_figures(user, start: datetime, end: datetime, expected: int, started_before=None) -> dict:
+    """The jobs of ``user`` whose fire time is in [start, end): ``expected`` (passed through), ``jobs``,
+    ``started`` (only those started before ``started_before``, UTC, when given) and ``late_ms`` (their
+    started_at - fire_at, ms)."""
+    rows = Job.objects.filter(owner=user, fire_at__gte=start, fire_at__lt=end)
+    pairs = [(s, f) for s, f in rows.values_list("started_at", "fire_at") if s]
+    if started_before is not None:
+        pairs = [(s, f) for s, f in pairs if s < started_before]
+    return {
+        "expected": expected,
+        "jobs": rows.count(),
+        "started": len(pairs),
+        "late_ms": [(s - f).total_seconds() * 1000 for s, f in pairs],
+    }
 
 
 def main() -> None:
@@ -33,16 +49,13 @@ def main() -> None:
     finally:
         b.stop()
     time.sleep(2)
-    rows = Job.objects.filter(owner=user, fire_at__gte=start, fire_at__lt=end)
-    late = [(s - f).total_seconds() * 1000 for s, f in rows.values_list("started_at", "fire_at") if s]
-    expected = n * int(seconds * 1000 / every_ms)
-    not_started = rows.filter(started_at__isnull=True).count()
+    f = lateness_figures(user, start, end, n * int(seconds * 1000 / every_ms))
     w.stop()
     print(
-        f"schedules={n} every={every_ms} ms window={seconds} s expected_fires={expected} jobs={rows.count()} "
-        f"not_started={not_started}"
+        f"schedules={n} every={every_ms} ms window={seconds} s expected_fires={f['expected']} "
+        f"jobs={f['jobs']} not_started={f['jobs'] - f['started']}"
     )
-    print(f"lateness (fire_at -> active): {summary(late)}   [{load()}]")
+    print(f"lateness (fire_at -> active): {summary(f['late_ms'])}   [{load()}]")
 
 
 if __name__ == "__main__":

@@ -165,8 +165,12 @@ class ConnectionSampler(threading.Thread):
 
 
 class Client(threading.Thread):
-    def __init__(self, base: str, token: str, deadline: float):
+    """One keep-alive connection submitting ``echo`` jobs back to back until ``deadline`` (monotonic
+    s) or, when ``limit`` is given, ``limit`` requests (bench/side_by_side.py's HTTP workload)."""
+
+    def __init__(self, base: str, token: str, deadline: float, limit: int | None = None):
         super().__init__(daemon=True)
+        self.limit = limit
         parts = urlsplit(base)
         self.pool = urllib3.HTTPConnectionPool(parts.hostname, parts.port, maxsize=1, retries=False,
                                                timeout=urllib3.Timeout(connect=10, read=120))
@@ -179,7 +183,7 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         n = 0
-        while time.monotonic() < self.deadline:
+        while time.monotonic() < self.deadline and (self.limit is None or n < self.limit):
             n += 1
             body = json.dumps({"name": "echo", "data": {"n": n}}).encode()
             started = time.monotonic()
