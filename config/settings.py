@@ -456,6 +456,14 @@ READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "wor
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=1.0)
 READYZ_WORKER_WAIT_S = env.float("READYZ_WORKER_WAIT_S", default=5.0)
 READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)
+# --- Named queues (issue 16; jobs/named_queues.py, docs/queues.md) ---------------------------------------
+# The job queues clients may name (BullMQ's queueName). The default is the system we port's queue names;
+# JOB_DEFAULT_QUEUE is where a job or schedule that names none goes (Celery queue `jobs`), any other
+# queue `<name>` travels on Celery queue `jobs.<name>`.
+JOB_QUEUES = env.list("JOB_QUEUES", default=["jobQueue", "schedQueue", "flowQueue"])
+JOB_DEFAULT_QUEUE = env.str("JOB_DEFAULT_QUEUE", default="jobQueue")
+if JOB_DEFAULT_QUEUE not in JOB_QUEUES:
+    JOB_QUEUES = [JOB_DEFAULT_QUEUE, *JOB_QUEUES]
 # --- Jobs engine (issue 3) ----------------------------------------------------------------------------
 # Broker priorities: ten Redis lists per queue (kombu's Redis transport: BRPOP checks the lists in step
 # order, so step 0 is served first). jobs.options.broker_priority maps BullMQ's 0..2,097,152 onto them.

@@ -8,9 +8,11 @@ from . import ids
 
 
 class JobState(models.TextChoices):
-    """BullMQ's state names, plus ``cancelled``."""
+    """BullMQ's state names, plus ``cancelled``. ``waiting-children``: a flow's parent job whose
+    children have not all finished yet (BullMQ's state of that name; docs/flows.md)."""
 
     WAITING = "waiting"
+    WAITING_CHILDREN = "waiting-children"
     DELAYED = "delayed"
     ACTIVE = "active"
     COMPLETED = "completed"
@@ -36,6 +38,20 @@ class Job(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     name = models.CharField(max_length=200)
+    queue = models.CharField(
+        max_length=64, default="jobQueue",
+        help_text="Named queue of the job (JOB_QUEUES; BullMQ's queueName); decides which workers run it.",
+    )
+    # Flows (docs/flows.md): a parent job runs after all its children; deleting it deletes them.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    flow_id = models.CharField(  # noqa: DJ001  NULL: not part of a flow
+        max_length=64, null=True, blank=True, help_text="flowId of the flow the job belongs to."
+    )
+    pending_children = models.PositiveIntegerField(
+        default=0, help_text="Children not finished yet; the parent leaves waiting-children at 0."
+    )
     data = models.JSONField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.WAITING)
@@ -96,6 +112,8 @@ class Job(models.Model):
             models.Index(fields=["owner", "name", "state", "finished_at"], name="job_owner_name_finished"),
             models.Index(fields=["schedule", "-id"], name="job_schedule_recent"),
             models.Index(fields=["state", "run_at"], name="job_state_run_at"),
+            models.Index(fields=["queue", "state"], name="job_queue_state"),
+            models.Index(fields=["flow_id"], condition=Q(flow_id__isnull=False), name="job_flow"),
             # The reconciler's two sweeps; partial, so they hold only the few rows in those states.
             models.Index(fields=["enqueued_at"], condition=Q(state="waiting"), name="job_waiting_enqueued"),
             models.Index(fields=["heartbeat_at"], condition=Q(state="active"), name="job_active_heartbeat"),

@@ -1,5 +1,5 @@
-"""Publishing waiting jobs to queue ``jobs``: one ``run_job`` message for a single job, ``run_jobs``
-batches for many (docs/runtime.md). Always after the job's row is committed; a broker error is
+"""Publishing waiting jobs to their queue's Celery queue (``jobs.named_queues``): one ``run_job``
+message for a single job, ``run_jobs`` batches for many (docs/runtime.md). Always after the job's row is committed; a broker error is
 logged, never raised (the reconciler publishes waiting jobs whose message is lost)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from .models import Job, JobState
+from .named_queues import celery_queue
 from .options import broker_priority
 from .realtime import publish_job_event
 
@@ -26,22 +27,22 @@ def chunked(items: list, size: int) -> Iterable[list]:
 def publish_batches(jobs: Iterable[Job]) -> int:
     """Publish the ``waiting`` ones of ``jobs`` as ``run_jobs`` messages (call after commit).
 
-    Grouped by broker priority step (``jobs.options.broker_priority``), at most ``JOB_BATCH_SIZE``
-    ids per message, in the given order. Never raises: a broker error is logged and the reconciler
+    Grouped by queue (each goes to its queue's Celery queue) and broker priority step
+    (``jobs.options.broker_priority``), at most ``JOB_BATCH_SIZE`` ids per message, in the given order. Never raises: a broker error is logged and the reconciler
     publishes any waiting job whose message is older than ``JOB_REQUEUE_WAITING_AFTER_S``. Returns
     the number of messages sent.
     """
     from .tasks import run_jobs
 
-    groups: dict[int, list[int]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
     for job in jobs:
         if job.state == JobState.WAITING:
-            groups[broker_priority(job.priority)].append(job.pk)
+            groups[(job.queue, broker_priority(job.priority))].append(job.pk)
     sent = 0
-    for priority, ids in sorted(groups.items()):
+    for (queue, priority), ids in sorted(groups.items()):
         for chunk in chunked(ids, settings.JOB_BATCH_SIZE):
             try:
-                run_jobs.apply_async(args=[chunk], priority=priority)
+                run_jobs.apply_async(args=[chunk], priority=priority, queue=celery_queue(queue))
                 sent += 1
             except Exception:
                 logger.warning("could not publish %d job(s); the reconciler will publish them again",
@@ -59,7 +60,7 @@ def _publish(job: Job) -> None:
     """
     from .tasks import run_job
 
-    kwargs: dict[str, Any] = {"priority": broker_priority(job.priority)}
+    kwargs: dict[str, Any] = {"priority": broker_priority(job.priority), "queue": celery_queue(job.queue)}
     timeout_ms = (job.options or {}).get("timeout")
     if timeout_ms:
         kwargs["soft_time_limit"] = timeout_ms / 1000
@@ -68,7 +69,7 @@ def _publish(job: Job) -> None:
 
 
 def job_enqueue(job: Job) -> None:
-    """Publish a waiting job's message to queue ``jobs`` and announce it (call after commit).
+    """Publish a waiting job's message to its queue's Celery queue and announce it (call after commit).
 
     A broker error is logged, not raised: the row is stored and the reconciler publishes any
     waiting job whose message is older than ``JOB_REQUEUE_WAITING_AFTER_S``.

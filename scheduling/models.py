@@ -49,6 +49,9 @@ class Schedule(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
     scheduler_id = models.CharField(max_length=200, default=new_scheduler_id)
     name = models.CharField(max_length=200, help_text="Handler name of the jobs it creates.")
+    queue = models.CharField(
+        max_length=64, default="jobQueue", help_text="Named queue of the jobs it creates (JOB_QUEUES)."
+    )
     data = models.JSONField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True, help_text="Job options (BullMQ names).")
     kind = models.CharField(max_length=8, choices=ScheduleKind.choices)
