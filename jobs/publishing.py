@@ -1,6 +1,7 @@
 """Publishing waiting jobs to their queue's Celery queue (``jobs.named_queues``): one ``run_job``
-message for a single job, ``run_jobs`` batches for many (docs/runtime.md). Always after the job's row is committed; a broker error is
-logged, never raised (the reconciler publishes waiting jobs whose message is lost)."""
+message for a single job, ``run_jobs`` batches for many (docs/runtime.md). Always after the job's
+row is committed; a broker error is logged, never raised (the reconciler publishes waiting jobs
+whose message is lost)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def publish_batches(jobs: Iterable[Job]) -> int:
     """Publish the ``waiting`` ones of ``jobs`` as ``run_jobs`` messages (call after commit).
 
     Grouped by queue (each goes to its queue's Celery queue) and broker priority step
-    (``jobs.options.broker_priority``), at most ``JOB_BATCH_SIZE`` ids per message, in the given order. Never raises: a broker error is logged and the reconciler
-    publishes any waiting job whose message is older than ``JOB_REQUEUE_WAITING_AFTER_S``. Returns
-    the number of messages sent.
+    (``jobs.options.broker_priority``), at most ``JOB_BATCH_SIZE`` ids per message, in the given order.
+    Never raises: a broker error is logged and the reconciler publishes any waiting job whose
+    message is older than ``JOB_REQUEUE_WAITING_AFTER_S``. Returns the number of messages sent.
     """
     from .tasks import run_jobs
 
