@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from django.conf import settings
@@ -21,6 +21,9 @@ from . import handlers
 from .models import Job, JobState
 from .options import validate_options
 from .publishing import job_enqueue, jobs_enqueue_many
+
+if TYPE_CHECKING:
+    from scheduling.models import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,61 @@ def validate_job_input(*, name: Any, data: Any, options: Any) -> dict:
     return validate_options(options)
 
 
+def job_build(
+    *,
+    owner_id: int,
+    name: str,
+    data: Any,
+    options: dict[str, Any],
+    now: datetime,
+    queue: str | None = None,
+    idempotency_key: str | None = None,
+    schedule: Schedule | None = None,
+    fire_at: datetime | None = None,
+    finished: tuple[JobState, str] | None = None,
+) -> Job:
+    """The unsaved ``Job`` row of a new job: the one place that decides a new job's fields.
+
+    Every path that makes a job uses it: :func:`job_submit`, :func:`jobs_submit_bulk` and the
+    schedule fire paths (``scheduling.firing``: bulk and single fires, skipped and failed fires,
+    triggers). ``options`` are the merged options (``validate_options``) of a runnable job; ``now``
+    (aware UTC) is the submission instant. The job is ``waiting`` (``enqueued_at = now``) or, with
+    ``options.delay`` (ms), ``delayed`` until ``now + delay`` (BullMQ: a delayed job waits in the
+    delayed set until due; beat's promoter publishes it). ``finished=(state, reason)`` makes a job
+    that is over when it is made: ``cancelled`` (a fire skipped by ``overlap: skip``) or ``failed``
+    (a fire that could not become a job), with ``failed_reason`` and ``finished_at = now``; its
+    options are stored as given and not read. A job made by a schedule carries the schedule's
+    ``scheduler_id`` and, unless ``queue`` is given, the schedule's queue; otherwise ``queue`` or
+    the model's default.
+    """
+    fields: dict[str, Any] = {}
+    if queue is None and schedule is not None:
+        queue = schedule.queue
+    if queue is not None:
+        fields["queue"] = queue
+    if finished is not None:
+        fields.update(state=finished[0], failed_reason=finished[1], finished_at=now)
+    else:
+        delay_ms = options.get("delay", 0)
+        fields.update(
+            priority=options.get("priority", 0),
+            state=JobState.DELAYED if delay_ms else JobState.WAITING,
+            run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
+            enqueued_at=None if delay_ms else now,
+        )
+    return Job(
+        owner_id=owner_id,
+        name=name,
+        data=data,
+        options=options,
+        idempotency_key=idempotency_key,
+        schedule=schedule,
+        scheduler_id=schedule.scheduler_id if schedule is not None else None,
+        fire_at=fire_at,
+        **fields,
+    )
+
+
 def job_submit(
     *,
     owner,
@@ -105,21 +163,9 @@ def job_submit(
         existing = Job.objects.owned_by(owner).filter(idempotency_key=key).first()
         if existing is not None:
             return existing, False
-    delay_ms = merged.get("delay", 0)
-    now = timezone.now()
-    job = Job(
-        owner=owner,
-        name=name,
-        data=data,
-        options=merged,
-        priority=merged.get("priority", 0),
-        idempotency_key=key,
-        schedule=schedule,
-        scheduler_id=schedule.scheduler_id if schedule is not None else None,
-        fire_at=fire_at,
-        state=JobState.DELAYED if delay_ms else JobState.WAITING,
-        run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
-        enqueued_at=None if delay_ms else now,
+    job = job_build(
+        owner_id=owner.pk, name=name, data=data, options=merged, now=timezone.now(),
+        idempotency_key=key, schedule=schedule, fire_at=fire_at,
     )
     try:
         # One INSERT is atomic by itself; a savepoint is needed only inside a caller's transaction,
@@ -178,13 +224,9 @@ def jobs_submit_bulk(*, owner, items: list[dict]) -> list[tuple[Job, bool]]:
         if key is not None and key in known:
             slots.append((known[key], False))
             continue
-        delay_ms = merged.get("delay", 0)
-        job = Job(
-            owner=owner, name=item["name"], data=item.get("data"), options=merged,
-            priority=merged.get("priority", 0), idempotency_key=key,
-            state=JobState.DELAYED if delay_ms else JobState.WAITING,
-            run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
-            enqueued_at=None if delay_ms else now,
+        job = job_build(
+            owner_id=owner.pk, name=item["name"], data=item.get("data"), options=merged, now=now,
+            idempotency_key=key,
         )
         if key is not None:
             known[key] = job

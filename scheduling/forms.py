@@ -1,12 +1,15 @@
-"""Schedule forms for the pages and the admin. Both build the API's ``schedule`` object from their
-fields and let ``scheduling.services`` validate and save it, so every rule (cron that never fires,
-time zone, ``endDate`` after ``startDate``, minimum interval, unknown handler or option) is the
-same rule, with the same message, as in the REST API. Service error keys (``schedule.cron``, ...)
-are mapped back onto the form's fields.
+"""Schedule forms for the pages and the admin. Both build the typed schedule definition from their
+cleaned fields with ``scheduling.definition.definition_build`` (the rules the API's JSON goes through
+too) and save it through ``scheduling.services``, so every rule (cron that never fires, time zone,
+``endDate`` after ``startDate``, minimum interval, unknown handler or option) is the same rule, with
+the same message, as in the REST API. An error lands on the form field named like the definition's
+field it concerns (``DefinitionError.field``; :attr:`ScheduleDefinitionForm.field_names` lists the
+few form fields named otherwise).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,16 +22,21 @@ from config.forms import add_service_errors
 from jobs.forms import JSONInput, use_handler_picker
 
 from . import services
+from .definition import (
+    FIELD_OF_PATH,
+    MAX_EVERY_MS,
+    ScheduleDefinition,
+    ScheduleTiming,
+    definition_build,
+    now_ms,
+    timing_build,
+)
 from .models import Overlap, Schedule, ScheduleKind
 
 DATETIME_WIDGET = forms.DateTimeInput(
     attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
 )
 EVERY_UNITS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def _iso(value) -> str | None:
-    return services._iso(value)
 
 
 _UNIT_WORDS = (("d", "day"), ("h", "hour"), ("min", "minute"), ("s", "second"), ("ms", "millisecond"))
@@ -46,7 +54,7 @@ def human_ms(ms: int) -> str:
 class ScheduleDefinitionForm(forms.Form):
     """Fields shared by the page form and the admin form; subclasses say how ``every`` is entered."""
 
-    # Where the service's error keys land; the interval field differs between page and admin.
+    # The form field that enters the interval: a number and a unit on the page, ms in the admin.
     every_field = "every"
 
     # The same picker as the new-job form (jobs.forms.use_handler_picker, set in __init__).
@@ -127,61 +135,59 @@ class ScheduleDefinitionForm(forms.Form):
             return "Must be a whole number of milliseconds."
         if every is not None and every < minimum:
             return f"At least {human_ms(minimum)}."
-        if every is not None and every > services.MAX_EVERY_MS:
-            return f"At most {human_ms(services.MAX_EVERY_MS)}."
+        if every is not None and every > MAX_EVERY_MS:
+            return f"At most {human_ms(MAX_EVERY_MS)}."
         return None
 
+    def field_names(self) -> dict[str, str]:
+        """The definition's fields (and service keys) this form enters under another name."""
+        return {"every_ms": self.every_field, "offset_ms": "offset", "schedulerId": "scheduler_id"}
+
     def error_fields(self) -> dict[str, str | None]:
-        """Service error key → form field (``None`` = a form-wide error)."""
-        return {
-            "name": "name",
-            "data": "data",
-            "options": "options",
-            "schedulerId": "scheduler_id",
-            "schedule.cron": "cron_expression",
-            "schedule.tz": "time_zone",
-            "schedule.repeat": self.every_field,
-            "schedule.repeat.every": self.every_field,
-            "schedule.offset": "offset",
-            "schedule.immediately": "immediately",
-            "schedule.at": "at",
-            "schedule.startDate": "start_at",
-            "schedule.endDate": "end_at",
-            "schedule.limit": "limit",
-            "schedule.overlap": "overlap",
-            "schedule": None,
-        }
+        """Error key → form field: a key names a definition field (``FIELD_OF_PATH``, declared on the
+        definition), which is the form field of that name unless :meth:`field_names` says otherwise;
+        any other key (``schedule``) is a form-wide error."""
+        names = self.field_names()
+        keys = {**FIELD_OF_PATH, **{key: key for key in names}}
+        return {key: names.get(name, name) for key, name in keys.items()}
 
     def interval_ms(self) -> Any:
         """The interval in milliseconds as entered (the admin's ``every_ms`` field)."""
         return self.cleaned_data.get(self.every_field)
 
-    def schedule_spec(self) -> dict:
-        """The API's ``schedule`` object for the cleaned fields (validated by the service, not here)."""
+    def timing(self, *, now: datetime) -> ScheduleTiming:
+        """The cleaned fields as a :class:`ScheduleTiming` (``definition.timing_build``: the API's rules).
+
+        Only the chosen kind's cadence fields count (a cron's zone and ``immediately``, an interval's
+        offset). ``now``: aware UTC, the instant the definition is checked at. Raises ``DefinitionError``.
+        """
         c = self.cleaned_data
         kind = c.get("kind")
-        spec: dict[str, Any]
-        if kind == ScheduleKind.CRON:
-            spec = {"cron": c.get("cron_expression") or "", "tz": c.get("time_zone") or "UTC"}
-            if c.get("immediately"):
-                spec["immediately"] = True
-        elif kind == ScheduleKind.EVERY:
-            spec = {"repeat": {"every": self.interval_ms()}}
-            if c.get("offset") is not None:
-                spec["repeat"]["offset"] = c["offset"]
-        else:
-            # No instant entered: leave `at` out and the service answers "give exactly one of ...".
-            spec = {"at": _iso(c["at"])} if c.get("at") else {}
-        if c.get("limit") is not None:
-            if kind == ScheduleKind.EVERY:
-                spec["repeat"]["limit"] = c["limit"]
-            else:
-                spec["limit"] = c["limit"]
-        for key, field in (("startDate", "start_at"), ("endDate", "end_at")):
-            if c.get(field):
-                spec[key] = _iso(c[field])
-        spec["overlap"] = c.get("overlap") or Overlap.ALLOW
-        return spec
+        cron, every = kind == ScheduleKind.CRON, kind == ScheduleKind.EVERY
+        return timing_build(
+            kind=str(kind),
+            now=now,
+            cron_expression=(c.get("cron_expression") or "") if cron else None,
+            time_zone=(c.get("time_zone") or "UTC") if cron else None,
+            immediately=bool(c.get("immediately")) if cron else None,
+            every_ms=self.interval_ms() if every else None,
+            offset_ms=c.get("offset") if every else None,
+            at=c.get("at") if kind == ScheduleKind.AT else None,
+            start_at=c.get("start_at"),
+            end_at=c.get("end_at"),
+            limit=c.get("limit"),
+            overlap=c.get("overlap") or Overlap.ALLOW,
+        )
+
+    def definition(self, *, now: datetime) -> ScheduleDefinition:
+        """The cleaned fields as a :class:`ScheduleDefinition` (``definition.definition_build``)."""
+        c = self.cleaned_data
+        return definition_build(
+            name=c.get("name"),
+            data=c.get("data"),
+            options=c.get("options"),
+            timing=lambda: self.timing(now=now),
+        )
 
     def add_service_errors(self, exc: ValidationError) -> None:
         """Attach a service ``ValidationError`` to the fields its keys name (message text unchanged)."""
@@ -191,19 +197,14 @@ class ScheduleDefinitionForm(forms.Form):
         """Create (``instance`` None) or replace the schedule via the services; ``None`` and field
         errors on the form if the service refuses it."""
         c = self.cleaned_data
-        common = {
-            "name": c.get("name"),
-            "data": c.get("data"),
-            "schedule": self.schedule_spec(),
-            "options": c.get("options"),
-        }
         try:
+            definition = self.definition(now=now_ms())
             if instance is None:
                 return services.schedule_create(
-                    owner=owner, scheduler_id=c.get("scheduler_id") or None, **common
+                    owner=owner, definition=definition, scheduler_id=c.get("scheduler_id") or None
                 )
             row, _ = services.schedule_replace(
-                owner=instance.owner, scheduler_id=instance.scheduler_id, **common
+                owner=instance.owner, scheduler_id=instance.scheduler_id, definition=definition
             )
             return row
         except ValidationError as exc:
@@ -214,7 +215,7 @@ class ScheduleDefinitionForm(forms.Form):
 
 
 def initial_from_schedule(row: Schedule) -> dict:
-    """Form initial values for a stored schedule (the inverse of ``schedule_spec``)."""
+    """Form initial values for a stored schedule (the inverse of ``ScheduleDefinitionForm.definition``)."""
     initial = {
         "name": row.name,
         "data": row.data,
@@ -253,8 +254,8 @@ class SchedulePageForm(ScheduleDefinitionForm):
         help_text="Preview the fire times after this instant instead of now, e.g. 2028-03-24T12:00:00Z.",
     )
 
-    def error_fields(self) -> dict[str, str | None]:
-        return {**super().error_fields(), "from": "preview_from"}
+    def field_names(self) -> dict[str, str]:
+        return {**super().field_names(), "from": "preview_from"}
 
     field_order = [
         "name",

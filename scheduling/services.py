@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeGuard, overload
+from typing import Any, TypedDict, Unpack, overload
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_celery_beat.models import (
     ClockedSchedule,
     CrontabSchedule,
@@ -30,253 +31,40 @@ from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.publishing import publish_batches
 from jobs.realtime import publish_job_event, publish_schedule_event
-from jobs.submission import PayloadTooLargeError, job_submit, stored_size, validate_job_input
+from jobs.submission import PayloadTooLargeError, job_build, job_submit, stored_size, validate_job_input
 
 from . import cron, timing
+from .definition import (  # noqa: F401  (MAX_EVERY_MS, now_ms, parse_instant: imported from here too)
+    MAX_EVERY_MS,
+    DefinitionError,
+    ScheduleDefinition,
+    ScheduleTiming,
+    definition_parse,
+    now_ms,
+    parse_instant,
+)
 from .models import Overlap, Schedule, ScheduleKind, ScheduleState
 
 logger = logging.getLogger(__name__)
 
 FIRE_TASK = "scheduling.tasks.fire_schedule"
-SPEC_KEYS = {
-    "cron",
-    "pattern",
-    "tz",
-    "repeat",
-    "every",
-    "offset",
-    "immediately",
-    "at",
-    "startDate",
-    "endDate",
-    "limit",
-    "overlap",
-}
-REPEAT_KEYS = {"every", "limit", "offset"}
-MAX_EVERY_MS = 10 * 365 * 24 * 3600 * 1000
 MAX_PREVIEW = 100
 
 
-def now_ms() -> datetime:
-    """Now (aware UTC) in whole milliseconds, the precision of BullMQ's times and of ``repeat:`` job ids.
+class ScheduleBody(TypedDict, total=False):
+    """The API's schedule fields as sent (``POST /jobs/schedule``), before :func:`definition_parse`."""
 
-    New interval grids and immediate fires start here, so a fire's time is exactly the ms of its id.
-    """
-    now = timezone.now()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def _err(field: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError({field: [ValidationError(message, code=code)]})
+    name: object
+    data: object
+    schedule: object
+    options: object
 
 
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-# Instants a schedule may name: the calendar of Python's datetime (years 1-9999) less a day at each end,
-# so that reading an instant in any time zone (offsets up to ±14 h) and stepping past it stay inside it.
-MIN_INSTANT = datetime(1, 1, 2, tzinfo=UTC)
-MAX_INSTANT = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
-
-
-def parse_instant(value: Any, field: str) -> datetime | None:
-    """An ISO 8601 string with an offset or ``Z``, or epoch milliseconds, as an aware UTC datetime.
-
-    The one parser of the instants of the API (``at``, ``startDate``, ``endDate``, preview ``from``).
-    ``None`` for ``None`` (or the key left out). Raises ``ValidationError`` keyed by ``field`` for
-    anything else that is not an instant with an offset between :data:`MIN_INSTANT` and
-    :data:`MAX_INSTANT` (``0001-01-01T00:00:00+01:00`` is before year 1 in UTC), ``""`` included,
-    as the OpenAPI document says (a date-time or epoch milliseconds).
-    """
-    if value is None:
-        return None
-    if value == "":
-        raise _err(field, f"{field}: must be an ISO 8601 date-time with an offset or Z")
-    bounds = f"{field}: must be between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59Z"
-    if _is_int(value):
-        try:
-            parsed = datetime.fromtimestamp(value / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise _err(field, f"{field}: {str(value)[:40]} is not a valid epoch-milliseconds time") from None
-    elif not isinstance(value, str):
-        raise _err(field, f"{field}: must be an ISO 8601 date-time string or epoch milliseconds")
-    else:
-        try:
-            local = parse_datetime(value.strip())
-        except ValueError:
-            local = None
-        if local is None:
-            raise _err(
-                field, f"{field}: '{value[:60]}' is not an ISO 8601 date-time (e.g. 2030-07-01T00:00:00Z)"
-            )
-        if local.tzinfo is None:
-            raise _err(field, f"{field}: '{value[:60]}' needs a UTC offset or Z (e.g. 2030-07-01T00:00:00Z)")
-        try:
-            parsed = local.astimezone(UTC)
-        except OverflowError:
-            raise _err(field, bounds, "out_of_range") from None
-    if not MIN_INSTANT <= parsed <= MAX_INSTANT:
-        raise _err(field, bounds, "out_of_range")
-    return parsed
-
-
-def parse_schedule_spec(raw: Any, *, now: datetime | None = None) -> dict:
-    """Validate the API's ``schedule`` object and return ``Schedule`` field values plus ``immediately``.
-
-    ``raw`` is exactly one of ``{cron, tz?}`` (BullMQ's ``pattern`` is the same key),
-    ``{repeat: {every, limit?, offset?}}`` (``every``/``offset`` may also sit at the top, BullMQ's flat
-    repeat options) or ``{at}``, plus optional ``startDate``, ``endDate``, ``limit``, ``overlap``
-    ("allow" | "skip") and ``immediately``. ``immediately`` (BullMQ) is not stored: the returned
-    ``"immediately"`` is True when this write asks a cron schedule for one run at once (it is a no-op
-    for ``every``, which runs at once anyway; refused with ``startDate`` and for ``at``).
-    ``offset`` (BullMQ, ms, 0 < offset < every; 0 means none) puts interval fires on
-    ``epoch + offset + k*every`` and is refused with ``startDate`` (which anchors the grid itself).
-    Raises ``ValidationError`` keyed by the JSON path (``schedule.cron``, ``schedule.endDate``, ...).
-    """
-    now = now or now_ms()
-    _check_object(raw, "schedule", "with one of cron, repeat or at", SPEC_KEYS)
-    if raw.get("cron") is not None and raw.get("pattern") is not None:
-        raise _err("schedule", "schedule: give cron or pattern (BullMQ's name for it), not both")
-    expression = raw["cron"] if raw.get("cron") is not None else raw.get("pattern")
-    repeat = _repeat_object(raw)
-    kinds = [k for k, v in (("cron", expression), ("repeat", repeat), ("at", raw.get("at"))) if v is not None]
-    if len(kinds) != 1:
-        raise _err("schedule", "schedule: give exactly one of cron, repeat (with every) or at")
-    fields: dict[str, Any] = {
-        "cron_expression": "",
-        "time_zone": "UTC",
-        "every_ms": None,
-        "offset_ms": None,
-        "at": None,
-        "start_at": parse_instant(raw.get("startDate"), "schedule.startDate"),
-        "end_at": parse_instant(raw.get("endDate"), "schedule.endDate"),
-        "limit": None,
-        "overlap": Overlap.ALLOW if raw.get("overlap") is None else raw["overlap"],
-    }
-    if fields["overlap"] not in Overlap.values:  # {} or "" used to pass as "allow"
-        raise _err("schedule.overlap", "schedule.overlap: must be 'allow' or 'skip'")
-    limit = raw.get("limit")
-    if limit is not None and (not _is_int(limit) or not 1 <= limit <= 2**31 - 1):
-        # Checked even when repeat.limit (which wins) is given too: a bad value is never ignored.
-        raise _err("schedule.limit", "schedule.limit: must be an integer >= 1 (the number of runs)")
-    tz = raw.get("tz")
-    if tz is not None and not isinstance(tz, str):
-        raise _err("schedule.tz", "schedule.tz: must be an IANA time zone name such as 'Europe/Berlin'")
-    try:
-        fields["time_zone"] = cron.validate_time_zone(tz or "UTC").key
-    except cron.CronError as exc:
-        raise _err("schedule.tz", f"schedule.{exc}", exc.code) from None
-
-    if kinds[0] == "cron":
-        if not isinstance(expression, str):
-            raise _err("schedule.cron", "schedule.cron: must be a cron expression string such as '0 0 * * *'")
-        try:
-            fields["cron_expression"] = cron.validate_cron(expression, fields["time_zone"])
-        except cron.CronError as exc:
-            raise _err("schedule.cron", f"schedule.{exc}", exc.code) from None
-        fields["kind"] = ScheduleKind.CRON
-    elif repeat is not None:
-        every = repeat.get("every")
-        minimum = settings.SCHEDULE_MIN_EVERY_MS
-        if not _is_int(every) or not minimum <= every <= MAX_EVERY_MS:
-            raise _err(
-                "schedule.repeat.every",
-                "schedule.repeat.every: must be an integer number of milliseconds"
-                f" between {minimum} and {MAX_EVERY_MS}",
-            )
-        fields["every_ms"] = every
-        fields["kind"] = ScheduleKind.EVERY
-        if repeat.get("limit") is not None:
-            limit = repeat["limit"]
-    else:
-        fields["at"] = parse_instant(raw["at"], "schedule.at")
-        if fields["at"] is None:  # "" parses as "no instant", but a one-time schedule needs one
-            raise _err("schedule.at", "schedule.at: must be an ISO 8601 date-time with an offset or Z")
-        if fields["at"] <= now:
-            raise _err("schedule.at", "schedule.at: must be in the future")
-        fields["kind"] = ScheduleKind.AT
-
-    if limit is not None:
-        if not _is_int(limit) or not 1 <= limit <= 2**31 - 1:
-            raise _err("schedule.limit", "schedule.limit: must be an integer >= 1 (the number of runs)")
-        fields["limit"] = limit
-    start, end = fields["start_at"], fields["end_at"]
-    if end is not None:
-        if start is not None and end <= start:
-            raise _err("schedule.endDate", "schedule.endDate: must be after startDate")
-        if end <= now:
-            raise _err("schedule.endDate", "schedule.endDate: must be in the future")
-    fields["offset_ms"] = _offset_ms(raw, repeat or {}, fields)
-    fields["immediately"] = _immediately(raw.get("immediately"), fields)
-    return fields
-
-
-def _check_object(value: Any, field: str, shape: str, allowed: set[str]) -> None:
-    if not isinstance(value, dict):
-        raise _err(field, f"{field}: must be an object {shape}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise _err(
-            field, f"{field}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _repeat_object(raw: dict) -> dict | None:
-    """The ``repeat`` object, or ``{every}`` when BullMQ's flat ``every`` is given at the top."""
-    repeat = raw.get("repeat")
-    if repeat is None:
-        return {"every": raw["every"]} if raw.get("every") is not None else None
-    _check_object(repeat, "schedule.repeat", "{every, limit?, offset?}", REPEAT_KEYS)
-    if raw.get("every") is not None:
-        raise _err("schedule.every", "schedule.every: give every either at the top or in repeat, not both")
-    return repeat
-
-
-def _offset_ms(raw: dict, repeat: dict, fields: dict) -> int | None:
-    """BullMQ's ``offset`` (top level or in ``repeat``): ``None`` for absent or 0 (BullMQ: no offset)."""
-    given = [value for value in (raw.get("offset"), repeat.get("offset")) if value is not None]
-    if len(given) > 1:
-        raise _err("schedule.offset", "schedule.offset: give offset either at the top or in repeat, not both")
-    if not given or (_is_int(given[0]) and given[0] == 0):
-        return None
-    every = fields["every_ms"]
-    if every is None:
-        raise _err("schedule.offset", "schedule.offset: applies to an interval (repeat.every) only")
-    if not _is_int(given[0]) or not 0 <= given[0] < every:
-        raise _err(
-            "schedule.offset",
-            f"schedule.offset: must be an integer number of milliseconds from 0 to every - 1 ({every - 1})",
-        )
-    if fields["start_at"] is not None:
-        raise _err(
-            "schedule.offset",
-            "schedule.offset: cannot be combined with startDate, which anchors the interval's fire times",
-        )
-    return given[0]
-
-
-def _immediately(value: Any, fields: dict) -> bool:
-    """BullMQ's ``immediately``: True when a cron schedule asks for one run at once on this write."""
-    if value is None or value is False:
-        return False
-    if value is not True:
-        raise _err("schedule.immediately", "schedule.immediately: must be true or false")
-    if fields["start_at"] is not None:
-        # BullMQ: "Both .immediately and .startDate options are defined for this repeatable job"
-        raise _err("schedule.immediately", "schedule.immediately: cannot be combined with startDate")
-    if fields["kind"] == ScheduleKind.AT:
-        raise _err("schedule.immediately", "schedule.immediately: applies to cron and repeat, not to at")
-    return fields["kind"] == ScheduleKind.CRON
-
-
-def _validate_definition(
-    *, name: Any, data: Any, options: Any, spec: Any, now: datetime
-) -> tuple[dict, dict]:
-    merged = validate_job_input(name=name, data=data, options=options)
-    if isinstance(options, dict) and "jobId" in options:
-        raise _err("options", "options.jobId: not allowed on a schedule; each run gets its own job id")
-    return parse_schedule_spec(spec, now=now), merged
+def _definition(
+    definition: ScheduleDefinition | None, body: ScheduleBody, now: datetime
+) -> ScheduleDefinition:
+    """The typed definition a service was given, or the one the API body it was given parses to."""
+    return definition if definition is not None else definition_parse(**body, now=now)
 
 
 def _anchor(schedule: Schedule, now: datetime, *, restart: bool) -> datetime:
@@ -288,7 +76,7 @@ def _anchor(schedule: Schedule, now: datetime, *, restart: bool) -> datetime:
     new grid from now: a past ``startDate`` gives way to ``now`` (one run at once); a future one stays.
     """
     if schedule.kind == ScheduleKind.EVERY and schedule.offset_ms:
-        assert schedule.every_ms is not None  # an interval has one (parse_schedule_spec)
+        assert schedule.every_ms is not None  # an interval has one (ScheduleTiming)
         every, at = schedule.every_ms, epoch_ms(now)
         slot = at // every * every + schedule.offset_ms
         return from_epoch_ms(slot if slot > at else slot + every)
@@ -447,30 +235,35 @@ def _interval_projection(every_ms: int) -> tuple[int, str] | None:
 @transaction.atomic
 def schedule_create(
     *,
-    owner,
-    name: Any,
-    data: Any,
-    schedule: Any,
-    options: Any = None,
+    owner: User,
+    definition: ScheduleDefinition | None = None,
     scheduler_id: str | None = None,
+    **body: Unpack[ScheduleBody],
 ) -> Schedule:
     """Create a schedule and its ``PeriodicTask`` in one transaction.
 
-    ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`). Raises
-    ``ValidationError`` for bad input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
+    ``definition`` is the typed definition (``scheduling.definition``); without it, ``body`` is the
+    API's ``{name, data, schedule, options}``, parsed by :func:`definition_parse`. ``scheduler_id``
+    (``schedulerId``) defaults to a new opaque ``sch_...`` id. Raises ``ValidationError`` for bad
+    input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
     """
     now = now_ms()
-    fields, merged = _validate_definition(name=name, data=data, options=options, spec=schedule, now=now)
-    immediately = fields.pop("immediately")
+    definition = _definition(definition, body, now)
     if scheduler_id is not None:
-        _check_scheduler_id(scheduler_id)
+        check_scheduler_id(scheduler_id)
         if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
             raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
-    row = Schedule(owner=owner, name=name, data=data, options=_stored_options(options), **fields)
+    row = Schedule(
+        owner=owner,
+        name=definition.name,
+        data=definition.data,
+        options=definition.options,
+        **definition.timing.model_fields(),
+    )
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
     row.anchor_at = _anchor(row, now, restart=False)
-    row.next_fire_at = now if immediately else _first_fire(row, now)
+    row.next_fire_at = now if definition.timing.immediately else _first_fire(row, now)
     _ensure_fires(row)
     try:
         with transaction.atomic():
@@ -484,28 +277,27 @@ def schedule_create(
     return row
 
 
-def _stored_options(options: Any) -> dict:
-    return dict(options) if isinstance(options, dict) else {}
-
-
 # Ids a URL /jobs/schedule/{schedulerId} cannot reach: a collection route of the API (POST
 # /jobs/schedule/preview; tests/scheduling/test_scheduler_id_routes.py keeps this in step with the
 # routes) and the dot segments that clients and proxies normalise away.
 RESERVED_SCHEDULER_IDS = frozenset({"preview", ".", ".."})
 
 
-def _check_scheduler_id(scheduler_id: Any) -> None:
+def check_scheduler_id(scheduler_id: object) -> None:
+    """Refuse a ``schedulerId`` that is not a non-empty string of at most 200 characters without
+    ``/``, or is one of :data:`RESERVED_SCHEDULER_IDS` (code ``reserved``): ``DefinitionError`` keyed
+    ``schedulerId``."""
     if (
         not isinstance(scheduler_id, str)
         or not scheduler_id.strip()
         or len(scheduler_id) > 200
         or "/" in scheduler_id
     ):
-        raise _err(
+        raise DefinitionError(
             "schedulerId", "schedulerId: must be a non-empty string of at most 200 characters without '/'"
         )
     if scheduler_id in RESERVED_SCHEDULER_IDS:
-        raise _err(
+        raise DefinitionError(
             "schedulerId",
             f"schedulerId: '{scheduler_id}' is reserved (it names a route or a URL path segment); "
             "choose another id",
@@ -515,7 +307,7 @@ def _check_scheduler_id(scheduler_id: Any) -> None:
 
 def _ensure_fires(row: Schedule) -> None:
     if row.next_fire_at is None:
-        raise _err(
+        raise DefinitionError(
             "schedule",
             "schedule: it would never fire (no fire time between startDate and endDate)",
             "never_fires",
@@ -541,26 +333,35 @@ def _locked(schedule: Schedule) -> Schedule:
 
 
 @transaction.atomic
-def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None):
+def schedule_replace(
+    *,
+    owner: User,
+    scheduler_id: str,
+    definition: ScheduleDefinition | None = None,
+    **body: Unpack[ScheduleBody],
+) -> tuple[Schedule, bool]:
     """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler``). Returns ``(schedule, created)``.
+
+    ``definition`` or ``body`` as in :func:`schedule_create`; the id is checked first.
 
     A replaced schedule keeps its run count and history; when and whether its next fire moves is
     :func:`_redefine`'s rule. Two concurrent upserts of a new id create one schedule; the later one
     replaces it (BullMQ: "when 2 jobs with the same options are added ... creates only one job").
     """
-    _check_scheduler_id(scheduler_id)
+    check_scheduler_id(scheduler_id)
+    now = now_ms()
+    definition = _definition(definition, body, now)
     mine = Schedule.objects.owned_by(owner).select_for_update().filter(scheduler_id=scheduler_id)
     existing = mine.first()
     if existing is None:
         try:
-            definition = {"name": name, "data": data, "schedule": schedule, "options": options}
-            return schedule_create(owner=owner, scheduler_id=scheduler_id, **definition), True
+            return schedule_create(owner=owner, scheduler_id=scheduler_id, definition=definition), True
         except ScheduleExists:
             existing = mine.get()
-    return _redefine(existing, name=name, data=data, spec=schedule, options=options), False
+    return _redefine(existing, definition, now), False
 
 
-def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -> Schedule:
+def _redefine(row: Schedule, definition: ScheduleDefinition, now: datetime) -> Schedule:
     """Apply a full definition to a stored schedule (PUT, PATCH, page and admin edits), as BullMQ's
     upsert treats a scheduler that exists:
 
@@ -577,14 +378,12 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
     * A paused schedule stays paused; an ended one stays ended unless the new definition allows more
       runs (a ``limit`` above its run count, or a later ``endDate``).
     """
-    now = now_ms()
-    fields, _ = _validate_definition(name=name, data=data, options=options, spec=spec, now=now)
-    immediately = fields.pop("immediately")
+    fields = definition.timing.model_fields()
     before = _cadence({key: getattr(row, key) for key in _CADENCE})
     start_changed = fields["start_at"] != row.start_at
     for key, value in fields.items():
         setattr(row, key, value)
-    row.name, row.data, row.options = name, data, _stored_options(options)
+    row.name, row.data, row.options = definition.name, definition.data, definition.options
     cadence_changed = _cadence(fields) != before
     if cadence_changed or start_changed or row.anchor_at is None:
         row.anchor_at = _anchor(row, now, restart=cadence_changed)
@@ -592,7 +391,7 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
         row.state = ScheduleState.ACTIVE
     if row.state == ScheduleState.ACTIVE:
         row.next_fire_at = _next_fire_when_redefined(
-            row, now, moved=cadence_changed or start_changed, immediately=immediately
+            row, now, moved=cadence_changed or start_changed, immediately=definition.timing.immediately
         )
         if row.next_fire_at is None:
             if row.run_count == 0:
@@ -617,7 +416,7 @@ def _next_fire_when_redefined(
 
 
 def spec_of(row: Schedule) -> dict:
-    """The API's schedule object for a stored schedule (inverse of :func:`parse_schedule_spec`)."""
+    """The API's schedule object for a stored schedule (inverse of ``definition.timing_parse``)."""
     iso = _iso
     if row.kind == ScheduleKind.CRON:
         spec: dict[str, Any] = {"cron": row.cron_expression, "tz": row.time_zone}
@@ -649,13 +448,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @transaction.atomic
-def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
+def schedule_update(*, schedule: Schedule, changes: Mapping[str, object]) -> Schedule:
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
     row = _locked(schedule)
     unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
     if unknown:
-        raise _err(
+        raise DefinitionError(
             "non_field_errors",
             f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options",
         )
@@ -663,7 +462,7 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     if "schedule" in changes:
         new = changes["schedule"]
         if not isinstance(new, dict):
-            raise _err("schedule", "schedule: must be an object")
+            raise DefinitionError("schedule", "schedule: must be an object")
         if any(k in new for k in ("cron", "pattern", "repeat", "every", "at")):
             for k in ("cron", "repeat", "at", "tz"):
                 spec.pop(k, None)
@@ -678,13 +477,15 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
             if isinstance(spec.get("repeat"), dict):
                 spec["repeat"].pop("limit", None)
             spec["limit"] = row.limit
-    return _redefine(
-        row,
+    now = now_ms()
+    definition = definition_parse(
         name=changes.get("name", row.name),
         data=changes.get("data", row.data),
-        spec=spec,
+        schedule=spec,
         options=changes.get("options", row.options),
+        now=now,
     )
+    return _redefine(row, definition, now)
 
 
 @transaction.atomic
@@ -758,21 +559,29 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
     return job
 
 
-def schedule_preview(*, spec: Any, count: Any = 5, after: Any = None) -> dict:
-    """``{description, upcoming: [ISO UTC, ...]}``: the first ``count`` (1..100) fire times strictly after
-    ``after`` (default now) for an unsaved schedule object, as if it were saved at ``after``; the same
-    code beat uses. With ``immediately`` (cron) the first entry is that instant: the run at once."""
+def preview_window(*, count: object, after: object) -> tuple[int, datetime, datetime]:
+    """``(count, from, now)`` of a preview request: ``count`` (1..100, default 5) fire times strictly
+    after ``from`` (an instant, :func:`parse_instant`; default now), and the instant (aware UTC) the
+    previewed definition is checked at (the earlier of now and ``from``: ``at`` must be after it).
+    Raises ``DefinitionError`` keyed ``count`` or ``from``."""
     now = now_ms()
     if count is None:
         count = 5
-    if not _is_int(count) or not 1 <= count <= MAX_PREVIEW:
-        raise _err("count", f"count: must be an integer between 1 and {MAX_PREVIEW}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PREVIEW:
+        raise DefinitionError("count", f"count: must be an integer between 1 and {MAX_PREVIEW}")
     start_from = parse_instant(after, "from") or now
-    fields = parse_schedule_spec(spec, now=min(now, start_from))
-    immediately = fields.pop("immediately")
-    row = Schedule(**fields)
+    return count, start_from, min(now, start_from)
+
+
+def schedule_preview(*, schedule: ScheduleTiming, count: int, after: datetime) -> dict:
+    """``{description, upcoming: [ISO UTC, ...]}``: the first ``count`` fire times strictly after
+    ``after`` (aware UTC) for an unsaved schedule, as if it were saved at ``after``; the same code beat
+    uses. With ``immediately`` (cron) the first entry is that instant: the run at once. The request's
+    values come from :func:`preview_window`."""
+    start_from = after
+    row = Schedule(**schedule.model_fields())
     row.anchor_at = _anchor(row, start_from, restart=False)
-    times = [start_from] if immediately else []
+    times = [start_from] if schedule.immediately else []
     if row.kind == ScheduleKind.EVERY and row.start_at is None:
         assert row.every_ms is not None
         times += cron.interval_fire_times(
@@ -924,23 +733,28 @@ def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[J
             _reraise_transient(exc)
             jobs.append(_failed_fire_job(row, fire_at, exc, now))
             continue
-        if row.pk in busy:
-            jobs.append(Job(
-                owner_id=row.owner_id, name=row.name, data=row.data, options=merged, schedule=row,
-                scheduler_id=row.scheduler_id,
-                fire_at=fire_at, state=JobState.CANCELLED, finished_at=now,
-                failed_reason="skipped: the previous run of this schedule was still waiting or active",
-            ))
-            continue
-        delay_ms = merged.get("delay", 0)
-        jobs.append(Job(
-            owner_id=row.owner_id, name=row.name, data=row.data, options=merged,
-            priority=merged.get("priority", 0), schedule=row, scheduler_id=row.scheduler_id, fire_at=fire_at,
-            state=JobState.DELAYED if delay_ms else JobState.WAITING,
-            run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
-            enqueued_at=None if delay_ms else now,
-        ))
+        finished = (JobState.CANCELLED, SKIPPED_REASON) if row.pk in busy else None
+        jobs.append(_fired_job(row, fire_at, merged, now, finished=finished))
     return jobs
+
+
+SKIPPED_REASON = "skipped: the previous run of this schedule was still waiting or active"
+
+
+def _fired_job(
+    row: Schedule,
+    fire_at: datetime | None,
+    options: dict,
+    now: datetime,
+    *,
+    finished: tuple[JobState, str] | None = None,
+) -> Job:
+    """The unsaved job of a fire of ``row`` (``jobs.submission.job_build``): the schedule's handler,
+    data and queue."""
+    return job_build(
+        owner_id=row.owner_id, name=row.name, data=row.data, options=options, now=now, schedule=row,
+        fire_at=fire_at, finished=finished,
+    )
 
 
 def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[Job]:
@@ -994,19 +808,10 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
             fire_at=fire_at
         )
         if busy.exists():
-            Job.objects.get_or_create(
-                schedule=row, scheduler_id=row.scheduler_id,
-                fire_at=fire_at,
-                defaults={
-                    "owner": row.owner,
-                    "name": row.name,
-                    "data": row.data,
-                    "options": row.options,
-                    "state": JobState.CANCELLED,
-                    "failed_reason": "skipped: the previous run of this schedule was still waiting or active",
-                    "finished_at": timezone.now(),
-                },
+            skipped = _fired_job(
+                row, fire_at, row.options, timezone.now(), finished=(JobState.CANCELLED, SKIPPED_REASON)
             )
+            _get_or_create_fired(skipped)
             return None
     job, created = job_submit(
         owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
@@ -1058,20 +863,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
         if isinstance(merged, Exception):
             jobs.append(_failed_fire_job(row, fire_at, merged, now))
             continue
-        delay_ms = merged.get("delay", 0)
-        jobs.append(
-            Job(
-                owner=row.owner,
-                name=row.name,
-                data=row.data,
-                options=merged,
-                priority=merged.get("priority", 0),
-                schedule=row, scheduler_id=row.scheduler_id,
-                fire_at=fire_at,
-                state=JobState.DELAYED if delay_ms else JobState.WAITING,
-                run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
-            )
-        )
+        jobs.append(_fired_job(row, fire_at, merged, now))
     created = 0
     if jobs:
         try:
@@ -1117,16 +909,21 @@ def _fire_reason(exc: Exception) -> str:
 def _failed_fire_job(row: Schedule, fire_at: datetime, exc: Exception, now: datetime) -> Job:
     """The ``failed`` job that records a fire which could not become a job. Its ``data`` is not
     copied (it may be what was wrong: too large); ``options`` are the schedule's as stored."""
-    return Job(
-        owner=row.owner,
-        name=row.name,
-        data=None,
-        options=row.options if isinstance(row.options, dict) else {},
-        schedule=row, scheduler_id=row.scheduler_id,
-        fire_at=fire_at,
-        state=JobState.FAILED,
-        failed_reason=_fire_reason(exc),
-        finished_at=now,
+    return job_build(
+        owner_id=row.owner_id, name=row.name, data=None,
+        options=row.options if isinstance(row.options, dict) else {}, now=now, schedule=row,
+        fire_at=fire_at, finished=(JobState.FAILED, _fire_reason(exc)),
+    )
+
+
+def _get_or_create_fired(job: Job) -> tuple[Job, bool]:
+    """Store the unsaved job of a fire unless that fire already has one (unique (schedule, fire time))."""
+    fields = ("owner_id", "name", "queue", "data", "options", "state", "failed_reason", "finished_at")
+    return Job.objects.get_or_create(
+        schedule=job.schedule,
+        scheduler_id=job.scheduler_id,
+        fire_at=job.fire_at,
+        defaults={f: getattr(job, f) for f in fields},
     )
 
 
@@ -1138,14 +935,7 @@ def _fire_failed(schedule_id: int, fire_at: datetime, exc: Exception) -> Job | N
         row = Schedule.objects.select_related("owner").filter(pk=schedule_id).first()
         if row is None:
             return None
-        failed = _failed_fire_job(row, fire_at, exc, timezone.now())
-        job, created = Job.objects.get_or_create(
-            schedule=row, scheduler_id=row.scheduler_id,
-            fire_at=fire_at,
-            defaults={f: getattr(failed, f) for f in
-                      ("owner", "name", "data", "options", "state", "failed_reason", "finished_at",
-                       "scheduler_id")},
-        )
+        job, created = _get_or_create_fired(_failed_fire_job(row, fire_at, exc, timezone.now()))
         if created:
             _announce_fire(job)
         return job

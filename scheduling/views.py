@@ -144,18 +144,19 @@ def schedule_preview_page(request):
     form.is_valid()
     body: dict = {"description": "", "times": []}
     if not any(field in form.errors for field in _CADENCE_FIELDS):
-        spec = form.schedule_spec()
         try:
-            preview = services.schedule_preview(
-                spec=spec, count=5, after=form.cleaned_data.get("preview_from") or None
+            count, after, now = services.preview_window(
+                count=5, after=form.cleaned_data.get("preview_from") or None
             )
+            when_fires = form.timing(now=now)
+            preview = services.schedule_preview(schedule=when_fires, count=count, after=after)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            zone = spec.get("tz") if "cron" in spec else None
+            zone = when_fires.time_zone if when_fires.kind == ScheduleKind.CRON else None
             times = [parse_datetime(t) for t in preview["upcoming"]]
             body["times"] = [str(when_in(t, zone)) for t in times]
-            at = form.cleaned_data.get("at") if "at" in spec else None
+            at = when_fires.at
             body["description"] = str(format_html("Once at {}", when(at))) if at else preview["description"]
     body["errors"] = {field: list(errors) for field, errors in form.errors.items()}
     return JsonResponse(body)

@@ -14,6 +14,7 @@ from config.serializers import MessageSerializer
 from jobs.api.serializers import JobListSerializer
 
 from .. import selectors, services
+from ..definition import ScheduleDefinition, definition_parse, now_ms, timing_parse
 from .serializers import (
     PreviewRequestSerializer,
     PreviewSerializer,
@@ -58,6 +59,13 @@ def _schedule(row) -> dict:
     return ScheduleSerializer(row).data
 
 
+def _definition(body: dict) -> ScheduleDefinition:
+    """The schedule definition of a validated ``ScheduleWriteSerializer`` body."""
+    return definition_parse(
+        name=body["name"], data=body["data"], schedule=body["schedule"], options=body["options"], now=now_ms()
+    )
+
+
 class ScheduleViewSet(viewsets.ViewSet):
     """``/jobs/schedule``: the caller's schedules. Another user's schedule is a 404 on every route."""
 
@@ -86,14 +94,10 @@ class ScheduleViewSet(viewsets.ViewSet):
         """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?}`` → 201 the schedule."""
         ser = ScheduleWriteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        v = ser.validated_data
         row = services.schedule_create(
             owner=request.user,
-            name=v["name"],
-            data=v["data"],
-            schedule=v["schedule"],
-            options=v["options"],
-            scheduler_id=v.get("schedulerId"),
+            definition=_definition(ser.validated_data),
+            scheduler_id=ser.validated_data.get("schedulerId"),
         )
         return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
@@ -112,14 +116,9 @@ class ScheduleViewSet(viewsets.ViewSet):
         """PUT /jobs/schedule/{schedulerId}: upsert; 201 created or 200 replaced."""
         ser = ScheduleWriteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        v = ser.validated_data
+        services.check_scheduler_id(scheduler_id)
         row, created = services.schedule_replace(
-            owner=request.user,
-            scheduler_id=scheduler_id,
-            name=v["name"],
-            data=v["data"],
-            schedule=v["schedule"],
-            options=v["options"],
+            owner=request.user, scheduler_id=scheduler_id, definition=_definition(ser.validated_data)
         )
         return Response(_schedule(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -217,9 +216,9 @@ class ScheduleViewSet(viewsets.ViewSet):
         nothing saved."""
         ser = PreviewRequestSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        body = services.schedule_preview(
-            spec=ser.validated_data["schedule"],
-            count=ser.validated_data["count"],
-            after=request.data.get("from"),
+        count, after, now = services.preview_window(
+            count=ser.validated_data["count"], after=request.data.get("from")
         )
+        timing = timing_parse(ser.validated_data["schedule"], now=now)
+        body = services.schedule_preview(schedule=timing, count=count, after=after)
         return Response(PreviewSerializer(body).data)
