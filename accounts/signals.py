@@ -2,7 +2,7 @@
 
 A deactivated user (``is_active`` off, e.g. in the admin) has their open websockets closed at once.
 Their schedules stop firing without help from here: beat only dispatches schedules of active owners
-(``scheduling.services.schedules_dispatch_due``), and sockets re-check at every heartbeat, so a
+(``scheduling.firing.schedules_dispatch_due``), and sockets re-check at every heartbeat, so a
 bulk update that sends no signal is honoured too, only later.
 """
 

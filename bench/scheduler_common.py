@@ -39,7 +39,7 @@ from jobs.models import Job  # noqa: E402
 from scheduling import timing  # noqa: E402
 from scheduling.cron import celery_crontab_fields  # noqa: E402
 from scheduling.models import Schedule, ScheduleKind  # noqa: E402
-from scheduling.services import FIRE_TASK, _interval_projection  # noqa: E402
+from scheduling.projection import FIRE_TASK, _interval_projection  # noqa: E402
 from tests.conftest import Process as Proc  # noqa: E402  (the test suite's real-process helper)
 from tests.conftest import _ready  # noqa: E402
 

@@ -7,9 +7,9 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
-        from . import services
+        from . import projection
         from .models import Schedule
 
         # A schedule's django-celery-beat projection goes with it on every deleting path, the cascade
         # from a deleted owner included (a queryset or cascade delete sends post_delete per row).
-        post_delete.connect(services.schedule_deleted, sender=Schedule, dispatch_uid="schedule_projection")
+        post_delete.connect(projection.schedule_deleted, sender=Schedule, dispatch_uid="schedule_projection")

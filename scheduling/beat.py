@@ -23,7 +23,7 @@ from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 from redis.exceptions import LockError, RedisError
 
-from . import services
+from . import firing
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ScheduleScheduler(DatabaseScheduler):
         close_old_connections()
         try:
             self._dispatch_due()
-            schedule_sleep = services.seconds_until_next_fire(cap=self.max_interval)
+            schedule_sleep = firing.seconds_until_next_fire(cap=self.max_interval)
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
             schedule_sleep = 1.0
@@ -96,7 +96,7 @@ class ScheduleScheduler(DatabaseScheduler):
         """Dispatch every due schedule in batches, renewing the lock between batches; logs the count."""
         batch, total, started = settings.BEAT_BATCH_SIZE, 0, time.monotonic()
         while True:
-            sent = services.schedules_dispatch_due(batch_size=batch)
+            sent = firing.schedules_dispatch_due(batch_size=batch)
             total += sent
             if sent < batch or not self._hold_leadership():
                 break

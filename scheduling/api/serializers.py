@@ -23,7 +23,7 @@ from .. import services, timing
 from ..models import Overlap, Schedule, ScheduleKind, ScheduleState
 
 _DATETIME = {"type": "string", "format": "date-time"}
-# What the API takes as an instant (scheduling.services.parse_instant): ISO 8601 with an offset or Z,
+# What the API takes as an instant (scheduling.definition.parse_instant): ISO 8601 with an offset or Z,
 # or epoch milliseconds (BullMQ's form).
 INSTANT = {
     "oneOf": [_DATETIME, {"type": "integer", "description": "Epoch milliseconds."}],
@@ -73,7 +73,7 @@ _CRON_COMMON = {
     "immediately": _IMMEDIATELY,
     **_SPEC_COMMON,
 }
-# What ``services.parse_schedule_spec`` accepts (it is the rule; this is its description).
+# What ``definition.timing_parse`` accepts (it is the rule; this is its description).
 SCHEDULE_SPEC_SCHEMA = {
     "description": "Exactly one of a cron expression (cron, or BullMQ's pattern), an interval (repeat, or "
     "BullMQ's flat every) or a one-time instant.",
@@ -145,12 +145,12 @@ SCHEDULE_SPEC_SCHEMA = {
 
 @extend_schema_field(SCHEDULE_SPEC_SCHEMA)
 class ScheduleSpecField(serializers.JSONField):
-    """The ``schedule`` object: one of cron/pattern, repeat/every, at (``services.parse_schedule_spec``)."""
+    """The ``schedule`` object: one of cron/pattern, repeat/every, at (``definition.timing_parse``)."""
 
 
-@extend_schema_field({**INSTANT, "description": "An instant; services.parse_instant checks it."})
+@extend_schema_field({**INSTANT, "description": "An instant; definition.parse_instant checks it."})
 class InstantField(serializers.JSONField):
-    """An instant as the client sent it, parsed (with its error message) by ``services.parse_instant``."""
+    """An instant as the client sent it, parsed (with its error message) by ``definition.parse_instant``."""
 
 
 # --- requests -------------------------------------------------------------------------------------------

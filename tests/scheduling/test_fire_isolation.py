@@ -9,7 +9,7 @@ from django.db import connection
 
 from jobs.models import Job
 from jobs.submission import stored_size
-from scheduling import services
+from scheduling import firing, services
 from scheduling.models import Schedule
 from tests.conftest import start_beat, start_worker, wait_until
 
@@ -82,14 +82,14 @@ def test_an_unexpected_error_of_one_fire_is_recorded_on_it_alone(api, other_api,
     """Any exception, not only validation: the one-by-one path (overlap: skip) records it on the fire."""
     victim = create(api, {"n": 1}, {"every": 1000, "overlap": "skip"})
     good = create(other_api, {"n": 2}, {"every": 1000, "overlap": "skip"})
-    real = services.job_submit
+    real = firing.job_submit
 
     def explode_for_victim(**kwargs):
         if kwargs["schedule"].pk == victim.pk:
             raise RuntimeError("disk on fire")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "job_submit", explode_for_victim)
+    monkeypatch.setattr(firing, "job_submit", explode_for_victim)  # the single-fire path's
     assert services.schedules_fire(fires=[(victim.pk, T0), (good.pk, T0)]) == 2
     assert Job.objects.get(schedule=good).state == "waiting"
     assert Job.objects.get(schedule=victim).failed_reason == "fire failed: RuntimeError: disk on fire"

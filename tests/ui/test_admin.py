@@ -104,7 +104,7 @@ def test_admin_change_form_replaces_through_service(admin_user, owner):
     assert res.status_code == 302
     row.refresh_from_db()
     assert (row.kind, row.every_ms, row.cron_expression, row.owner) == ("every", 60000, "", owner)
-    # The projection uses the coarsest exact unit (scheduling.services._project): 60,000 ms is 1 minute.
+    # The projection uses the coarsest exact unit (scheduling.projection.project): 60,000 ms is 1 minute.
     assert (row.periodic_task.interval.every, row.periodic_task.interval.period) == (1, "minutes")
     assert Schedule.objects.count() == 1
 

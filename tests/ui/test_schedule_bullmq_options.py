@@ -1,5 +1,5 @@
 """BullMQ's ``immediately`` and ``offset`` through the page form and the admin form: the same parser as
-the API (``scheduling.services.parse_schedule_spec``), so the same schedule results. Their refusals are
+the API (``scheduling.definition.timing_parse``), so the same schedule results. Their refusals are
 in test_rules_everywhere.py."""
 
 from datetime import timedelta
