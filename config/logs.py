@@ -3,9 +3,11 @@
 - ``RequestIdMiddleware`` takes the caller's ``X-Request-ID`` (if it is a sane token) or makes one,
   keeps it for the request's log records and returns it in the response header, so a 500 answer
   can be matched to its logged traceback.
-- Celery's ``task_prerun``/``task_postrun`` signals set the job id and its schedule's ``schedulerId``
-  (``jobs.tasks.run_job``), or the ``schedulerId`` (``scheduling.tasks.fire_schedule``), around a task,
-  so every record a worker logs while running a job carries them.
+- Celery's ``task_prerun``/``task_postrun`` signals set the ids a task declares it works on around it:
+  a task names the argument that holds each (``@shared_task(log_context={"job_id": "job_id"})``,
+  :func:`task_log_context`), and binds what only its work finds out (a job's ``schedulerId``, the
+  ``schedulerId`` of a schedule addressed by its key) with :func:`bind_log_context`. Nothing here
+  knows a task by name or reads the database.
 - ``ContextFilter`` copies these onto every record (``request_id``, ``job_id``, ``schedule_id``,
   ``task_id``; ``None`` outside one); ``JsonFormatter`` (python-json-logger) prints one JSON object per
   line with them. In a worker with LOG_FORMAT=json, Celery is kept from replacing these handlers.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import os
 import re
@@ -113,42 +116,39 @@ class RequestIdMiddleware:
 
 
 # --- Celery: ids of the job / schedule a task works on --------------------------------------------------
-def _ids_for_task(task_name: str, args, kwargs) -> tuple[str | None, str | None]:
-    """``(job id, schedulerId)`` a task works on, as the API names them.
+def task_log_context(task, args, kwargs) -> dict[str, str | None]:
+    """The log fields a task declares, read from its own arguments: ``{field: value as str}``.
 
-    A job's ``schedulerId`` is not looked up here (that cost a query per job): ``job_execute``
-    binds it with :func:`bind_task_job` once its claim has returned the row."""
-    args, kwargs = args or [], kwargs or {}
-    if task_name == "jobs.tasks.run_job":
-        job_id = kwargs.get("job_id", args[0] if args else None)
-        return (None if job_id is None else str(job_id)), None
-    if task_name == "scheduling.tasks.fire_schedule":
-        from scheduling.models import Schedule
-
-        pk = kwargs.get("schedule_id", args[0] if args else None)
-        return None, Schedule.objects.filter(pk=pk).values_list("scheduler_id", flat=True).first()
-    return None, None
+    A task declares them with the task option ``log_context={field: argument name}`` (Celery keeps
+    unknown options as attributes of the task class), e.g. ``log_context={"job_id": "job_id"}`` on
+    ``jobs.tasks.run_job``; ``field`` is one of ``job_id`` and ``schedule_id``. A task without one
+    (or an argument it was not given) contributes ``None``."""
+    declared: dict[str, str] = getattr(task, "log_context", None) or {}
+    if not declared:
+        return {}
+    given = inspect.signature(task.run).bind_partial(*(args or []), **(kwargs or {})).arguments
+    return {field: None if given.get(arg) is None else str(given[arg]) for field, arg in declared.items()}
 
 
 _task_tokens: dict[str, list] = {}
 
 
-def bind_task_job(job_id: int, scheduler_id: str | None) -> None:
-    """Tag the running task's further log records with the job a batch (``run_jobs``) runs now and its
-    ``schedule_id`` (reset when the task ends)."""
-    job_id_var.set(str(job_id))
-    schedule_id_var.set(scheduler_id)
+def bind_log_context(*, job_id: int | str | None = None, schedule_id: str | None = None) -> None:
+    """Tag the running task's further log records with the job it runs now and that job's or the
+    schedule's string ``schedulerId`` (log field ``schedule_id``); reset when the task ends."""
+    job_id_var.set(None if job_id is None else str(job_id))
+    schedule_id_var.set(schedule_id)
 
 
 @signals.task_prerun.connect(weak=False)
 def _task_context_start(task_id=None, task=None, args=None, kwargs=None, **_):
     tokens = [(task_id_var, task_id_var.set(task_id))]
     try:
-        job_id, scheduler_id = _ids_for_task(getattr(task, "name", ""), args, kwargs)
+        fields = task_log_context(task, args, kwargs)
     except Exception:  # a log context must never fail a task
-        job_id = scheduler_id = None
-    tokens.append((job_id_var, job_id_var.set(job_id)))
-    tokens.append((schedule_id_var, schedule_id_var.set(scheduler_id)))
+        fields = {}
+    tokens.append((job_id_var, job_id_var.set(fields.get("job_id"))))
+    tokens.append((schedule_id_var, schedule_id_var.set(fields.get("schedule_id"))))
     _task_tokens[task_id] = tokens
 
 

@@ -1,11 +1,11 @@
 """Beat's leader keeps the jobs moving: it promotes due delayed jobs and retries (:func:`jobs_promote_due`)
 and repairs what a lost message or a dead worker left behind (:func:`jobs_reconcile`, BullMQ's
-stalled-job rule; docs/runtime.md)."""
+stalled-job rule; docs/runtime.md). Both are periodic hooks (``config.periodic``) registered by
+``JobsConfig.ready``: promotion every tick, reconciliation every ``JOB_RECONCILE_EVERY_S``."""
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -23,26 +23,18 @@ from .runtime import _attempt_qs, _fail_or_retry
 logger = logging.getLogger(__name__)
 
 
-_last_reconcile = 0.0
-
-
 def jobs_promote_due(*, now=None, cap: float = 1.0) -> float:
-    """Beat's leader calls this every tick: publish due delayed jobs, reconcile now and then.
+    """Beat's leader calls this every tick: publish due delayed jobs.
 
     Moves ``delayed`` jobs whose ``run_at`` has passed to ``waiting`` (conditional UPDATE, then
-    publish after commit), runs :func:`jobs_reconcile` every ``JOB_RECONCILE_EVERY_S``, and returns
-    the seconds until the next delayed job is due (at most ``cap``) so beat can sleep that long.
-    Never raises: a failure is logged and retried on the next tick.
+    publish after commit) and returns the seconds until the next delayed job is due (at most
+    ``cap``) so beat can sleep that long. Never raises: a failure is logged and retried on the next tick.
     """
-    global _last_reconcile
     try:
         now = now or timezone.now()
         batch = settings.JOB_MAINTENANCE_BATCH_SIZE
         while _promote_batch(now, batch) >= batch:
             pass
-        if time.monotonic() - _last_reconcile >= settings.JOB_RECONCILE_EVERY_S:
-            _last_reconcile = time.monotonic()
-            jobs_reconcile(now=now)
         nxt = (
             Job.objects.filter(state=JobState.DELAYED, run_at__isnull=False)
             .order_by("run_at")
@@ -53,7 +45,7 @@ def jobs_promote_due(*, now=None, cap: float = 1.0) -> float:
             return cap
         return max(0.0, min(cap, (nxt - timezone.now()).total_seconds()))
     except Exception:
-        logger.exception("promoting or reconciling jobs failed; retrying next tick")
+        logger.exception("promoting delayed jobs failed; retrying next tick")
         close_old_connections()
         return cap
 

@@ -57,7 +57,7 @@ from django.db import connection, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 
-from config.logs import bind_task_job
+from config.logs import bind_log_context
 from config.metrics import observe_fire_lateness
 
 from . import handlers, workers
@@ -218,7 +218,7 @@ def job_run_claimed(job: Job) -> Completion | Job | None:
     Publishes ``active`` first (with ``attemptsMade``).
     """
     attempt = job.attempts_made
-    bind_task_job(job.pk, job.scheduler_id)
+    bind_log_context(job_id=job.pk, schedule_id=job.scheduler_id)
     if attempt == 1 and job.fire_at is not None and job.stalled_count == 0:
         _observe_fire_lateness(job)
     publish_job_event(job, "active", attemptsMade=attempt)

@@ -7,7 +7,9 @@ from config.celery import DatabaseRetryTask
 from . import runtime
 
 
-@shared_task(name="jobs.tasks.run_job", ignore_result=True, base=DatabaseRetryTask)
+@shared_task(
+    name="jobs.tasks.run_job", ignore_result=True, base=DatabaseRetryTask, log_context={"job_id": "job_id"}
+)
 def run_job(job_id: int) -> None:
     """Run job ``job_id`` (idempotent: a redelivered message for a finished job does nothing)."""
     runtime.job_execute(job_id=job_id)

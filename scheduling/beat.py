@@ -1,7 +1,8 @@
 """Celery beat's scheduler class: ``celery -A config beat`` (set by ``CELERY_BEAT_SCHEDULER``).
 
 A subclass of django-celery-beat's ``DatabaseScheduler``. System periodic tasks (maintenance) run
-as in the stock scheduler. ``Schedule`` rows are not loaded as one entry each (stock beat re-reads
+as in the stock scheduler; the periodic hooks apps register (``config.periodic``) run every tick.
+``Schedule`` rows are not loaded as one entry each (stock beat re-reads
 every task on any change and holds them all in memory); each tick instead asks the database for
 the schedules whose indexed ``next_fire_at`` is due and dispatches them in batches, so a change is
 honoured by the next tick and memory does not grow with the number of schedules.
@@ -23,6 +24,8 @@ from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 from redis.exceptions import LockError, RedisError
 
+from config.periodic import PeriodicRunner
+
 from . import firing
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class ScheduleScheduler(DatabaseScheduler):
         use_persistent_connections()  # before the stock scheduler's first query (config/celery.py)
         self._lock = None
         self._is_leader = False
+        self._hooks = PeriodicRunner()
         super().__init__(*args, **kwargs)
         self._redis = redis.Redis.from_url(settings.REDIS_URL)
         self._identity = f"{socket.gethostname()}:{os.getpid()}"
@@ -85,11 +89,8 @@ class ScheduleScheduler(DatabaseScheduler):
         except Exception:
             logger.exception("dispatching due schedules failed; retrying next tick")
             schedule_sleep = 1.0
-        # --- jobs engine hook (issue 3): promote due delayed jobs/retries, reconcile lost ones; never raises.
-        from jobs.maintenance import jobs_promote_due
-
-        schedule_sleep = min(schedule_sleep, jobs_promote_due(cap=self.max_interval))
-        # --- end of jobs engine hook
+        # The other apps' periodic work (config.periodic: jobs' promoter and reconciler, ...).
+        schedule_sleep = min(schedule_sleep, self._hooks.run_due(cap=self.max_interval))
         return max(0.0, min(system_sleep, schedule_sleep))
 
     def _dispatch_due(self) -> None:
