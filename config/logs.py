@@ -7,7 +7,7 @@
   a task names the argument that holds each (``@shared_task(log_context={"job_id": "job_id"})``,
   :func:`task_log_context`), and binds what only its work finds out (a job's ``schedulerId``, the
   ``schedulerId`` of a schedule addressed by its key) with :func:`bind_log_context`. Nothing here
-  knows a task by name or reads the database.
+  knows a task by name or reads the database. :func:`log_context` does the same for a block.
 - ``ContextFilter`` copies these onto every record (``request_id``, ``job_id``, ``schedule_id``,
   ``task_id``; ``None`` outside one); ``JsonFormatter`` (python-json-logger) prints one JSON object per
   line with them. In a worker with LOG_FORMAT=json, Celery is kept from replacing these handlers.
@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -131,6 +133,17 @@ def task_log_context(task, args, kwargs) -> dict[str, str | None]:
 
 
 _task_tokens: dict[str, list] = {}
+
+
+@contextlib.contextmanager
+def log_context(*, schedule_id: str | None) -> Iterator[None]:
+    """Tag the log records made inside the block with a schedule's string ``schedulerId`` (log field
+    ``schedule_id``), e.g. while a fire addressed by the schedule's key runs; restored after it."""
+    token = schedule_id_var.set(schedule_id)
+    try:
+        yield
+    finally:
+        schedule_id_var.reset(token)
 
 
 def bind_log_context(*, job_id: int | str | None = None, schedule_id: str | None = None) -> None:

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.logs import bind_log_context
+from config.logs import log_context
 from config.serializers import iso_utc
 from jobs.models import Job, JobState
 from jobs.publishing import publish_batches
@@ -230,7 +230,11 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     row = Schedule.objects.select_related("owner").filter(pk=schedule_id).first()
     if row is None:
         return None
-    bind_log_context(schedule_id=row.scheduler_id)  # the log field holds the string id, not the key
+    with log_context(schedule_id=row.scheduler_id):  # the log field holds the string id, not the key
+        return _fire(row, fire_at)
+
+
+def _fire(row: Schedule, fire_at: datetime | None) -> Job | None:
     if fire_at is None:
         from .services import schedule_trigger  # a run now: the services' (which import this module)
 
