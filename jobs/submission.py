@@ -113,7 +113,16 @@ def job_build(
     ``scheduler_id`` and, unless ``queue`` is given, the schedule's queue; otherwise ``queue`` or
     the model's default.
     """
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {
+        "owner_id": owner_id,
+        "name": name,
+        "data": data,
+        "options": options,
+        "idempotency_key": idempotency_key,
+        "schedule": schedule,
+        "scheduler_id": schedule.scheduler_id if schedule is not None else None,
+        "fire_at": fire_at,
+    }
     if queue is None and schedule is not None:
         queue = schedule.queue
     if queue is not None:
@@ -128,17 +137,7 @@ def job_build(
             run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
             enqueued_at=None if delay_ms else now,
         )
-    return Job(
-        owner_id=owner_id,
-        name=name,
-        data=data,
-        options=options,
-        idempotency_key=idempotency_key,
-        schedule=schedule,
-        scheduler_id=schedule.scheduler_id if schedule is not None else None,
-        fire_at=fire_at,
-        **fields,
-    )
+    return Job(**fields)
 
 
 def job_submit(
