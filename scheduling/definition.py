@@ -89,13 +89,21 @@ class ScheduleDefinition:
     """Everything a client defines about a schedule: the job it makes and when (:class:`ScheduleTiming`).
 
     ``options`` are the job options as given (stored with the schedule; each fire merges them
-    again). Add a field here, with its JSON path, to give schedules one more setting.
+    again). To give schedules one more setting (say ``queue``): add a field here named like the
+    ``Schedule`` model's, with its JSON path (``metadata=_path("queue")``) and a default, accept and
+    check it in :func:`definition_build` (and read it in :func:`definition_parse`), and let the forms
+    pass their field; the services store every field (:meth:`model_fields`).
     """
 
     name: str = field(metadata=_path("name"))
     data: Any = field(default=None, metadata=_path("data"))
     options: dict[str, Any] = field(default_factory=dict, metadata=_path("options"))
     timing: ScheduleTiming
+
+    def model_fields(self) -> dict[str, Any]:
+        """The ``Schedule`` model's field values: this definition's fields and its timing's."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "timing"}
+        return {**values, **self.timing.model_fields()}
 
 
 # JSON path → the definition's field, as declared on the fields (``repeat`` and its keys land on the

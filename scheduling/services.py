@@ -125,13 +125,7 @@ def schedule_create(
         check_scheduler_id(scheduler_id)
         if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
             raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
-    row = Schedule(
-        owner=owner,
-        name=definition.name,
-        data=definition.data,
-        options=definition.options,
-        **definition.timing.model_fields(),
-    )
+    row = Schedule(owner=owner, **definition.model_fields())
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
     row.anchor_at = _anchor(row, now, restart=False)
@@ -250,12 +244,11 @@ def _redefine(row: Schedule, definition: ScheduleDefinition, now: datetime) -> S
     * A paused schedule stays paused; an ended one stays ended unless the new definition allows more
       runs (a ``limit`` above its run count, or a later ``endDate``).
     """
-    fields = definition.timing.model_fields()
+    fields = definition.model_fields()
     before = _cadence({key: getattr(row, key) for key in _CADENCE})
     start_changed = fields["start_at"] != row.start_at
     for key, value in fields.items():
         setattr(row, key, value)
-    row.name, row.data, row.options = definition.name, definition.data, definition.options
     cadence_changed = _cadence(fields) != before
     if cadence_changed or start_changed or row.anchor_at is None:
         row.anchor_at = _anchor(row, now, restart=cadence_changed)
