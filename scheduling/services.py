@@ -26,6 +26,7 @@ from django_celery_beat.models import (
 )
 
 from config.errors import ConflictError, StateError
+from jobs import named_queues
 from jobs.ids import epoch_ms, from_epoch_ms
 from jobs.models import Job, JobState
 from jobs.publishing import publish_batches
@@ -453,11 +454,13 @@ def schedule_create(
     schedule: Any,
     options: Any = None,
     scheduler_id: str | None = None,
+    queue: Any = None,
 ) -> Schedule:
     """Create a schedule and its ``PeriodicTask`` in one transaction.
 
-    ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`). Raises
-    ``ValidationError`` for bad input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
+    ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`); ``queue`` the named
+    queue of its jobs (``None``: ``JOB_DEFAULT_QUEUE``). Raises ``ValidationError`` for bad input and
+    ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
     """
     now = now_ms()
     fields, merged = _validate_definition(name=name, data=data, options=options, spec=schedule, now=now)
@@ -466,7 +469,10 @@ def schedule_create(
         _check_scheduler_id(scheduler_id)
         if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
             raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
-    row = Schedule(owner=owner, name=name, data=data, options=_stored_options(options), **fields)
+    row = Schedule(
+        owner=owner, name=name, data=data, options=_stored_options(options),
+        queue=named_queues.validate(queue), **fields,
+    )
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
     row.anchor_at = _anchor(row, now, restart=False)
@@ -541,7 +547,9 @@ def _locked(schedule: Schedule) -> Schedule:
 
 
 @transaction.atomic
-def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None):
+def schedule_replace(
+    *, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None, queue: Any = None
+):
     """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler``). Returns ``(schedule, created)``.
 
     A replaced schedule keeps its run count and history; when and whether its next fire moves is
@@ -554,13 +562,14 @@ def schedule_replace(*, owner, scheduler_id: str, name: Any, data: Any, schedule
     if existing is None:
         try:
             definition = {"name": name, "data": data, "schedule": schedule, "options": options}
+            definition["queue"] = queue
             return schedule_create(owner=owner, scheduler_id=scheduler_id, **definition), True
         except ScheduleExists:
             existing = mine.get()
-    return _redefine(existing, name=name, data=data, spec=schedule, options=options), False
+    return _redefine(existing, name=name, data=data, spec=schedule, options=options, queue=queue), False
 
 
-def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -> Schedule:
+def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any, queue: Any = None) -> Schedule:
     """Apply a full definition to a stored schedule (PUT, PATCH, page and admin edits), as BullMQ's
     upsert treats a scheduler that exists:
 
@@ -585,6 +594,7 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any) -
     for key, value in fields.items():
         setattr(row, key, value)
     row.name, row.data, row.options = name, data, _stored_options(options)
+    row.queue = named_queues.validate(queue)
     cadence_changed = _cadence(fields) != before
     if cadence_changed or start_changed or row.anchor_at is None:
         row.anchor_at = _anchor(row, now, restart=cadence_changed)
@@ -653,11 +663,11 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
     row = _locked(schedule)
-    unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
+    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue"})
     if unknown:
         raise _err(
             "non_field_errors",
-            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue",
         )
     spec = spec_of(row)
     if "schedule" in changes:
@@ -684,6 +694,7 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
         data=changes.get("data", row.data),
         spec=spec,
         options=changes.get("options", row.options),
+        queue=changes.get("queue", row.queue),
     )
 
 
@@ -935,7 +946,8 @@ def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[J
         delay_ms = merged.get("delay", 0)
         jobs.append(Job(
             owner_id=row.owner_id, name=row.name, data=row.data, options=merged,
-            priority=merged.get("priority", 0), schedule=row, scheduler_id=row.scheduler_id, fire_at=fire_at,
+            priority=merged.get("priority", 0), schedule=row, scheduler_id=row.scheduler_id, queue=row.queue,
+            fire_at=fire_at,
             state=JobState.DELAYED if delay_ms else JobState.WAITING,
             run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
             enqueued_at=None if delay_ms else now,
@@ -995,7 +1007,7 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
         )
         if busy.exists():
             Job.objects.get_or_create(
-                schedule=row, scheduler_id=row.scheduler_id,
+                schedule=row, scheduler_id=row.scheduler_id, queue=row.queue,
                 fire_at=fire_at,
                 defaults={
                     "owner": row.owner,
@@ -1066,7 +1078,7 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
                 data=row.data,
                 options=merged,
                 priority=merged.get("priority", 0),
-                schedule=row, scheduler_id=row.scheduler_id,
+                schedule=row, scheduler_id=row.scheduler_id, queue=row.queue,
                 fire_at=fire_at,
                 state=JobState.DELAYED if delay_ms else JobState.WAITING,
                 run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
@@ -1122,7 +1134,7 @@ def _failed_fire_job(row: Schedule, fire_at: datetime, exc: Exception, now: date
         name=row.name,
         data=None,
         options=row.options if isinstance(row.options, dict) else {},
-        schedule=row, scheduler_id=row.scheduler_id,
+        schedule=row, scheduler_id=row.scheduler_id, queue=row.queue,
         fire_at=fire_at,
         state=JobState.FAILED,
         failed_reason=_fire_reason(exc),
@@ -1140,7 +1152,7 @@ def _fire_failed(schedule_id: int, fire_at: datetime, exc: Exception) -> Job | N
             return None
         failed = _failed_fire_job(row, fire_at, exc, timezone.now())
         job, created = Job.objects.get_or_create(
-            schedule=row, scheduler_id=row.scheduler_id,
+            schedule=row, scheduler_id=row.scheduler_id, queue=row.queue,
             fire_at=fire_at,
             defaults={f: getattr(failed, f) for f in
                       ("owner", "name", "data", "options", "state", "failed_reason", "finished_at",
