@@ -98,7 +98,11 @@ def limiter_of(queue: str | None) -> tuple[int, int] | None:
     if time.monotonic() - loaded_at >= settings.JOB_QUEUE_CONFIG_CACHE_S:
         with _cache_lock:
             rows = JobQueue.objects.filter(limit_max__isnull=False, limit_duration_ms__isnull=False)
-            limits = {r.name: (r.limit_max, r.limit_duration_ms) for r in rows}
+            limits = {
+                r.name: (r.limit_max, r.limit_duration_ms)
+                for r in rows
+                if r.limit_max is not None and r.limit_duration_ms is not None
+            }
             _cache = (time.monotonic(), limits)
     return limits.get(queue)
 

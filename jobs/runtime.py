@@ -583,14 +583,14 @@ def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
     if not claimed:
         workers.release(sorted(set(job_ids) - set(deferred)))
         return 0
-    queue = deque(claimed)
+    todo = deque(claimed)
     lock = threading.Lock()
     handed: list[int] = []
 
     def slice_over() -> None:
         with lock:
-            rest = list(queue)
-            queue.clear()
+            rest = list(todo)
+            todo.clear()
         if rest:
             _hand_back_in_thread(rest, handed)
 
@@ -605,9 +605,9 @@ def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
     try:
         while True:
             with lock:
-                if not queue:
+                if not todo:
                     break
-                job = queue.popleft()
+                job = todo.popleft()
             started += 1
             job.started_at = timezone.now()
             workers.started(job.pk)
