@@ -168,7 +168,10 @@ def _ready(proc: Process, marker: str, timeout: float = 30) -> Process:
     return proc
 
 
-def start_worker(queues: str = "jobs,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env):
+def start_worker(
+    queues: str = "jobs.*,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env
+):
+    """A Celery worker on ``queues`` (``jobs.*``: every named job queue; ``jobs.<name>``: one of them)."""
     proc = Process(
         [
             "worker",

@@ -21,6 +21,7 @@ from config.serializers import MessageSerializer, UtcDateTimeField
 from scheduling.models import Schedule, ScheduleState
 from webhooks.models import Delivery, DeliveryState, Webhook
 
+from .. import queue_control
 from ..models import Job, JobState
 from ..views import dashboard_page
 
@@ -28,8 +29,8 @@ RECENT_JOBS = 5
 
 
 class JobStatsSerializer(serializers.Serializer):
-    """Counts of the caller's jobs by BullMQ state; ``paused`` and ``waiting-children`` are always 0
-    (no queue of ours pauses; no job waits for children); ``cancelled`` is ours; ``completionRate`` is
+    """Counts of the caller's jobs by BullMQ state (``paused``: waiting in a paused queue, not counted in
+    ``waiting``; ``waiting-children``: a flow's parent); ``cancelled`` is ours; ``completionRate`` is
     completed / total in percent, one decimal."""
 
     total = serializers.IntegerField()
@@ -94,9 +95,37 @@ class WebhookStatsSerializer(serializers.Serializer):
         ref_name = "WebhookStats"
 
 
+# queue_control's state names → the serializer's field sources (a Python name for waiting-children).
+QUEUE_STAT_KEYS = {JobState.WAITING_CHILDREN.value: "waiting_children"}
+
+
+class QueueStatsSerializer(serializers.Serializer):
+    """One named queue's counts of the caller's jobs by BullMQ state (the original HEAD's ``queueStats``
+    entry): ``paused`` are the waiting jobs of a paused queue; ``cancelled`` is ours."""
+
+    name = serializers.CharField()
+    total = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    paused = serializers.IntegerField()
+    active = serializers.IntegerField()
+    delayed = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "QueueStats"
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["waiting-children"] = serializers.IntegerField(source="waiting_children")
+        return fields
+
+
 class DashboardStatsSerializer(serializers.Serializer):
     jobStats = JobStatsSerializer()  # noqa: N815
     recentJobs = RecentJobSerializer(many=True)  # noqa: N815
+    queueStats = QueueStatsSerializer(many=True, help_text="Per named queue (GET /queues).")  # noqa: N815
     schedulerStats = SchedulerStatsSerializer()  # noqa: N815
     webhookStats = WebhookStatsSerializer()  # noqa: N815
 
@@ -105,17 +134,28 @@ class DashboardStatsSerializer(serializers.Serializer):
 
 
 def dashboard_stats(user) -> dict:
-    """The numbers of :class:`DashboardStatsSerializer` for ``user`` (five aggregate queries)."""
+    """The numbers of :class:`DashboardStatsSerializer` for ``user`` (six aggregate queries).
+
+    ``queueStats`` is the original HEAD's: per declared queue ``{name, total, <BullMQ state>: n}`` of the
+    user's jobs (``paused``: waiting in a paused queue); ``jobStats`` sums them (jobs of a queue no
+    longer declared count in ``jobStats`` only)."""
+    by_queue = queue_control.queue_counts(user=user)
     counts = dict(Job.objects.owned_by(user).values_list("state").annotate(n=Count("id")).order_by())
+    paused = sum(c["paused"] for c in by_queue.values())
     total = sum(counts.values())
     completed = counts.get(JobState.COMPLETED, 0)
     job_stats = {state: counts.get(state, 0) for state in JobState.values}
     job_stats.update(
         total=total,
-        paused=0,
-        waiting_children=0,
+        paused=paused,
+        waiting=job_stats[JobState.WAITING] - paused,
+        waiting_children=counts.get(JobState.WAITING_CHILDREN, 0),
         completionRate=round(completed * 100 / total, 1) if total else 0.0,
     )
+    queue_stats = [
+        {"name": name, "total": sum(c.values()), **{QUEUE_STAT_KEYS.get(k, k): v for k, v in c.items()}}
+        for name, c in by_queue.items()
+    ]
     recent = list(Job.objects.owned_by(user).order_by("-id")[:RECENT_JOBS])
     schedules = Schedule.objects.owned_by(user).aggregate(
         total=Count("id"),
@@ -133,6 +173,7 @@ def dashboard_stats(user) -> dict:
     return {
         "jobStats": job_stats,
         "recentJobs": recent,
+        "queueStats": queue_stats,
         "schedulerStats": {
             "activeSchedules": schedules["active"],
             "totalSchedules": schedules["total"],
@@ -149,7 +190,8 @@ def dashboard_stats(user) -> dict:
 
 
 class DashboardStatsView(APIView):
-    """GET /dashboard/stats → ``{jobStats, recentJobs, schedulerStats, webhookStats}`` of the caller."""
+    """GET /dashboard/stats → ``{jobStats, recentJobs, queueStats, schedulerStats, webhookStats}`` of the
+    caller."""
 
     @extend_schema(summary="Your dashboard numbers", responses={200: DashboardStatsSerializer}, tags=["jobs"])
     def get(self, request):
