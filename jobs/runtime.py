@@ -64,7 +64,7 @@ from . import handlers, queue_control, workers
 from .attempts import with_attempt
 from .handlers.context import JobContext
 from .handlers.exceptions import JobCancelled, UnrecoverableError
-from .limiter import limiter_give_back, limiter_take
+from .limiter import limiter_give_back, limiter_started, limiter_take
 from .models import Job, JobQueue, JobState
 from .options import backoff_delay_ms, keep_rule
 from .publishing import chunked, job_enqueue, publish_batches
@@ -202,10 +202,14 @@ def job_execute(*, job_id: int, queue: str | None = None) -> Job | None:
         if not grant.granted:
             _defer([job_id], queue, grant.wait_ms)
             return None
-    job = _claim(job_id, timezone.now())
+    now = timezone.now()
+    job = _claim(job_id, now)
+    if grant is not None:
+        if job is None:
+            limiter_give_back(grant=grant, slots=[1])
+        else:
+            limiter_started(grant=grant, slot=1, started_at=now)  # the claim's started_at
     if job is None:
-        if grant is not None:
-            limiter_give_back(grant=grant, unused=grant.granted)
         return None
     outcome = job_run_claimed(job)
     if not isinstance(outcome, Completion):
@@ -569,15 +573,18 @@ def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
     frees (:func:`_defer`): they stay waiting, no pool process waits for them."""
     limit = queue_control.limiter_of(queue)
     deferred: list[int] = []
+    grant = None
+    slots: dict[int, int] = {}  # job id → its limiter slot
     if limit is not None and queue is not None:
         wanted = sorted(set(job_ids))
         grant = limiter_take(queue=queue, limit_max=limit[0], duration_ms=limit[1], want=len(wanted))
         claimed = _claim_many(wanted, timezone.now(), limit=grant.granted) if grant.granted else []
-        limiter_give_back(grant=grant, unused=grant.granted - len(claimed))
-        if len(claimed) < len(wanted) and (grant.granted < len(wanted)):
-            taken = {j.pk for j in claimed}
-            deferred = _defer([i for i in wanted if i not in taken], queue, grant.wait_ms)
         claimed.sort(key=lambda j: (j.priority, j.pk))
+        slots = {job.pk: slot for slot, job in enumerate(claimed, start=1)}
+        limiter_give_back(grant=grant, slots=list(range(len(claimed) + 1, grant.granted + 1)))
+        if grant.granted < len(wanted):
+            taken = set(slots)
+            deferred = _defer([i for i in wanted if i not in taken], queue, grant.wait_ms)
     else:
         claimed = sorted(_claim_many(job_ids, timezone.now()), key=lambda j: (j.priority, j.pk))
     if not claimed:
@@ -610,6 +617,8 @@ def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
                 job = todo.popleft()
             started += 1
             job.started_at = timezone.now()
+            if grant is not None:  # the window counts the start the job records
+                limiter_started(grant=grant, slot=slots[job.pk], started_at=job.started_at)
             workers.started(job.pk)
             timeout_ms = job.options.get("timeout") if isinstance(job.options, dict) else None
             try:
@@ -627,6 +636,8 @@ def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
         if timer is not None:
             timer.cancel()
             timer.join()  # a hand-back under way finishes before the ids are released
+        if grant is not None:  # handed back unstarted: their slots are free again
+            limiter_give_back(grant=grant, slots=[slots[i] for i in handed if i in slots])
         if pending:
             jobs_complete_many(pending)
         workers.settled([j.pk for j in claimed])
