@@ -191,7 +191,7 @@ class QueueJobView(APIView):
     @extend_schema(
         summary="One of your jobs in a queue",
         operation_id="queue_jobs_retrieve",
-        responses={200: QueueJobSerializer},
+        responses={200: QueueJobSerializer, **errors(400)},
         description="JobRunner v0.0.2. 404 for a job of another queue or another user.",
         tags=["queues"],
     )
@@ -203,7 +203,7 @@ class QueueJobView(APIView):
     @extend_schema(
         summary="Delete one of your jobs in a queue",
         operation_id="queue_jobs_destroy",
-        responses={200: JobDeletedSerializer, **errors(409)},
+        responses={200: JobDeletedSerializer, **errors(400, 409)},
         description="JobRunner v0.0.2: {message, id}. 409 for an active job (BullMQ's rule).",
         tags=["queues"],
     )
@@ -219,7 +219,7 @@ class QueueJobCancelView(APIView):
         summary="Cancel one of your jobs in a queue",
         operation_id="queue_jobs_cancel",
         request=None,
-        responses={200: QueueJobSerializer, **errors(409)},
+        responses={200: QueueJobSerializer, **errors(400, 409)},
         description="What the HEAD React app calls. As POST /jobs/{jobId}/cancel; 409 if already finished.",
         tags=["queues"],
     )

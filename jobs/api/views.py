@@ -98,7 +98,8 @@ class JobViewSet(viewsets.ViewSet):
                 component_name="JobOrQueueJobList",
                 serializers=[JobDetailSerializer, queue_views.QueueJobListSerializer],
                 resource_type_field_name=None,
-            )
+            ),
+            **errors(400),
         },
         description="When {id} is a declared queue name (GET /queues): that queue's jobs of yours, "
         "{jobs, pagination}, newest first, states in BullMQ's words (paused: waiting in a paused queue), "

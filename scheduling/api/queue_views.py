@@ -27,7 +27,7 @@ class QueueSchedulesView(APIView):
         summary="Your schedules of a queue",
         operation_id="queue_schedules_list",
         parameters=[*PAGE_PARAMETERS],
-        responses={200: ScheduleListSerializer},
+        responses={200: ScheduleListSerializer, **errors(400)},
         description="JobRunner v0.0.2: {scheduledJobs} (each with BullMQ's JobSchedulerJson fields), newest "
         "first, plus pagination.",
         tags=["queues"],
@@ -76,7 +76,7 @@ class QueueScheduleView(APIView):
     @extend_schema(
         summary="One of your schedules of a queue",
         operation_id="queue_schedules_retrieve",
-        responses={200: ScheduleSerializer},
+        responses={200: ScheduleSerializer, **errors(400)},
         description="JobRunner v0.0.2 (BullMQ's JobSchedulerJson fields and ours). 404 for another queue's "
         "or user's schedule.",
         tags=["queues"],
@@ -88,7 +88,7 @@ class QueueScheduleView(APIView):
     @extend_schema(
         summary="Remove a schedule of a queue (its jobs are kept)",
         operation_id="queue_schedules_destroy",
-        responses={200: MessageSerializer},
+        responses={200: MessageSerializer, **errors(400)},
         tags=["queues"],
     )
     def delete(self, request, queue_name: str, scheduler_id: str):

@@ -74,7 +74,9 @@ def test_worker_with_the_all_job_queues_marker_serves_every_named_queue(owner):
         done = Job.objects.filter(pk__in=ids, state="completed")
         assert wait_until(lambda: done.count() == 3, 60, 0.2)
         assert sorted(done.values_list("queue", "result")) == [
-            ("flowQueue", "flowQueue"), ("jobQueue", "jobQueue"), ("schedQueue", "schedQueue")
+            ("flowQueue", "flowQueue"),
+            ("jobQueue", "jobQueue"),
+            ("schedQueue", "schedQueue"),
         ]
         assert "jobs.schedQueue" in worker.output() and "jobs.flowQueue" in worker.output()
     finally:
