@@ -909,6 +909,7 @@ def _fire_options(row: Schedule) -> dict:
     from jobs.options import validate_options
 
 
+    named_queues.validate(row.queue)  # a queue the operator no longer declares: the fire fails
     size = stored_size(row.data)
     if size > settings.JOB_MAX_DATA_BYTES:
         raise PayloadTooLargeError(
