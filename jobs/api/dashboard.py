@@ -28,10 +28,9 @@ from ..views import dashboard_page
 RECENT_JOBS = 5
 
 
-class JobStatsSerializer(serializers.Serializer):
-    """Counts of the caller's jobs by BullMQ state (``paused``: waiting in a paused queue, not counted in
-    ``waiting``; ``waiting-children``: a flow's parent); ``cancelled`` is ours; ``completionRate`` is
-    completed / total in percent, one decimal."""
+class StateCountsSerializer(serializers.Serializer):
+    """Counts of jobs by BullMQ state (``paused``: waiting in a paused queue, not counted in ``waiting``;
+    ``waiting-children``: a flow's parent) and ``cancelled`` (ours)."""
 
     total = serializers.IntegerField()
     active = serializers.IntegerField()
@@ -41,15 +40,21 @@ class JobStatsSerializer(serializers.Serializer):
     paused = serializers.IntegerField()
     waiting = serializers.IntegerField()
     cancelled = serializers.IntegerField()
-    completionRate = serializers.FloatField()  # noqa: N815
-
-    class Meta:
-        ref_name = "JobStats"
 
     def get_fields(self):
         fields = super().get_fields()
         fields["waiting-children"] = serializers.IntegerField(source="waiting_children")
         return fields
+
+
+class JobStatsSerializer(StateCountsSerializer):
+    """The caller's jobs by state (:class:`StateCountsSerializer`); ``completionRate`` is completed /
+    total in percent, one decimal."""
+
+    completionRate = serializers.FloatField()  # noqa: N815
+
+    class Meta:
+        ref_name = "JobStats"
 
 
 class RecentJobSerializer(serializers.Serializer):
@@ -99,27 +104,13 @@ class WebhookStatsSerializer(serializers.Serializer):
 QUEUE_STAT_KEYS = {JobState.WAITING_CHILDREN.value: "waiting_children"}
 
 
-class QueueStatsSerializer(serializers.Serializer):
-    """One named queue's counts of the caller's jobs by BullMQ state (the original HEAD's ``queueStats``
-    entry): ``paused`` are the waiting jobs of a paused queue; ``cancelled`` is ours."""
+class QueueStatsSerializer(StateCountsSerializer):
+    """One named queue's counts of the caller's jobs (the original HEAD's ``queueStats`` entry)."""
 
     name = serializers.CharField()
-    total = serializers.IntegerField()
-    waiting = serializers.IntegerField()
-    paused = serializers.IntegerField()
-    active = serializers.IntegerField()
-    delayed = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    cancelled = serializers.IntegerField()
 
     class Meta:
         ref_name = "QueueStats"
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["waiting-children"] = serializers.IntegerField(source="waiting_children")
-        return fields
 
 
 class DashboardStatsSerializer(serializers.Serializer):

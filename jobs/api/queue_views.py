@@ -12,17 +12,16 @@ another user's job, which tells that the id exists).
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exceptions import PayloadTooLarge
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 from config.serializers import envelope
 
-from .. import actions, named_queues, queue_control, selectors, submission
+from .. import actions, named_queues, queue_control, selectors
 from .serializers import JobDeletedSerializer, JobDetailSerializer, JobSerializer, JobSubmitSerializer
 
 
@@ -147,17 +146,10 @@ class QueueSubmitView(APIView):
     )
     def post(self, request, queue_name: str):
         """POST /jobs/{queueName}/submit ``{name, data, options?}`` → 201 the job."""
-        check_queue(queue_name)
-        ser = JobSubmitSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        values = {**ser.validated_data, "queue": queue_name}
-        try:
-            job, created = submission.job_submit(owner=request.user, **values)
-        except submission.PayloadTooLargeError as exc:
-            raise PayloadTooLarge(exc.messages[0]) from None
-        return Response(
-            QueueJobSerializer(job, context=_context()).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        from .views import job_submitted  # views imports this module (GET /jobs/{queueName})
+
+        return job_submitted(
+            request, queue=check_queue(queue_name), answer=QueueJobSerializer, context=_context()
         )
 
 

@@ -59,6 +59,23 @@ _LIST_PARAMETERS = [
 ]
 
 
+def job_submitted(request, *, queue: str | None = None, answer=JobDetailSerializer, context=None) -> Response:
+    """Parse a ``JobSubmitSerializer`` body, submit the job, answer 201 (200 for a repeated
+    ``options.jobId``) with ``answer``. ``queue``: the path's queue (JobRunner v0.0.2), which wins over a
+    ``queue`` in the body. 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES``."""
+    ser = JobSubmitSerializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    values = {**ser.validated_data, **({"queue": queue} if queue is not None else {})}
+    try:
+        job, created = submission.job_submit(owner=request.user, **values)
+    except submission.PayloadTooLargeError as exc:
+        raise PayloadTooLarge(exc.messages[0]) from None
+    return Response(
+        answer(job, context=context or {}).data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
 def _indexed(index: int, field: str, messages) -> dict[str, list[str]]:
     """``{"<index>.<field>": ["<index>.<field>: message", ...]}``: a bulk item's error, named by index."""
     return {
@@ -128,15 +145,7 @@ class JobViewSet(viewsets.ViewSet):
         400 names the bad field or option; 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES`` (or the
         body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, refused before any view: ``config.exceptions``).
         """
-        ser = JobSubmitSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        try:
-            job, created = submission.job_submit(owner=request.user, **ser.validated_data)
-        except submission.PayloadTooLargeError as exc:
-            raise PayloadTooLarge(exc.messages[0]) from None
-        return Response(
-            JobDetailSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return job_submitted(request)
 
     @extend_schema(
         summary="Submit many jobs at once (BullMQ's addBulk)",

@@ -8,7 +8,6 @@ undeclared queue is the original's 400; a schedule of another queue or user is a
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +18,7 @@ from jobs.api.queue_views import check_queue
 
 from .. import selectors, services
 from .serializers import ScheduleListSerializer, ScheduleSerializer, ScheduleWriteSerializer
-from .views import SEED_SCHEDULE_BODY
+from .views import SEED_SCHEDULE_BODY, schedule_created
 
 
 class QueueSchedulesView(APIView):
@@ -51,20 +50,7 @@ class QueueSchedulesView(APIView):
     )
     def post(self, request, queue_name: str):
         """POST /jobs/{queueName}/schedule ``{name, data, schedule, options?, schedulerId?}`` → 201."""
-        check_queue(queue_name)
-        ser = ScheduleWriteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        v = ser.validated_data
-        row = services.schedule_create(
-            owner=request.user,
-            name=v["name"],
-            data=v["data"],
-            schedule=v["schedule"],
-            options=v["options"],
-            scheduler_id=v.get("schedulerId"),
-            queue=queue_name,
-        )
-        return Response(ScheduleSerializer(row).data, status=status.HTTP_201_CREATED)
+        return schedule_created(request, queue=check_queue(queue_name))
 
 
 class QueueScheduleView(APIView):

@@ -58,6 +58,24 @@ def _schedule(row) -> dict:
     return ScheduleSerializer(row).data
 
 
+def schedule_created(request, *, queue: str | None = None) -> Response:
+    """Parse a ``ScheduleWriteSerializer`` body, create the schedule, answer 201 with it. ``queue``: the
+    path's queue (JobRunner v0.0.2), which wins over a ``queue`` in the body."""
+    ser = ScheduleWriteSerializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    v = ser.validated_data
+    row = services.schedule_create(
+        owner=request.user,
+        name=v["name"],
+        data=v["data"],
+        schedule=v["schedule"],
+        options=v["options"],
+        scheduler_id=v.get("schedulerId"),
+        queue=queue if queue is not None else v.get("queue"),
+    )
+    return Response(_schedule(row), status=status.HTTP_201_CREATED)
+
+
 class ScheduleViewSet(viewsets.ViewSet):
     """``/jobs/schedule``: the caller's schedules. Another user's schedule is a 404 on every route."""
 
@@ -83,20 +101,8 @@ class ScheduleViewSet(viewsets.ViewSet):
         description="409 if schedulerId is already one of yours.",
     )
     def create(self, request):
-        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?}`` → 201 the schedule."""
-        ser = ScheduleWriteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        v = ser.validated_data
-        row = services.schedule_create(
-            owner=request.user,
-            name=v["name"],
-            data=v["data"],
-            schedule=v["schedule"],
-            options=v["options"],
-            scheduler_id=v.get("schedulerId"),
-            queue=v.get("queue"),
-        )
-        return Response(_schedule(row), status=status.HTTP_201_CREATED)
+        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?}`` → 201."""
+        return schedule_created(request)
 
     @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})
     def retrieve(self, request, scheduler_id=None):
