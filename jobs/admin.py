@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from accounts.admin import ServiceSavedAdminMixin
 from accounts.templatetags.viewer_time import SHORT, render_when
 
 from . import admin_ops, named_queues, queue_control
@@ -105,6 +106,7 @@ class JobQueueForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.saved_row: JobQueue | None = None
         self.fields["name"].choices = [(n, n) for n in named_queues.declared()]
         if self.instance.pk:
             self.fields["name"].disabled = True
@@ -122,6 +124,7 @@ class JobQueueForm(forms.ModelForm):
                 queue_control.queue_pause(name=name)
             else:
                 queue_control.queue_resume(name=name)
+            self.saved_row = JobQueue.objects.get(name=name)
         except ValidationError as exc:
             fields = {"max": "limit_max", "duration": "limit_duration_ms", "queue": "name"}
             for key, msgs in exc.message_dict.items():
@@ -135,7 +138,7 @@ class JobQueueForm(forms.ModelForm):
 
 
 @admin.register(JobQueue)
-class JobQueueAdmin(admin.ModelAdmin):
+class JobQueueAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
     """Named queues (staff): pause, resume and rate limits, through the same services as the Queues
     board. Queues are shared by every user, so any staff member with the permission may change them."""
 
@@ -143,8 +146,8 @@ class JobQueueAdmin(admin.ModelAdmin):
     list_display = ("name", "paused", "limit_max", "limit_duration_ms", "updated_at")
     actions = ("pause_queues", "resume_queues")
 
-    def save_model(self, request, obj, form, change):
-        pass  # saved by the form's services (JobQueueForm.clean)
+    def delete_row(self, obj) -> None:  # never called: deleting is not permitted
+        raise NotImplementedError
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a declared queue always has its state; undo a pause or a limit instead

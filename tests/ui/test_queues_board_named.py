@@ -89,3 +89,25 @@ def test_the_board_lists_every_named_queue_with_its_pause_state_and_limit(admin_
     )
     listed = client_for(admin_user).get("/admin/queues/flowQueue/?state=paused").context["page"]
     assert [j.queue for j in listed] == ["flowQueue"]
+
+
+@pytest.mark.django_db
+def test_staff_pause_and_limit_a_queue_in_the_django_admin_through_the_same_rules(staff):
+    client = client_for(staff)
+    form = {"name": "schedQueue", "paused": "on", "limit_max": "10", "limit_duration_ms": "1000"}
+    res = client.post("/admin/jobs/jobqueue/add/", form)
+    assert res.status_code == 302, res.content.decode()[:2000]
+    row = JobQueue.objects.get(name="schedQueue")
+    assert (row.paused, row.limit_max, row.limit_duration_ms) == (True, 10, 1000)
+    bad = client.post(f"/admin/jobs/jobqueue/{row.pk}/change/", {"limit_max": "10", "limit_duration_ms": ""})
+    assert bad.status_code == 200
+    assert bad.context["adminform"].form.errors == {
+        "limit_duration_ms": ["duration: required with the other (set both, or neither)"]
+    }
+    assert JobQueue.objects.get(pk=row.pk).paused is True
+    res = client.post(f"/admin/jobs/jobqueue/{row.pk}/change/", {"limit_max": "", "limit_duration_ms": ""})
+    assert res.status_code == 302
+    row.refresh_from_db()
+    assert (row.paused, row.limit_max, row.limit_duration_ms) == (False, None, None)
+    res = client.post("/admin/jobs/jobqueue/", {"action": "pause_queues", "_selected_action": [row.pk]})
+    assert res.status_code == 302 and JobQueue.objects.get(pk=row.pk).paused is True
