@@ -52,6 +52,8 @@ ERROR_DESCRIPTIONS = {
     403: "Authenticated but not allowed.",
     404: "Not found, or not yours.",
     409: "Conflicts with the stored state.",
+    405: "The path is one of our own collection routes (a {jobId} of handlers, submit or schedule), "
+    "which does not take this method.",
     413: "The body or its data is larger than the configured limit.",
     415: "The body is not application/json.",
     429: "Rate limited; retry after the Retry-After header's seconds.",
@@ -180,6 +182,10 @@ class ContractAutoSchema(AutoSchema):
             codes.add(401)
         if "{" in self.path:
             codes.add(404)
+        if self.path.startswith("/jobs/{jobId}"):
+            # /jobs/handlers, /jobs/submit and /jobs/schedule/... are routes of their own (API.md): a
+            # {jobId} that spells one reaches that route, which may not allow the method.
+            codes.add(405)
         if self.get_request_serializer() is not None:
             codes |= {400, 415}
         if any(
