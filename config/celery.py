@@ -1,6 +1,7 @@
 """The Celery app: three queues as in the seed (`jobs`, `schedules`, `webhooks`), settings from Django.
 
-Run a worker with ``celery -A config worker -Q jobs,schedules,webhooks`` and beat with
+Run a worker with ``celery -A config worker -Q 'jobs.*,schedules,webhooks'`` (``jobs.*``: every named
+job queue, :data:`ALL_JOB_QUEUES`) and beat with
 ``celery -A config beat`` (the scheduler class comes from ``CELERY_BEAT_SCHEDULER``).
 """
 
@@ -52,6 +53,26 @@ def _worker_connections(**_):
 
     use_persistent_connections()
     workers.register()
+
+
+#: In a worker's ``-Q``: every declared job queue's Celery queue (``jobs.named_queues.celery_queues``:
+#: ``jobs`` for the default queue, ``jobs.<name>`` for the others), read from ``JOB_QUEUES`` when the
+#: worker starts. ``celery -A config worker -Q 'jobs.*,schedules'`` serves every job queue and the
+#: schedule fires; ``-Q jobs.<name>`` serves one named queue only (docs/queues.md).
+ALL_JOB_QUEUES = "jobs.*"
+
+
+@signals.celeryd_after_setup.connect(weak=False)
+def _expand_job_queues(sender=None, instance=None, **_):
+    """Replace :data:`ALL_JOB_QUEUES` in the worker's queues by every declared job queue (Celery's
+    documented place to add queues a worker consumes)."""
+    from jobs import named_queues
+
+    queues = instance.app.amqp.queues
+    if ALL_JOB_QUEUES in (queues.consume_from or {}):
+        queues.deselect([ALL_JOB_QUEUES])
+        for name in named_queues.celery_queues():
+            queues.select_add(name)
 
 
 @signals.worker_shutdown.connect(weak=False)

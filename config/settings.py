@@ -464,6 +464,17 @@ JOB_QUEUES = env.list("JOB_QUEUES", default=["jobQueue", "schedQueue", "flowQueu
 JOB_DEFAULT_QUEUE = env.str("JOB_DEFAULT_QUEUE", default="jobQueue")
 if JOB_DEFAULT_QUEUE not in JOB_QUEUES:
     JOB_QUEUES = [JOB_DEFAULT_QUEUE, *JOB_QUEUES]
+for _name in JOB_QUEUES:
+    # /jobs/{queueName}/... must never read as one of our own routes (/jobs/schedule, /jobs/submit, ...).
+    _bad = not _name or len(_name) > 64 or not _name.isascii() or any(c in _name for c in "/?#% ,")
+    if _bad or _name in ("schedule", "submit", "handlers"):
+        raise ImproperlyConfigured(
+            f"JOB_QUEUES: {_name!r} cannot name a queue (1-64 ASCII characters without / ? # % , or space; "
+            "not schedule, submit or handlers)"
+        )
+# Workers cache the queues' rate limits this long (seconds): a changed limit applies within it. A pause
+# does not wait for it (the claim statement itself skips jobs of a paused queue).
+JOB_QUEUE_CONFIG_CACHE_S = env.float("JOB_QUEUE_CONFIG_CACHE_S", default=1.0)
 # --- Jobs engine (issue 3) ----------------------------------------------------------------------------
 # Broker priorities: ten Redis lists per queue (kombu's Redis transport: BRPOP checks the lists in step
 # order, so step 0 is served first). jobs.options.broker_priority maps BullMQ's 0..2,097,152 onto them.

@@ -18,8 +18,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts import api as accounts_api
 from accounts.profile_views import profile_page
 from jobs import views as job_views
+from jobs.api import queue_views
 from jobs.api.dashboard import AdminDashboardView, ApiRootView, DashboardStatsView
 from jobs.api.views import JobViewSet
+from jobs.named_queues import RESERVED_NAMES
+from scheduling.api.queue_views import QueueSchedulesView, QueueScheduleView
 
 from . import health
 
@@ -27,8 +30,13 @@ from . import health
 # are always JSON; under a page prefix they are HTML pages; elsewhere JSON unless the client asks for
 # HTML (config.exceptions.is_api_request). /login and /register without a slash are the API, but
 # share their prefix with the pages /login/ and /register/, whose errors are pages.
-API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
+API_PATH_PREFIXES = (
+    "/auth/", "/jobs", "/queues", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics"
+)
 PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
+
+# The {queueName} segment of the v0.0.2 routes: any segment but our own collection routes' names.
+_QUEUE = "(?P<queue_name>(?!(?:{})(?:/|$))[^/]+)".format("|".join(RESERVED_NAMES))
 
 urlpatterns = [
     path("healthz", health.healthz),
@@ -87,6 +95,26 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     # Account pages (login, logout, register, password reset).
     path("", include("accounts.web_urls")),
+    # JobRunner v0.0.2's routes under a named queue (docs/queues.md), before /jobs/schedule/...:
+    # /jobs/{queueName}/... never takes a segment of our own collection routes (schedule, submit,
+    # handlers), which config/settings.py refuses as queue names in JOB_QUEUES. GET /jobs/{segment} is
+    # JobViewSet.retrieve: the queue's job list when the segment is a declared queue, else that job.
+    re_path(r"^queues/?$", queue_views.QueuesView.as_view(), name="queues"),
+    re_path(rf"^jobs/{_QUEUE}/submit/?$", queue_views.QueueSubmitView.as_view(), name="queue-submit"),
+    re_path(
+        rf"^jobs/{_QUEUE}/job/(?P<job_id>[^/]+)/?$", queue_views.QueueJobView.as_view(), name="queue-job"
+    ),
+    re_path(
+        rf"^jobs/{_QUEUE}/job/(?P<job_id>[^/]+)/cancel/?$",
+        queue_views.QueueJobCancelView.as_view(),
+        name="queue-job-cancel",
+    ),
+    re_path(rf"^jobs/{_QUEUE}/schedule/?$", QueueSchedulesView.as_view(), name="queue-schedules"),
+    re_path(
+        rf"^jobs/{_QUEUE}/schedule/(?P<scheduler_id>[^/]+)/?$",
+        QueueScheduleView.as_view(),
+        name="queue-schedule",
+    ),
     # schedules before jobs: /jobs/{jobId} would otherwise swallow /jobs/schedule
     path("", include("scheduling.api.urls")),
     path("", include("jobs.api.urls")),

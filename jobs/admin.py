@@ -6,13 +6,16 @@ by ``job_submit`` (API, pages, schedules), never typed into the admin.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from accounts.admin import ServiceSavedAdminMixin
 from accounts.templatetags.viewer_time import SHORT, render_when
 
-from . import admin_ops
+from . import admin_ops, named_queues, queue_control
 from .actions import job_retry
-from .models import Job
+from .models import Job, JobQueue
 
 
 @admin.register(Job)
@@ -21,6 +24,7 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "owner", "state", "schedule_id_column", "attempts", "created", "finished")
     list_filter = (
         "state",
+        "queue",
         "name",
         ("owner", admin.RelatedOnlyFieldListFilter),
         ("schedule", admin.RelatedOnlyFieldListFilter),
@@ -88,3 +92,74 @@ class JobAdmin(admin.ModelAdmin):
         self.message_user(request, f"{done} job(s) {verb}.", messages.SUCCESS)
         if total - done:
             self.message_user(request, f"{total - done} job(s) skipped: {why}.", messages.WARNING)
+
+
+class JobQueueForm(forms.ModelForm):
+    """A named queue's pause state and rate limit, saved through ``jobs.queue_control`` (its rules and
+    messages: both limit fields or neither, 1..1,000,000 jobs per 1..600,000 ms)."""
+
+    name = forms.ChoiceField(choices=[])
+
+    class Meta:
+        model = JobQueue
+        fields = ["name", "paused", "limit_max", "limit_duration_ms"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved_row: JobQueue | None = None
+        self.fields["name"].choices = [(n, n) for n in named_queues.declared()]
+        if self.instance.pk:
+            self.fields["name"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        name = cleaned.get("name") or self.instance.name
+        try:
+            queue_control.queue_set_limit(
+                name=name, limit_max=cleaned.get("limit_max"), duration_ms=cleaned.get("limit_duration_ms")
+            )
+            if cleaned.get("paused"):
+                queue_control.queue_pause(name=name)
+            else:
+                queue_control.queue_resume(name=name)
+            self.saved_row = JobQueue.objects.get(name=name)
+        except ValidationError as exc:
+            fields = {"max": "limit_max", "duration": "limit_duration_ms", "queue": "name"}
+            for key, msgs in exc.message_dict.items():
+                for msg in msgs:
+                    self.add_error(fields.get(key), msg)
+        return cleaned
+
+    def _post_clean(self):
+        # The services validated and saved the row; Django's own model validation would only repeat it.
+        pass
+
+
+@admin.register(JobQueue)
+class JobQueueAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
+    """Named queues (staff): pause, resume and rate limits, through the same services as the Queues
+    board. Queues are shared by every user, so any staff member with the permission may change them."""
+
+    form = JobQueueForm
+    list_display = ("name", "paused", "limit_max", "limit_duration_ms", "updated_at")
+    actions = ("pause_queues", "resume_queues")
+
+    def delete_row(self, obj) -> None:  # never called: deleting is not permitted
+        raise NotImplementedError
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a declared queue always has its state; undo a pause or a limit instead
+
+    @admin.action(description="Pause selected queues")
+    def pause_queues(self, request, queryset):
+        for row in queryset:
+            queue_control.queue_pause(name=row.name)
+        self.message_user(request, f"{len(queryset)} queue(s) paused.", messages.SUCCESS)
+
+    @admin.action(description="Resume selected queues")
+    def resume_queues(self, request, queryset):
+        for row in queryset:
+            queue_control.queue_resume(name=row.name)
+        self.message_user(request, f"{len(queryset)} queue(s) resumed.", messages.SUCCESS)

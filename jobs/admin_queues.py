@@ -18,6 +18,7 @@ through the API's services (``jobs.admin_ops``).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
@@ -25,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import admin_ops, queues
+from . import admin_ops, queue_control, queues
 from .actions import JobStateConflict
 from .models import FINISHED_STATES, JobState
 from .views import job_page_context, report_bulk, selected_ids
@@ -47,13 +48,41 @@ def _context(request, title: str, **extra) -> dict:
     }
 
 
+def _control(request, queue: queues.Queue) -> None:
+    """A named queue's pause, resume or limit (``jobs.queue_control``), as the board's message."""
+    action = request.POST.get("action")
+    try:
+        if action == "pause":
+            queue_control.queue_pause(name=queue.name)
+            messages.success(request, f"{queue.name}: paused; waiting jobs wait, running ones finish.")
+        elif action == "resume":
+            queue_control.queue_resume(name=queue.name)
+            messages.success(request, f"{queue.name}: resumed; its waiting jobs were published again.")
+        else:
+            state = queue_control.queue_set_limit(
+                name=queue.name,
+                limit_max=request.POST.get("max") or None,
+                duration_ms=request.POST.get("duration") or None,
+            )
+            limit = state.limiter
+            text = f"at most {limit['max']} jobs per {limit['duration']} ms" if limit else "no rate limit"
+            messages.success(request, f"{queue.name}: {text}.")
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+
+
 @require_http_methods(["GET", "POST"])
 def queues_view(request):
     """GET: the board. POST ``action=retry_failed|clean_finished``, ``queue`` (default ``jobs``) and,
     for ``clean_finished``, ``state`` (one finished state; default all three): act on the visible
-    jobs of that queue, then back to the board."""
+    jobs of that queue, then back to the board. For a named queue also ``action=pause|resume|limit``
+    (``max`` and ``duration`` in ms; both empty removes the limit): queues are shared by every user,
+    so any staff member may (the board is staff only)."""
     if request.method == "POST":
         queue = queues.queue_get(request.POST.get("queue") or "jobs")
+        if queue.named and request.POST.get("action") in ("pause", "resume", "limit"):
+            _control(request, queue)
+            return redirect("admin-queues")
         jobs = queues.queue_jobs(request.user, queue)
         action = request.POST.get("action")
         if action == "retry_failed":
@@ -94,7 +123,7 @@ def queue_jobs_view(request, queue_name: str):
     if queue.kind != "jobs":
         raise Http404
     state = request.GET.get("state") or ""
-    state = state if state in JobState.values else ""
+    state = state if state in JobState.values or (queue.named and state == "paused") else ""
     rows = {row["name"]: row for row in queues.queue_overview(request.user, with_series=False)}
     page = Paginator(queues.queue_jobs(request.user, queue, state or None), BOARD_PAGE_SIZE).get_page(
         request.GET.get("page")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import workers
 from .attempts import with_attempt
-from .models import Job, JobState
+from .models import Job, JobQueue, JobState
 from .publishing import job_enqueue, jobs_enqueue_many, publish_batches
 from .realtime import publish_job_event
 from .runtime import _attempt_qs, _fail_or_retry
@@ -83,16 +83,19 @@ def jobs_reconcile(*, now=None) -> dict:
     - ``active`` jobs whose own heartbeat is older than ``JOB_STALE_AFTER_S`` (a pool process killed
       alone, or a worker the registry missed) are handed back by :func:`_lost` too.
     - ``waiting`` jobs published more than ``JOB_REQUEUE_WAITING_AFTER_S`` ago are published again
-      (their message may be gone, e.g. Redis restarted empty; a duplicate is a no-op at claim).
+      (their message may be gone, e.g. Redis restarted empty; a duplicate is a no-op at claim), except
+      those of a paused queue (their messages are dropped on purpose; resume publishes them).
     Returns ``{"requeued": n, "stale": m}`` (``stale``: active jobs handed back or ended).
     """
     now = now or timezone.now()
     batch = settings.JOB_MAINTENANCE_BATCH_SIZE
     requeued, stale = _reconcile_dead_workers(now)
     cutoff = now - timedelta(seconds=settings.JOB_REQUEUE_WAITING_AFTER_S)
+    # A paused queue's waiting jobs have no message on purpose (resume publishes them): not lost.
     lost = (
         Job.objects.filter(state=JobState.WAITING)
         .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .exclude(queue__in=JobQueue.objects.filter(paused=True).values("name"))
         .order_by("enqueued_at")
     )
     again = [
@@ -136,7 +139,11 @@ def _reconcile_dead_workers(now) -> tuple[int, int]:
         running = workers.running_jobs(worker)
         for start in range(0, len(held), settings.JOB_MAINTENANCE_BATCH_SIZE):
             chunk = held[start : start + settings.JOB_MAINTENANCE_BATCH_SIZE]
-            waiting = list(Job.objects.filter(pk__in=chunk, state=JobState.WAITING))
+            waiting = list(
+                Job.objects.filter(pk__in=chunk, state=JobState.WAITING).exclude(
+                    queue__in=JobQueue.objects.filter(paused=True).values("name")
+                )
+            )
             Job.objects.filter(pk__in=[j.pk for j in waiting], state=JobState.WAITING).update(enqueued_at=now)
             requeued += _publish_again(waiting)
         for job in Job.objects.filter(state=JobState.ACTIVE, worker=worker).select_related("schedule"):

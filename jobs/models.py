@@ -154,3 +154,39 @@ class Job(models.Model):
             if scheduler_id is not None:
                 return ids.repeat_job_id(scheduler_id, self.fire_at)
         return str(self.pk)
+
+
+class JobQueue(models.Model):
+    """Operator state of one named queue (``JOB_QUEUES``; docs/queues.md): BullMQ's ``queue.pause()``
+    and the worker ``limiter {max, duration}``. A declared queue without a row is running and
+    unlimited; rows are written by ``jobs.queue_control`` only. Queues are shared by every user, so
+    only staff change them (the Queues board, the admin)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    paused = models.BooleanField(
+        default=False, help_text="Waiting jobs of a paused queue stay waiting; no new job of it starts."
+    )
+    limit_max = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many jobs start per duration (BullMQ limiter.max)."
+    )
+    limit_duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The limiter's window in milliseconds (BullMQ limiter.duration)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(limit_max__isnull=True) & Q(limit_duration_ms__isnull=True))
+                | (Q(limit_max__gte=1) & Q(limit_duration_ms__gte=1)),
+                name="jobqueue_limit_both_or_none",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def limited(self) -> bool:
+        return self.limit_max is not None and self.limit_duration_ms is not None

@@ -16,6 +16,10 @@ from django.core.exceptions import ValidationError
 #: Celery queue of the default job queue (the design's ``jobs``, the seed's jobQueue).
 DEFAULT_CELERY_QUEUE = "jobs"
 
+#: Names no queue may have: our own routes ``/jobs/schedule``, ``/jobs/submit``, ``/jobs/handlers``
+#: would otherwise read as ``/jobs/{queueName}`` (``config/settings.py`` refuses them in ``JOB_QUEUES``).
+RESERVED_NAMES = ("schedule", "submit", "handlers")
+
 
 def declared() -> list[str]:
     """The operator's queue names (``JOB_QUEUES``), in the declared order."""
@@ -53,3 +57,13 @@ def validate(value: Any, *, field: str = "queue") -> str:
             code="unknown_queue",
         )
     return value
+
+
+if __name__ == "__main__":
+    # `python -m jobs.named_queues`: the Celery queues a worker serving every job queue consumes, comma
+    # separated (Procfile, docker-compose:
+    # `celery -A config worker -Q "$(python -m jobs.named_queues),schedules"`).
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    print(",".join(celery_queues()))

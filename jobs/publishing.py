@@ -25,9 +25,12 @@ def chunked(items: list, size: int) -> Iterable[list]:
         yield items[start : start + size]
 
 
-def publish_batches(jobs: Iterable[Job]) -> int:
+def publish_batches(jobs: Iterable[Job], *, countdown_s: float | None = None) -> int:
     """Publish the ``waiting`` ones of ``jobs`` as ``run_jobs`` messages (call after commit).
 
+    ``countdown_s``: deliver them that many seconds from now (a rate-limited queue's jobs waiting for
+    its window to free; at most ``jobs.queue_control.MAX_LIMIT_DURATION_MS``). Each message names its
+    job queue (``queue=``) for the worker's rate limiter.
     Grouped by queue (each goes to its queue's Celery queue) and broker priority step
     (``jobs.options.broker_priority``), at most ``JOB_BATCH_SIZE`` ids per message, in the given order.
     Never raises: a broker error is logged and the reconciler publishes any waiting job whose
@@ -43,7 +46,10 @@ def publish_batches(jobs: Iterable[Job]) -> int:
     for (queue, priority), ids in sorted(groups.items()):
         for chunk in chunked(ids, settings.JOB_BATCH_SIZE):
             try:
-                run_jobs.apply_async(args=[chunk], priority=priority, queue=celery_queue(queue))
+                run_jobs.apply_async(
+                    args=[chunk], kwargs={"queue": queue}, priority=priority, queue=celery_queue(queue),
+                    countdown=countdown_s,
+                )
                 sent += 1
             except Exception:
                 logger.warning("could not publish %d job(s); the reconciler will publish them again",
@@ -66,7 +72,7 @@ def _publish(job: Job) -> None:
     if timeout_ms:
         kwargs["soft_time_limit"] = timeout_ms / 1000
         kwargs["time_limit"] = timeout_ms / 1000 + settings.JOB_TIMEOUT_GRACE_S
-    run_job.apply_async(args=[job.pk], **kwargs)
+    run_job.apply_async(args=[job.pk], kwargs={"queue": job.queue}, **kwargs)
 
 
 def job_enqueue(job: Job) -> None:

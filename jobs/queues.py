@@ -25,7 +25,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from . import throughput
+from . import named_queues, queue_control, throughput
 from .models import Job, JobState
 
 logger = logging.getLogger(__name__)
@@ -48,11 +48,13 @@ class Queue:
     kind: str
     job_filter: Q | None = None
     holds: Callable[[Job], bool] | None = None
+    named: bool = False  # a named job queue (JOB_QUEUES): paused, resumed and rate-limited by staff
 
 
 def queues() -> list[Queue]:
-    """The queues the board lists, in order (Celery queue names)."""
-    return [
+    """The queues the board lists, in order: the Celery queues of the design, then every named job
+    queue (``JOB_QUEUES``; docs/queues.md)."""
+    board = [
         Queue("jobs", "every job: submitted, scheduled and retried", "jobs", Q(), lambda job: True),
         Queue(
             "schedules",
@@ -63,6 +65,20 @@ def queues() -> list[Queue]:
         ),
         Queue("webhooks", "webhook deliveries", "deliveries"),
     ]
+    for name in named_queues.declared():
+        if name in {q.name for q in board}:
+            continue  # a named queue called like a Celery queue of the board: listed once
+        board.append(
+            Queue(
+                name,
+                f"named queue (Celery queue {named_queues.celery_queue(name)})",
+                "jobs",
+                Q(queue=name),
+                lambda job, name=name: job.queue == name,  # type: ignore[misc]
+                named=True,
+            )
+        )
+    return board
 
 
 def queue_get(name: str) -> Queue:
@@ -94,7 +110,9 @@ def queue_jobs(user, queue: Queue, state: str | None = None) -> QuerySet:
     if queue.kind != "jobs":
         raise Http404
     qs = visible_jobs(user).filter(queue.job_filter).select_related("owner", "schedule")
-    if state:
+    if state == "paused":  # BullMQ's word for the waiting jobs of a paused queue
+        qs = qs.filter(state=JobState.WAITING)
+    elif state:
         qs = qs.filter(state=state)
     return qs.order_by("-id")
 
@@ -142,6 +160,7 @@ def queue_overview(user, *, now: datetime | None = None, with_series: bool = Tru
     """Every queue with what ``user`` may see of it::
 
         {"name", "description", "kind", "states": [...], "counts": [(state, n), ...], "total",
+         "named": a named job queue?, "paused": bool, "limiter": {"max", "duration"} | None,
          "backlog": messages in Redis (None: unknown), "oldest_waiting_at": datetime | None,
          "throughput": {"minutes", "completed", "failed"} (last 60 minutes, jobs.throughput),
          "schedules": {state: n} (queue "schedules" only)}
@@ -154,11 +173,18 @@ def queue_overview(user, *, now: datetime | None = None, with_series: bool = Tru
     now = now or timezone.now()
     backlog = _backlog()
     owner_id = None if user.is_superuser else user.pk
+    control = {s.name: s for s in queue_control.queue_states()}
     rows = []
     for queue in queues():
         if queue.kind == "jobs":
             states = STATES
             counts = _counts(visible_jobs(user).filter(queue.job_filter), states)
+            if queue.named:  # BullMQ's "paused": the waiting jobs of a paused queue
+                waiting = dict(counts)[JobState.WAITING]
+                paused = control[queue.name].paused
+                states = (*STATES, "paused")
+                counts = [(st, 0 if paused and st == JobState.WAITING else n) for st, n in counts]
+                counts.append(("paused", waiting if paused else 0))
         else:
             states = tuple(DeliveryState.values)
             counts = _counts(visible_deliveries(user), states)
@@ -169,8 +195,11 @@ def queue_overview(user, *, now: datetime | None = None, with_series: bool = Tru
             "states": states,
             "counts": counts,
             "total": sum(n for _, n in counts),
-            "backlog": backlog.get(queue.name),
+            "backlog": backlog.get(named_queues.celery_queue(queue.name) if queue.named else queue.name),
             "oldest_waiting_at": _oldest_waiting(queue, user, now),
+            "named": queue.named,
+            "paused": control[queue.name].paused if queue.named else False,
+            "limiter": control[queue.name].limiter if queue.named else None,
         }
         if with_series:
             row["throughput"] = throughput.series(queue=queue.name, owner_id=owner_id, now_s=now.timestamp())

@@ -68,11 +68,13 @@ def now_ms() -> int:
 def job_event_message(job, event: str, **extra: Any) -> dict:
     """The websocket/webhook message for ``event`` on ``job`` (API.md's Live updates shape).
 
-    ``jobId`` is the job's public id (BullMQ's job id, :attr:`jobs.models.Job.public_id`)."""
+    ``jobId`` is the job's public id (BullMQ's job id, :attr:`jobs.models.Job.public_id`);
+    ``queueName`` its named queue (JobRunner v0.0.2's events carry it)."""
     message = {
         "event": event,
         "jobId": job.public_id,
         "name": job.name,
+        "queueName": job.queue,
         "state": job.state,
         "scheduleId": job.scheduler_id,
         "timestamp": now_ms(),

@@ -60,11 +60,12 @@ from django.utils import timezone
 from config.logs import bind_log_context
 from config.metrics import observe_fire_lateness
 
-from . import handlers, workers
+from . import handlers, queue_control, workers
 from .attempts import with_attempt
 from .handlers.context import JobContext
 from .handlers.exceptions import JobCancelled, UnrecoverableError
-from .models import Job, JobState
+from .limiter import limiter_give_back, limiter_started, limiter_take
+from .models import Job, JobQueue, JobState
 from .options import backoff_delay_ms, keep_rule
 from .publishing import chunked, job_enqueue, publish_batches
 from .realtime import publish_job_event
@@ -127,18 +128,28 @@ def _attempt_qs(job: Job, attempt: int):
     )
 
 
+# A job of a paused queue is never claimed (docs/queues.md): checked inside each claim statement, so a
+# pause that has committed holds back every claim after it, with no cache between them. One parameter:
+# True (the paused flag).
+_NOT_PAUSED = (
+    f"NOT EXISTS (SELECT 1 FROM {JobQueue._meta.db_table} q "
+    f"WHERE q.name = {Job._meta.db_table}.queue AND q.paused = %s)"
+)
+
+
 def _claim(job_id: int, now) -> Job | None:
     """waiting → active in one statement that also returns the row (``UPDATE ... RETURNING``, which
     PostgreSQL and SQLite >= 3.35 both have): the claim is atomic and the worker needs no SELECT.
+    A job of a paused queue is not claimed.
     The row carries its schedule's ``schedulerId`` (``Job.scheduler_id``) for the job's events."""
     sql = (
         f"UPDATE {Job._meta.db_table} SET state = %s, started_at = %s, heartbeat_at = %s, worker = %s, "
         "attempts_made = attempts_made + 1, progress = %s, output = '', finished_at = NULL "
-        "WHERE id = %s AND state = %s RETURNING *"
+        f"WHERE id = %s AND state = %s AND {_NOT_PAUSED} RETURNING *"
     )
     stamp = Job._meta.get_field("started_at").get_db_prep_value(now, connection)
     progress = Job._meta.get_field("progress").get_db_prep_value(0, connection)
-    params = [JobState.ACTIVE, stamp, stamp, workers.identity(), progress, job_id, JobState.WAITING]
+    params = [JobState.ACTIVE, stamp, stamp, workers.identity(), progress, job_id, JobState.WAITING, True]
     rows = list(Job.objects.raw(sql, params))
     return rows[0] if rows else None
 
@@ -172,7 +183,7 @@ def _complete(
         return cursor.rowcount == 1
 
 
-def job_execute(*, job_id: int) -> Job | None:
+def job_execute(*, job_id: int, queue: str | None = None) -> Job | None:
     """Run a waiting job once: claim it (waiting → active), call its handler, store the outcome.
 
     Idempotent: a job that is not ``waiting`` (already run, running elsewhere, cancelled, delayed)
@@ -180,8 +191,24 @@ def job_execute(*, job_id: int) -> Job | None:
     another attempt (``waiting`` or ``delayed`` per ``backoff``) while ``attempts`` remain, else
     ``failed`` with the reason and stack trace; ``cancelled`` when the handler saw a cancel request;
     a timeout fails the attempt with ``timeout: exceeded N ms``.
+
+    ``queue`` (the message's job queue): with a rate limit (``jobs.limiter``) the job takes a start slot
+    first; without one it stays waiting and is published again for when the window frees.
     """
-    job = _claim(job_id, timezone.now())
+    limit = queue_control.limiter_of(queue)
+    grant = None
+    if limit is not None and queue is not None:
+        grant = limiter_take(queue=queue, limit_max=limit[0], duration_ms=limit[1], want=1)
+        if not grant.granted:
+            _defer([job_id], queue, grant.wait_ms)
+            return None
+    now = timezone.now()
+    job = _claim(job_id, now)
+    if grant is not None:
+        if job is None:
+            limiter_give_back(grant=grant, slots=[1])
+        else:
+            limiter_started(grant=grant, slot=1, started_at=now)  # the claim's started_at
     if job is None:
         return None
     outcome = job_run_claimed(job)
@@ -419,28 +446,60 @@ def _prune(job: Job, rule: Any) -> None:
         Job.objects.filter(pk__in=set(doomed)).delete()
 
 
-def _claim_many(job_ids: list[int], now) -> list[Job]:
-    """waiting → active for every job of ``job_ids`` still waiting, in one statement per
-    ``JOB_BATCH_SIZE`` ids (``RETURNING``: no SELECT). ``started_at`` stays NULL until the job's turn
-    comes (it is written with the job's outcome), so the reconciler can tell a job whose handler never
-    ran from one that was running when its worker died (:func:`jobs.maintenance._stall`)."""
+def _claim_many(job_ids: list[int], now, *, limit: int | None = None) -> list[Job]:
+    """waiting → active for every job of ``job_ids`` still waiting (not in a paused queue), in one
+    statement per ``JOB_BATCH_SIZE`` ids (``RETURNING``: no SELECT). ``started_at`` stays NULL until the
+    job's turn comes (it is written with the job's outcome), so the reconciler can tell a job whose
+    handler never ran from one that was running when its worker died (:func:`jobs.maintenance._stall`).
+
+    ``limit``: claim at most that many (a rate-limited queue's granted slots), lowest ``priority``
+    first, then oldest."""
     table = Job._meta.db_table
     stamp = Job._meta.get_field("started_at").get_db_prep_value(now, connection)
     progress = Job._meta.get_field("progress").get_db_prep_value(0, connection)
     claimed: list[Job] = []
     for chunk in chunked(sorted(set(job_ids)), settings.JOB_BATCH_SIZE):
+        if limit is not None and len(claimed) >= limit:
+            break
         if connection.vendor == "postgresql":  # one array parameter: the same statement text each time
             where, ids = "id = ANY(%s::bigint[])", [chunk]
         else:
             where, ids = f"id IN ({', '.join(['%s'] * len(chunk))})", chunk
-        sql = (
+        head = (
             f"UPDATE {table} SET state = %s, started_at = NULL, heartbeat_at = %s, worker = %s, "
             "attempts_made = attempts_made + 1, progress = %s, output = '', finished_at = NULL "
-            f"WHERE {where} AND state = %s RETURNING *"
         )
-        params = [JobState.ACTIVE, stamp, workers.identity(), progress, *ids, JobState.WAITING]
+        params = [JobState.ACTIVE, stamp, workers.identity(), progress]
+        if limit is None:
+            sql = head + f"WHERE {where} AND state = %s AND {_NOT_PAUSED} RETURNING *"
+            params += [*ids, JobState.WAITING, True]
+        else:
+            sql = head + (
+                f"WHERE id IN (SELECT id FROM {table} WHERE {where} AND state = %s AND {_NOT_PAUSED} "
+                "ORDER BY priority, id LIMIT %s) AND state = %s RETURNING *"
+            )
+            params += [*ids, JobState.WAITING, True, limit - len(claimed), JobState.WAITING]
         claimed.extend(Job.objects.raw(sql, params))
     return claimed
+
+
+def _defer(job_ids: list[int], queue: str, wait_ms: int) -> list[int]:
+    """The jobs of ``job_ids`` still waiting in ``queue``, over its rate limit: published again to arrive
+    when its window frees (``wait_ms``), still ``waiting`` (no attempt spent). Their ``enqueued_at`` is
+    renewed (they do have a message: the lost-message sweep leaves them alone). Jobs of a paused queue
+    are dropped instead (resume publishes them). Returns the ids deferred."""
+    if not job_ids or JobQueue.objects.filter(name=queue, paused=True).exists():
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Job.objects.filter(pk__in=job_ids, queue=queue, state=JobState.WAITING).only(
+                "pk", "state", "queue", "priority"
+            )
+        )
+        Job.objects.filter(pk__in=[j.pk for j in rows], state=JobState.WAITING).update(enqueued_at=now)
+        transaction.on_commit(lambda: publish_batches(rows, countdown_s=max(wait_ms, 1) / 1000))
+    return [j.pk for j in rows]
 
 
 def _hand_back(jobs: list[Job]) -> list[int]:
@@ -505,21 +564,40 @@ class _Alarm:
         return False
 
 
-def jobs_execute_batch(*, job_ids: list[int]) -> int:
+def jobs_execute_batch(*, job_ids: list[int], queue: str | None = None) -> int:
     """Run the jobs of one ``run_jobs`` message (module docstring). Idempotent: jobs no longer
-    ``waiting`` are skipped. Returns the number of jobs this call started."""
-    claimed = sorted(_claim_many(job_ids, timezone.now()), key=lambda j: (j.priority, j.pk))
+    ``waiting`` are skipped. Returns the number of jobs this call started.
+
+    ``queue`` (the message's job queue): with a rate limit the batch takes as many start slots as it
+    has jobs (``jobs.limiter``), claims that many, and publishes the rest again for when the window
+    frees (:func:`_defer`): they stay waiting, no pool process waits for them."""
+    limit = queue_control.limiter_of(queue)
+    deferred: list[int] = []
+    grant = None
+    slots: dict[int, int] = {}  # job id → its limiter slot
+    if limit is not None and queue is not None:
+        wanted = sorted(set(job_ids))
+        grant = limiter_take(queue=queue, limit_max=limit[0], duration_ms=limit[1], want=len(wanted))
+        claimed = _claim_many(wanted, timezone.now(), limit=grant.granted) if grant.granted else []
+        claimed.sort(key=lambda j: (j.priority, j.pk))
+        slots = {job.pk: slot for slot, job in enumerate(claimed, start=1)}
+        limiter_give_back(grant=grant, slots=list(range(len(claimed) + 1, grant.granted + 1)))
+        if grant.granted < len(wanted):
+            taken = set(slots)
+            deferred = _defer([i for i in wanted if i not in taken], queue, grant.wait_ms)
+    else:
+        claimed = sorted(_claim_many(job_ids, timezone.now()), key=lambda j: (j.priority, j.pk))
     if not claimed:
-        workers.release(job_ids)
+        workers.release(sorted(set(job_ids) - set(deferred)))
         return 0
-    queue = deque(claimed)
+    todo = deque(claimed)
     lock = threading.Lock()
     handed: list[int] = []
 
     def slice_over() -> None:
         with lock:
-            rest = list(queue)
-            queue.clear()
+            rest = list(todo)
+            todo.clear()
         if rest:
             _hand_back_in_thread(rest, handed)
 
@@ -534,11 +612,13 @@ def jobs_execute_batch(*, job_ids: list[int]) -> int:
     try:
         while True:
             with lock:
-                if not queue:
+                if not todo:
                     break
-                job = queue.popleft()
+                job = todo.popleft()
             started += 1
             job.started_at = timezone.now()
+            if grant is not None:  # the window counts the start the job records
+                limiter_started(grant=grant, slot=slots[job.pk], started_at=job.started_at)
             workers.started(job.pk)
             timeout_ms = job.options.get("timeout") if isinstance(job.options, dict) else None
             try:
@@ -556,9 +636,11 @@ def jobs_execute_batch(*, job_ids: list[int]) -> int:
         if timer is not None:
             timer.cancel()
             timer.join()  # a hand-back under way finishes before the ids are released
+        if grant is not None:  # handed back unstarted: their slots are free again
+            limiter_give_back(grant=grant, slots=[slots[i] for i in handed if i in slots])
         if pending:
             jobs_complete_many(pending)
         workers.settled([j.pk for j in claimed])
         # The handed-back ids travel in a new message, which this or another worker may hold already.
-        workers.release(sorted(set(job_ids) - set(handed)))
+        workers.release(sorted(set(job_ids) - set(handed) - set(deferred)))
     return started

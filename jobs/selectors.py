@@ -8,21 +8,27 @@ from django.utils import timezone
 from config.errors import NotFoundError
 
 from . import ids
-from .models import Job, JobState
+from .models import Job, JobQueue, JobState
 
-# BullMQ's list names that are not states of ours (GET /jobs?status=): ``paused`` (waiting in a
-# paused queue: no queue of ours is ever paused, so none) and ``stuck`` (BullMQ's word for an active
-# job whose lock expired: here an active job whose heartbeat is older than JOB_STALE_AFTER_S, which the
-# reconciler is about to retry or fail).
+# BullMQ's list names that are not states of ours (GET /jobs?status=): ``paused`` (a waiting job of a
+# paused queue: docs/queues.md; ``waiting`` then lists the others) and ``stuck`` (BullMQ's word for an
+# active job whose lock expired: here an active job whose heartbeat is older than JOB_STALE_AFTER_S,
+# which the reconciler is about to retry or fail).
 LIST_STATUSES = [*JobState.values, "paused", "stuck"]
 
 
-def job_list(*, user, state: str | None = None, name: str | None = None):
-    """The user's jobs, newest first, optionally filtered by state (one of :data:`LIST_STATUSES`)
-    and handler name."""
+def job_list(*, user, state: str | None = None, name: str | None = None, queue: str | None = None):
+    """The user's jobs, newest first, optionally filtered by state (one of :data:`LIST_STATUSES`),
+    handler name and named queue. BullMQ's ``paused``/``waiting`` split the waiting jobs by whether their
+    queue is paused."""
     qs = Job.objects.owned_by(user).select_related("schedule")
+    if queue:
+        qs = qs.filter(queue=queue)
+    paused_queues = JobQueue.objects.filter(paused=True).values("name")
     if state == "paused":
-        qs = qs.none()
+        qs = qs.filter(state=JobState.WAITING, queue__in=paused_queues)
+    elif state == JobState.WAITING:
+        qs = qs.filter(state=JobState.WAITING).exclude(queue__in=paused_queues)
     elif state == "stuck":
         cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
         qs = qs.filter(state=JobState.ACTIVE, heartbeat_at__lt=cutoff)
@@ -58,5 +64,14 @@ def job_get(*, user, job_id) -> Job:
         if job is None:
             job = jobs.filter(idempotency_key=text).first()
     if job is None:
+        raise NotFoundError
+    return job
+
+
+def job_get_in_queue(*, user, queue: str, job_id) -> Job:
+    """:func:`job_get`, and the job must be in named queue ``queue`` (JobRunner v0.0.2's
+    ``/jobs/:queueName/job/:jobId``); ``NotFoundError`` otherwise, as for another user's job."""
+    job = job_get(user=user, job_id=job_id)
+    if job.queue != queue:
         raise NotFoundError
     return job

@@ -58,7 +58,7 @@ _unlisten = sync_to_async(unlisten, thread_sensitive=False)
 
 # Our event → what the job's owner room and the job's room get (the original's names and keys).
 _ORIGINAL_KEYS = {"progress": "progress", "completed": "result", "failed": "error", "delta": "content"}
-_EXTRA_KEYS = ("state", "scheduleId", "timestamp")
+_EXTRA_KEYS = ("state", "scheduleId", "queueName", "timestamp")  # queueName: JobRunner v0.0.2
 
 
 def _cors_origins():

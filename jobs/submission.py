@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import handlers
+from . import handlers, named_queues
 from .models import Job, JobState
 from .options import validate_options
 from .publishing import job_enqueue, jobs_enqueue_many
@@ -148,8 +148,12 @@ def job_submit(
     options: dict | None = None,
     schedule=None,
     fire_at=None,
+    queue: str | None = None,
 ) -> tuple[Job, bool]:
-    """Create a job and publish it to queue ``jobs`` after commit.
+    """Create a job in named queue ``queue`` and publish it to that queue's Celery queue after commit.
+
+    ``queue``: a declared queue (``JOB_QUEUES``); ``None`` is the schedule's queue for a schedule's
+    job, else ``JOB_DEFAULT_QUEUE``. An undeclared name is a ``ValidationError`` naming ``queue``.
 
     Returns ``(job, created)``. With ``options.jobId`` the same owner and key return the existing
     job and ``created=False`` (idempotent). ``delay`` (ms) makes the job ``delayed`` until due
@@ -157,13 +161,14 @@ def job_submit(
     for bad input; nothing is stored then.
     """
     merged = validate_job_input(name=name, data=data, options=options)
+    queue = named_queues.validate(queue if queue is not None or schedule is None else schedule.queue)
     key = str(merged["jobId"]) if "jobId" in merged else None
     if key is not None:
         existing = Job.objects.owned_by(owner).filter(idempotency_key=key).first()
         if existing is not None:
             return existing, False
     job = job_build(
-        owner_id=owner.pk, name=name, data=data, options=merged, now=timezone.now(),
+        owner_id=owner.pk, name=name, data=data, options=merged, now=timezone.now(), queue=queue,
         idempotency_key=key, schedule=schedule, fire_at=fire_at,
     )
     try:
@@ -187,7 +192,8 @@ BULK_MAX_ITEMS = 1000  # BullMQ's addBulk has no limit; one request's work and b
 
 
 def jobs_submit_bulk(*, owner, items: list[dict]) -> list[tuple[Job, bool]]:
-    """Create many jobs at once (BullMQ's ``addBulk``): ``items`` are ``{name, data, options}``.
+    """Create many jobs at once (BullMQ's ``addBulk``): ``items`` are ``{name, data, options, queue?}``
+    (``queue`` as :func:`job_submit`'s, default ``JOB_DEFAULT_QUEUE``).
 
     Validated as a whole: any bad item raises one ``ValidationError`` whose keys are
     ``"<index>.<field>"`` (e.g. ``"3.name"``), and nothing is stored. Otherwise every job is inserted
@@ -206,6 +212,7 @@ def jobs_submit_bulk(*, owner, items: list[dict]) -> list[tuple[Job, bool]]:
             merged_of.append(
                 validate_job_input(name=item.get("name"), data=item.get("data"), options=item.get("options"))
             )
+            item["queue"] = named_queues.validate(item.get("queue"))
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 errors[f"{index}.{field}"] = [
@@ -225,7 +232,7 @@ def jobs_submit_bulk(*, owner, items: list[dict]) -> list[tuple[Job, bool]]:
             continue
         job = job_build(
             owner_id=owner.pk, name=item["name"], data=item.get("data"), options=merged, now=now,
-            idempotency_key=key,
+            queue=item["queue"], idempotency_key=key,
         )
         if key is not None:
             known[key] = job
@@ -237,6 +244,6 @@ def jobs_submit_bulk(*, owner, items: list[dict]) -> list[tuple[Job, bool]]:
             transaction.on_commit(lambda: jobs_enqueue_many(fresh))
     except IntegrityError:
         # A concurrent submit took one of the keys: one by one, each keyed item finds its job.
-        return [job_submit(owner=owner, name=i["name"], data=i.get("data"), options=i.get("options"))
-                for i in items]
+        return [job_submit(owner=owner, name=i["name"], data=i.get("data"), options=i.get("options"),
+                           queue=i["queue"]) for i in items]
     return slots

@@ -92,12 +92,14 @@ class ScheduleAdmin(OwnerScopedAdminMixin, ServiceSavedAdminMixin, admin.ModelAd
         "state",
         "run_count",
     )
-    list_filter = ("state", "kind", "overlap", "time_zone", ("owner", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "state", "kind", "queue", "overlap", "time_zone", ("owner", admin.RelatedOnlyFieldListFilter)
+    )
     search_fields = ("scheduler_id", "name", "cron_expression", "owner__username")
     list_select_related = ("owner",)
     actions = ("pause_schedules", "resume_schedules", "trigger_schedules", "duplicate_schedules")
     fieldsets = (
-        (None, {"fields": ("owner", "scheduler_id", "name", "data", "options")}),
+        (None, {"fields": ("owner", "scheduler_id", "name", "queue", "data", "options")}),
         (
             "When",
             {
@@ -173,6 +175,7 @@ class ScheduleAdmin(OwnerScopedAdminMixin, ServiceSavedAdminMixin, admin.ModelAd
                 data=row.data,
                 schedule=services.spec_of(row),
                 options=row.options,
+                queue=row.queue,
             ),
             "duplicated",
         )

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from jobs import named_queues
 from jobs.submission import validate_job_input
 
 from . import cron
@@ -98,6 +99,7 @@ class ScheduleDefinition:
     name: str = field(metadata=_path("name"))
     data: Any = field(default=None, metadata=_path("data"))
     options: dict[str, Any] = field(default_factory=dict, metadata=_path("options"))
+    queue: str = field(default_factory=named_queues.default, metadata=_path("queue"))
     timing: ScheduleTiming
 
     def model_fields(self) -> dict[str, Any]:
@@ -297,31 +299,43 @@ def definition_parse(
     data: object = None,
     options: object = None,
     schedule: object = None,
+    queue: object = None,
     now: datetime,
 ) -> ScheduleDefinition:
-    """The API's ``{name, data, schedule, options}`` as a :class:`ScheduleDefinition`: the handler,
-    data and options are checked first (``jobs.submission.validate_job_input``), then the ``schedule``
-    object (:func:`timing_parse`). Raises ``ValidationError`` keyed by the JSON path
-    (``PayloadTooLargeError`` for data over ``JOB_MAX_DATA_BYTES``)."""
+    """The API's ``{name, data, schedule, options, queue}`` as a :class:`ScheduleDefinition`: the
+    handler, data and options are checked first (``jobs.submission.validate_job_input``), then the
+    ``schedule`` object (:func:`timing_parse`), then the queue. Raises ``ValidationError`` keyed by the
+    JSON path (``PayloadTooLargeError`` for data over ``JOB_MAX_DATA_BYTES``)."""
     return definition_build(
-        name=name, data=data, options=options, timing=lambda: timing_parse(schedule, now=now)
+        name=name, data=data, options=options, queue=queue, timing=lambda: timing_parse(schedule, now=now)
     )
 
 
 def definition_build(
-    *, name: object, data: object, options: object, timing: Callable[[], ScheduleTiming]
+    *,
+    name: object,
+    data: object,
+    options: object,
+    timing: Callable[[], ScheduleTiming],
+    queue: object = None,
 ) -> ScheduleDefinition:
     """A :class:`ScheduleDefinition` from its values: ``name``, ``data`` and ``options`` are checked as a
     job's (``options.jobId`` is refused: each run gets its own id), then ``timing`` is called (so its
-    errors come after theirs). Raises ``ValidationError`` keyed by the JSON path."""
+    errors come after theirs), then ``queue`` (a declared queue, ``None``: ``JOB_DEFAULT_QUEUE``;
+    ``jobs.named_queues.validate``). Raises ``ValidationError`` keyed by the JSON path."""
     validate_job_input(name=name, data=data, options=options)
     if isinstance(options, dict) and "jobId" in options:
         raise DefinitionError(
             "options", "options.jobId: not allowed on a schedule; each run gets its own job id"
         )
     assert isinstance(name, str)  # validate_job_input refuses anything else
+    checked_timing = timing()
     return ScheduleDefinition(
-        name=name, data=data, options=dict(options) if isinstance(options, dict) else {}, timing=timing()
+        name=name,
+        data=data,
+        options=dict(options) if isinstance(options, dict) else {},
+        queue=named_queues.validate(queue),
+        timing=checked_timing,
     )
 
 

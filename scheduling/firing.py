@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config.logs import log_context
 from config.serializers import iso_utc
+from jobs import named_queues
 from jobs.models import Job, JobState
 from jobs.publishing import publish_batches
 from jobs.realtime import publish_job_event, publish_schedule_event
@@ -138,6 +139,7 @@ def _fire_options(row: Schedule) -> dict:
     from jobs.options import validate_options
 
 
+    named_queues.validate(row.queue)  # a queue the operator no longer declares: the fire fails
     size = stored_size(row.data)
     if size > settings.JOB_MAX_DATA_BYTES:
         raise PayloadTooLargeError(

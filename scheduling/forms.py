@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.time_zone import time_zone_choices
 from config.forms import add_service_errors
+from jobs import named_queues
 from jobs.forms import JSONInput, use_handler_picker
 
 from . import services
@@ -107,9 +108,16 @@ class ScheduleDefinitionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    # A CharField with a select widget: an undeclared name reaches the service and gets its message.
+    queue = forms.CharField(
+        required=False, max_length=64, label="Queue", help_text="The named queue its jobs run on."
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         use_handler_picker(self)
+        self.fields["queue"].widget = forms.Select(choices=[(n, n) for n in named_queues.declared()])
+        self.fields["queue"].initial = named_queues.default()
 
     def clean(self):
         """The field the chosen kind needs, asked for in the form's words before the service sees it."""
@@ -186,6 +194,7 @@ class ScheduleDefinitionForm(forms.Form):
             name=c.get("name"),
             data=c.get("data"),
             options=c.get("options"),
+            queue=c.get("queue") or None,
             timing=lambda: self.timing(now=now),
         )
 
@@ -228,6 +237,7 @@ def initial_from_schedule(row: Schedule) -> dict:
         "end_at": row.end_at,
         "limit": row.limit,
         "overlap": row.overlap,
+        "queue": row.queue,
         "every_ms": row.every_ms,
         "offset": row.offset_ms,
     }

@@ -16,3 +16,12 @@ def schedule_get(*, user, scheduler_id: str) -> Schedule:
     if row is None:
         raise NotFoundError
     return row
+
+
+def schedule_get_in_queue(*, user, queue: str, scheduler_id: str) -> Schedule:
+    """:func:`schedule_get`, and the schedule's jobs must go to named queue ``queue`` (JobRunner v0.0.2's
+    ``/jobs/:queueName/schedule/:schedulerId``); ``NotFoundError`` otherwise."""
+    row = schedule_get(user=user, scheduler_id=scheduler_id)
+    if row.queue != queue:
+        raise NotFoundError
+    return row

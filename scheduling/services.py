@@ -54,6 +54,7 @@ class ScheduleBody(TypedDict, total=False):
     data: object
     schedule: object
     options: object
+    queue: object
 
 
 def _definition(
@@ -317,11 +318,11 @@ def schedule_update(*, schedule: Schedule, changes: Mapping[str, object]) -> Sch
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
     row = _locked(schedule)
-    unknown = sorted(set(changes) - {"name", "data", "schedule", "options"})
+    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue"})
     if unknown:
         raise DefinitionError(
             "non_field_errors",
-            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue",
         )
     spec = spec_of(row)
     if "schedule" in changes:
@@ -348,6 +349,7 @@ def schedule_update(*, schedule: Schedule, changes: Mapping[str, object]) -> Sch
         data=changes.get("data", row.data),
         schedule=spec,
         options=changes.get("options", row.options),
+        queue=changes.get("queue", row.queue),
         now=now,
     )
     return _redefine(row, definition, now)

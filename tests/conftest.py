@@ -29,15 +29,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis database (the suite's own, never `make run`'s), and with
-    an empty cache of active webhooks: the tables are emptied between tests without model signals."""
+    empty caches of active webhooks and queue limits: the tables are emptied between tests without model
+    signals."""
+    from jobs.queue_control import forget_cached_limits
     from webhooks.services import _invalidate
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.flushdb()
     _invalidate()
+    forget_cached_limits()  # the queues' rate limits, cached per process (their rows go with each test)
     yield
     client.flushdb()
     _invalidate()
+    forget_cached_limits()
 
 
 def make_user(django_user_model, username: str, **extra):
@@ -168,7 +172,10 @@ def _ready(proc: Process, marker: str, timeout: float = 30) -> Process:
     return proc
 
 
-def start_worker(queues: str = "jobs,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env):
+def start_worker(
+    queues: str = "jobs.*,schedules,webhooks", concurrency: int = 2, name: str = "worker", **env
+):
+    """A Celery worker on ``queues`` (``jobs.*``: every named job queue; ``jobs.<name>``: one of them)."""
     proc = Process(
         [
             "worker",

@@ -49,8 +49,8 @@ def _buffer_keys(job_id: int, event: str) -> tuple[str, str]:
 def event_payload(owner_id: int, message: dict) -> dict:
     """The body of a delivery for a job event message (``jobs.realtime.job_event_message``).
 
-    ``{id, jobId, jobname, userId, eventType, state, timestamp (epoch ms), scheduleId?, progress?,
-    result?, error?, content?}``: ``id`` is the job id, as in the system we port (API.md).
+    ``{id, jobId, jobname, userId, eventType, state, timestamp (epoch ms), scheduleId?, queueName,
+    progress?, result?, error?, content?}``: ``id`` is the job id, as in the system we port (API.md).
     """
     payload = {
         "id": message["jobId"],
@@ -63,6 +63,8 @@ def event_payload(owner_id: int, message: dict) -> dict:
     }
     if message.get("scheduleId") is not None:
         payload["scheduleId"] = message["scheduleId"]
+    if message.get("queueName") is not None:  # JobRunner v0.0.2's events name the job's queue
+        payload["queueName"] = message["queueName"]
     for key in ("progress", "result", "error", "content"):
         if key in message:
             payload[key] = message[key]

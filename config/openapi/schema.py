@@ -27,13 +27,18 @@ PATH_PARAMETERS = {
     "jobId": "The job's id (``id`` / ``jobId`` of the job: your ``options.jobId``, "
     "``repeat:<schedulerId>:<fire time ms>`` for a schedule fire's job, or its number).",
     "schedulerId": "The schedule's id (``schedulerId``), yours or generated.",
+    "queueName": "A declared named queue (``GET /queues``); an undeclared one is a 400.",
     "id": "The resource's id.",
     "deliveryId": "The delivery's id.",
 }
 
-# Router paths (``/jobs/{pk}/``, trailing slash optional) → the contract's names, in order.
+# Router paths (``/jobs/{pk}/``, trailing slash optional) → the contract's names: the first that matches.
 _PATH_RENAMES = [
     (re.compile(r"^/jobs/schedule/\{[^}]+\}"), "/jobs/schedule/{schedulerId}"),
+    # JobRunner v0.0.2's routes under a named queue (jobs.api.queue_views)
+    (re.compile(r"^/jobs/\{queue_name\}/job/\{[^}]+\}"), "/jobs/{queueName}/job/{jobId}"),
+    (re.compile(r"^/jobs/\{queue_name\}/schedule/\{[^}]+\}"), "/jobs/{queueName}/schedule/{schedulerId}"),
+    (re.compile(r"^/jobs/\{queue_name\}"), "/jobs/{queueName}"),
     (re.compile(r"^/jobs/\{[^}]+\}"), "/jobs/{jobId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}/deliveries/\{[^}]+\}"), "/webhooks/{id}/deliveries/{deliveryId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}"), "/webhooks/{id}"),
@@ -47,6 +52,8 @@ ERROR_DESCRIPTIONS = {
     403: "Authenticated but not allowed.",
     404: "Not found, or not yours.",
     409: "Conflicts with the stored state.",
+    405: "The path is one of our own collection routes (a {jobId} of handlers, submit or schedule), "
+    "which does not take this method.",
     413: "The body or its data is larger than the configured limit.",
     415: "The body is not application/json.",
     429: "Rate limited; retry after the Retry-After header's seconds.",
@@ -76,8 +83,10 @@ def contract_paths(endpoints, **kwargs):
     for path, path_regex, method, callback in endpoints:
         if path != "/" and path.endswith("/"):
             path = path[:-1]
-        for pattern, replacement in _PATH_RENAMES:
-            path = pattern.sub(replacement, path)
+        for pattern, replacement in _PATH_RENAMES:  # the first rule that matches, only
+            path, matched = pattern.subn(replacement, path)
+            if matched:
+                break
         if (path, method) not in seen:
             seen.add((path, method))
             out.append((path, path_regex, method, callback))
@@ -173,6 +182,10 @@ class ContractAutoSchema(AutoSchema):
             codes.add(401)
         if "{" in self.path:
             codes.add(404)
+        if self.path.startswith("/jobs/{jobId}"):
+            # /jobs/handlers, /jobs/submit and /jobs/schedule/... are routes of their own (API.md): a
+            # {jobId} that spells one reaches that route, which may not allow the method.
+            codes.add(405)
         if self.get_request_serializer() is not None:
             codes |= {400, 415}
         if any(

@@ -21,16 +21,16 @@ from config.serializers import MessageSerializer, UtcDateTimeField
 from scheduling.models import Schedule, ScheduleState
 from webhooks.models import Delivery, DeliveryState, Webhook
 
+from .. import queue_control
 from ..models import Job, JobState
 from ..views import dashboard_page
 
 RECENT_JOBS = 5
 
 
-class JobStatsSerializer(serializers.Serializer):
-    """Counts of the caller's jobs by BullMQ state; ``paused`` and ``waiting-children`` are always 0
-    (no queue of ours pauses; no job waits for children); ``cancelled`` is ours; ``completionRate`` is
-    completed / total in percent, one decimal."""
+class StateCountsSerializer(serializers.Serializer):
+    """Counts of jobs by BullMQ state (``paused``: waiting in a paused queue, not counted in ``waiting``;
+    ``waiting-children``: a flow's parent) and ``cancelled`` (ours)."""
 
     total = serializers.IntegerField()
     active = serializers.IntegerField()
@@ -40,15 +40,21 @@ class JobStatsSerializer(serializers.Serializer):
     paused = serializers.IntegerField()
     waiting = serializers.IntegerField()
     cancelled = serializers.IntegerField()
-    completionRate = serializers.FloatField()  # noqa: N815
-
-    class Meta:
-        ref_name = "JobStats"
 
     def get_fields(self):
         fields = super().get_fields()
         fields["waiting-children"] = serializers.IntegerField(source="waiting_children")
         return fields
+
+
+class JobStatsSerializer(StateCountsSerializer):
+    """The caller's jobs by state (:class:`StateCountsSerializer`); ``completionRate`` is completed /
+    total in percent, one decimal."""
+
+    completionRate = serializers.FloatField()  # noqa: N815
+
+    class Meta:
+        ref_name = "JobStats"
 
 
 class RecentJobSerializer(serializers.Serializer):
@@ -94,9 +100,23 @@ class WebhookStatsSerializer(serializers.Serializer):
         ref_name = "WebhookStats"
 
 
+# queue_control's state names → the serializer's field sources (a Python name for waiting-children).
+QUEUE_STAT_KEYS = {JobState.WAITING_CHILDREN.value: "waiting_children"}
+
+
+class QueueStatsSerializer(StateCountsSerializer):
+    """One named queue's counts of the caller's jobs (the original HEAD's ``queueStats`` entry)."""
+
+    name = serializers.CharField()
+
+    class Meta:
+        ref_name = "QueueStats"
+
+
 class DashboardStatsSerializer(serializers.Serializer):
     jobStats = JobStatsSerializer()  # noqa: N815
     recentJobs = RecentJobSerializer(many=True)  # noqa: N815
+    queueStats = QueueStatsSerializer(many=True, help_text="Per named queue (GET /queues).")  # noqa: N815
     schedulerStats = SchedulerStatsSerializer()  # noqa: N815
     webhookStats = WebhookStatsSerializer()  # noqa: N815
 
@@ -105,17 +125,28 @@ class DashboardStatsSerializer(serializers.Serializer):
 
 
 def dashboard_stats(user) -> dict:
-    """The numbers of :class:`DashboardStatsSerializer` for ``user`` (five aggregate queries)."""
+    """The numbers of :class:`DashboardStatsSerializer` for ``user`` (six aggregate queries).
+
+    ``queueStats`` is the original HEAD's: per declared queue ``{name, total, <BullMQ state>: n}`` of the
+    user's jobs (``paused``: waiting in a paused queue); ``jobStats`` sums them (jobs of a queue no
+    longer declared count in ``jobStats`` only)."""
+    by_queue = queue_control.queue_counts(user=user)
     counts = dict(Job.objects.owned_by(user).values_list("state").annotate(n=Count("id")).order_by())
+    paused = sum(c["paused"] for c in by_queue.values())
     total = sum(counts.values())
     completed = counts.get(JobState.COMPLETED, 0)
     job_stats = {state: counts.get(state, 0) for state in JobState.values}
     job_stats.update(
         total=total,
-        paused=0,
-        waiting_children=0,
+        paused=paused,
+        waiting=job_stats[JobState.WAITING] - paused,
+        waiting_children=counts.get(JobState.WAITING_CHILDREN, 0),
         completionRate=round(completed * 100 / total, 1) if total else 0.0,
     )
+    queue_stats = [
+        {"name": name, "total": sum(c.values()), **{QUEUE_STAT_KEYS.get(k, k): v for k, v in c.items()}}
+        for name, c in by_queue.items()
+    ]
     recent = list(Job.objects.owned_by(user).order_by("-id")[:RECENT_JOBS])
     schedules = Schedule.objects.owned_by(user).aggregate(
         total=Count("id"),
@@ -133,6 +164,7 @@ def dashboard_stats(user) -> dict:
     return {
         "jobStats": job_stats,
         "recentJobs": recent,
+        "queueStats": queue_stats,
         "schedulerStats": {
             "activeSchedules": schedules["active"],
             "totalSchedules": schedules["total"],
@@ -149,7 +181,8 @@ def dashboard_stats(user) -> dict:
 
 
 class DashboardStatsView(APIView):
-    """GET /dashboard/stats → ``{jobStats, recentJobs, schedulerStats, webhookStats}`` of the caller."""
+    """GET /dashboard/stats → ``{jobStats, recentJobs, queueStats, schedulerStats, webhookStats}`` of the
+    caller."""
 
     @extend_schema(summary="Your dashboard numbers", responses={200: DashboardStatsSerializer}, tags=["jobs"])
     def get(self, request):

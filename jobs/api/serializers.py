@@ -93,6 +93,10 @@ class JobSubmitSerializer(serializers.Serializer):
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
     data: Any = AnyJSON(required=False, allow_null=True, default=None)
     options = JobOptionsField(required=False, allow_null=True, default=None)
+    queue = StrictCharField(
+        max_length=64, required=False, allow_null=True, default=None,
+        help_text="A declared named queue (GET /queues); default JOB_DEFAULT_QUEUE (jobQueue).",
+    )
 
     class Meta:
         ref_name = "JobSubmit"
@@ -126,6 +130,7 @@ class JobSerializer(serializers.Serializer):
         source="public_id", help_text="Same as id (the original's submit answer)."
     )
     name = serializers.CharField(help_text="Handler name.")
+    queueName = serializers.CharField(source="queue", help_text="The job's named queue (BullMQ's queueName).")  # noqa: N815
     state = serializers.ChoiceField(choices=JobState.choices)
     progress = AnyJSON(help_text="A number 0-100 or a JSON object.")
     result = AnyJSON(allow_null=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -18,7 +18,8 @@ from config.exceptions import PayloadTooLarge
 from config.openapi.schema import errors
 from config.pagination import PAGE_PARAMETERS, paginate
 
-from .. import actions, handlers, selectors, submission
+from .. import actions, handlers, named_queues, selectors, submission
+from . import queue_views
 from .serializers import (
     HandlerListSerializer,
     JobDeletedSerializer,
@@ -58,6 +59,23 @@ _LIST_PARAMETERS = [
 ]
 
 
+def job_submitted(request, *, queue: str | None = None, answer=JobDetailSerializer, context=None) -> Response:
+    """Parse a ``JobSubmitSerializer`` body, submit the job, answer 201 (200 for a repeated
+    ``options.jobId``) with ``answer``. ``queue``: the path's queue (JobRunner v0.0.2), which wins over a
+    ``queue`` in the body. 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES``."""
+    ser = JobSubmitSerializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    values = {**ser.validated_data, **({"queue": queue} if queue is not None else {})}
+    try:
+        job, created = submission.job_submit(owner=request.user, **values)
+    except submission.PayloadTooLargeError as exc:
+        raise PayloadTooLarge(exc.messages[0]) from None
+    return Response(
+        answer(job, context=context or {}).data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
 def _indexed(index: int, field: str, messages) -> dict[str, list[str]]:
     """``{"<index>.<field>": ["<index>.<field>: message", ...]}``: a bulk item's error, named by index."""
     return {
@@ -89,9 +107,26 @@ class JobViewSet(viewsets.ViewSet):
         items, pagination = paginate(qs, request.query_params)
         return Response(JobListSerializer({"jobs": items, "pagination": pagination}).data)
 
-    @extend_schema(summary="One of your jobs", responses={200: JobDetailSerializer})
+    @extend_schema(
+        summary="One of your jobs, or a queue's jobs (JobRunner v0.0.2's GET /jobs/{queueName})",
+        parameters=queue_views.QUEUE_LIST_PARAMETERS,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="JobOrQueueJobList",
+                serializers=[JobDetailSerializer, queue_views.QueueJobListSerializer],
+                resource_type_field_name=None,
+            ),
+            **errors(400),
+        },
+        description="When {id} is a declared queue name (GET /queues): that queue's jobs of yours, "
+        "{jobs, pagination}, newest first, states in BullMQ's words (paused: waiting in a paused queue), "
+        "with ?status&page&limit. Otherwise the job of that id (the query parameters are ignored).",
+    )
     def retrieve(self, request, pk=None):
-        """GET /jobs/{jobId} → the job."""
+        """GET /jobs/{jobId} → the job; GET /jobs/{queueName} → the queue's jobs (docs/queues.md: a
+        declared queue name wins over a job id)."""
+        if pk in named_queues.declared():
+            return queue_views.queue_job_list(request, pk)
         return Response(JobDetailSerializer(selectors.job_get(user=request.user, job_id=pk)).data)
 
     @extend_schema(
@@ -104,20 +139,13 @@ class JobViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"])
     def submit(self, request):
-        """POST /jobs/submit ``{name, data, options?}`` → 201 the job (200 for a repeated ``jobId``).
+        """POST /jobs/submit ``{name, data, options?, queue?}`` → 201 the job (200 for a repeated ``jobId``);
+        ``queue``: a declared named queue (default ``JOB_DEFAULT_QUEUE``), else 400 naming ``queue``.
 
         400 names the bad field or option; 413 when ``data`` exceeds ``JOB_MAX_DATA_BYTES`` (or the
         body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``, refused before any view: ``config.exceptions``).
         """
-        ser = JobSubmitSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        try:
-            job, created = submission.job_submit(owner=request.user, **ser.validated_data)
-        except submission.PayloadTooLargeError as exc:
-            raise PayloadTooLarge(exc.messages[0]) from None
-        return Response(
-            JobDetailSerializer(job).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return job_submitted(request)
 
     @extend_schema(
         summary="Submit many jobs at once (BullMQ's addBulk)",
@@ -130,7 +158,7 @@ class JobViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"], url_path="submit/bulk")
     def submit_bulk(self, request):
-        """POST /jobs/submit/bulk ``[{name, data, options?}, ...]`` → 201 ``[job, ...]`` in order."""
+        """POST /jobs/submit/bulk ``[{name, data, options?, queue?}, ...]`` → 201 ``[job, ...]`` in order."""
         items = request.data
         if not isinstance(items, list) or not 1 <= len(items) <= submission.BULK_MAX_ITEMS:
             raise DRFValidationError(
@@ -155,6 +183,7 @@ class JobViewSet(viewsets.ViewSet):
                         submission.validate_job_input(
                             name=item.get("name"), data=item.get("data"), options=item.get("options")
                         )
+                        named_queues.validate(item.get("queue"))
                     except DjangoValidationError as exc:
                         for field, messages in exc.message_dict.items():
                             errors.update(_indexed(index, field, messages))

@@ -157,7 +157,7 @@ class InstantField(serializers.JSONField):
 
 
 class ScheduleWriteSerializer(serializers.Serializer):
-    """``{name, data, schedule, options?, schedulerId?}``; ``data`` may be any JSON value."""
+    """``{name, data, schedule, options?, schedulerId?, queue?}``; ``data`` may be any JSON value."""
 
     name = StrictCharField(max_length=200, help_text="A registered handler (GET /jobs/handlers).")
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
@@ -167,19 +167,25 @@ class ScheduleWriteSerializer(serializers.Serializer):
     schedulerId = StrictCharField(  # noqa: N815
         required=False, max_length=200, help_text="Your id; generated if absent."
     )
+    queue = StrictCharField(
+        required=False, allow_null=True, default=None, max_length=64,
+        help_text="Named queue of the jobs it creates (GET /queues); default JOB_DEFAULT_QUEUE.",
+    )
 
     class Meta:
         ref_name = "ScheduleWrite"
 
 
 class SchedulePatchSerializer(serializers.Serializer):
-    """Any subset of ``{name, data, schedule, options}`` (documentation of PATCH; the service parses)."""
+    """Any subset of ``{name, data, schedule, options, queue}`` (documentation of PATCH; the service
+    parses)."""
 
     name = StrictCharField(required=False, max_length=200)
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
     data: Any = AnyJSON(required=False, allow_null=True)
     schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
     options = JobOptionsField(required=False, allow_null=True)
+    queue = StrictCharField(required=False, max_length=64, help_text="A declared named queue.")
 
     class Meta:
         ref_name = "SchedulePatch"
@@ -229,6 +235,7 @@ class ScheduleSerializer(serializers.Serializer):
     id = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's id).")
     key = serializers.CharField(source="scheduler_id", help_text="Same as schedulerId (BullMQ's key).")
     name = serializers.CharField(help_text="Handler name of the jobs it creates.")
+    queueName = serializers.CharField(source="queue", help_text="Named queue of the jobs it creates.")  # noqa: N815
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
     data: Any = AnyJSON(allow_null=True)
     options = StoredOptionsField()

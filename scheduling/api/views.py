@@ -59,11 +59,30 @@ def _schedule(row) -> dict:
     return ScheduleSerializer(row).data
 
 
-def _definition(body: dict) -> ScheduleDefinition:
-    """The schedule definition of a validated ``ScheduleWriteSerializer`` body."""
+def _definition(body: dict, *, queue: str | None = None) -> ScheduleDefinition:
+    """The schedule definition of a validated ``ScheduleWriteSerializer`` body; ``queue`` (the path's,
+    JobRunner v0.0.2) wins over a ``queue`` in the body."""
     return definition_parse(
-        name=body["name"], data=body["data"], schedule=body["schedule"], options=body["options"], now=now_ms()
+        name=body["name"],
+        data=body["data"],
+        schedule=body["schedule"],
+        options=body["options"],
+        queue=queue if queue is not None else body.get("queue"),
+        now=now_ms(),
     )
+
+
+def schedule_created(request, *, queue: str | None = None) -> Response:
+    """Parse a ``ScheduleWriteSerializer`` body, create the schedule, answer 201 with it. ``queue``: the
+    path's queue (JobRunner v0.0.2), which wins over a ``queue`` in the body."""
+    ser = ScheduleWriteSerializer(data=request.data)
+    ser.is_valid(raise_exception=True)
+    row = services.schedule_create(
+        owner=request.user,
+        definition=_definition(ser.validated_data, queue=queue),
+        scheduler_id=ser.validated_data.get("schedulerId"),
+    )
+    return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
 
 class ScheduleViewSet(viewsets.ViewSet):
@@ -91,15 +110,8 @@ class ScheduleViewSet(viewsets.ViewSet):
         description="409 if schedulerId is already one of yours.",
     )
     def create(self, request):
-        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?}`` → 201 the schedule."""
-        ser = ScheduleWriteSerializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        row = services.schedule_create(
-            owner=request.user,
-            definition=_definition(ser.validated_data),
-            scheduler_id=ser.validated_data.get("schedulerId"),
-        )
-        return Response(_schedule(row), status=status.HTTP_201_CREATED)
+        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?}`` → 201."""
+        return schedule_created(request)
 
     @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})
     def retrieve(self, request, scheduler_id=None):

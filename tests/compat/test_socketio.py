@@ -93,7 +93,9 @@ def test_owner_receives_its_jobs_events_with_the_originals_payload_keys(
         assert ack == {"ok": True, "jobId": job_id}
         assert wait_until(lambda: watcher.named("job:completed"), 60), watcher.names()
         completed = watcher.named("job:completed")[0]
-        assert set(completed) == {"jobId", "jobName", "result", "state", "scheduleId", "timestamp"}
+        keys = {"jobId", "jobName", "result", "state", "scheduleId", "queueName", "timestamp"}
+        assert set(completed) == keys
+        assert completed["queueName"] == "jobQueue"  # JobRunner v0.0.2's events name the queue
         assert (completed["jobId"], completed["jobName"], completed["result"]) == (
             job_id,
             "demo.progress",

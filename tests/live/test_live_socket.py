@@ -62,6 +62,7 @@ def test_session_cookie_authenticates_and_receives_own_job_events(live_socket, o
         "event": "active",
         "jobId": str(job.pk),
         "name": "echo",
+        "queueName": "jobQueue",
         "state": "waiting",
         "scheduleId": None,
         "timestamp": message["timestamp"],

@@ -15,7 +15,9 @@ import pytest
 import yaml
 from django.conf import settings
 
+from config.celery import ALL_JOB_QUEUES
 from config.celery import app as celery_app
+from jobs import named_queues
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("web", "worker", "webhooks", "beat")
@@ -69,9 +71,12 @@ def test_workers_consume_every_celery_queue_and_webhooks_run_apart_from_jobs(com
     job_queues = _queues(compose["services"]["worker"]["command"])
     webhook_queues = _queues(compose["services"]["webhooks"]["command"])
     # Deliveries on their own processes: a hanging receiver can never hold a job slot (issue 13).
-    assert (job_queues, webhook_queues) == ({"jobs", "schedules"}, {"webhooks"})
-    queues = job_queues | webhook_queues
-    assert queues == {q.name for q in celery_app.conf.task_queues} == {"jobs", "schedules", "webhooks"}
+    assert (job_queues, webhook_queues) == ({ALL_JOB_QUEUES, "schedules"}, {"webhooks"})
+    # jobs.* is every named job queue's Celery queue (config.celery), the default queue's `jobs` first.
+    queues = (job_queues - {ALL_JOB_QUEUES}) | set(named_queues.celery_queues()) | webhook_queues
+    assert named_queues.celery_queues() == ["jobs", "jobs.schedQueue", "jobs.flowQueue"]
+    assert {q.name for q in celery_app.conf.task_queues} == {"jobs", "schedules", "webhooks"}
+    assert queues == {"jobs", "jobs.schedQueue", "jobs.flowQueue", "schedules", "webhooks"}
     assert {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} <= queues
 
 

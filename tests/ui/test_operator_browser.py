@@ -155,7 +155,10 @@ def test_operator_acts_from_the_queues_board(stack, owner, admin_user):
     expect(page.locator('[data-chart="jobs"] canvas')).to_have_count(1)
     # Workers: queues, pool size, and the job running now with how long it has run.
     worker = page.locator("#workers-table tbody tr").first
-    expect(worker).to_contain_text("jobs, schedules, webhooks", timeout=15_000)
+    # jobs.* in the worker's -Q: every named queue's Celery queue (docs/queues.md)
+    expect(worker).to_contain_text(
+        "jobs, jobs.flowQueue, jobs.schedQueue, schedules, webhooks", timeout=15_000
+    )
     expect(worker.locator("[data-concurrency]")).to_contain_text("2")
     expect(page.locator(f'[data-active-job="{running}"]')).to_contain_text("running", timeout=20_000)
 

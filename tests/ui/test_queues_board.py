@@ -44,9 +44,10 @@ def test_board_counts_each_queue_by_state_with_backlog_and_oldest_waiting(admin_
     res = client_for(admin_user).get("/admin/queues/")
     assert res.status_code == 200
     rows = rows_of(res)
-    assert list(rows) == ["jobs", "schedules", "webhooks"]
+    assert list(rows) == ["jobs", "schedules", "webhooks", "jobQueue", "schedQueue", "flowQueue"]
     assert dict(rows["jobs"]["counts"]) == {
         "waiting": 2,
+        "waiting-children": 0,
         "delayed": 0,
         "active": 0,
         "completed": 2,

@@ -144,6 +144,7 @@ def test_a_real_job_reaches_an_all_webhook_and_a_completed_one_with_its_own_secr
             "id": job_id,
             "jobId": job_id,
             "jobname": "echo",
+            "queueName": "jobQueue",
             "userId": Job.objects.get().owner_id,
             "eventType": "completed",
             "state": "completed",

@@ -56,6 +56,7 @@ def test_payload_has_the_contract_fields_and_each_delivery_its_own_id(owner):
         "id": str(job.pk),
         "jobId": str(job.pk),
         "jobname": "echo",
+        "queueName": "jobQueue",
         "userId": owner.pk,
         "eventType": "completed",
         "state": job.state,

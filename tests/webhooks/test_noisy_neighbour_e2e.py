@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import select
+import shlex
 import socket
 import statistics
 import threading
@@ -36,7 +37,7 @@ ENV = {
     "WEBHOOK_BACKOFF_JITTER": "0",
 }
 # Concurrency per Procfile worker line, by its queues: one delivery slot more than the cap.
-CONCURRENCY = {"jobs,schedules": 2, "webhooks": CAP + 1}
+CONCURRENCY = {"jobs.*,schedules": 2, "webhooks": CAP + 1}
 
 
 class Receivers:
@@ -110,7 +111,7 @@ def _procfile_workers():
     """``(name, queues)`` of each Celery worker line of the Procfile."""
     out = []
     for name, line in procfile().items():
-        tokens = line.split()
+        tokens = shlex.split(line)
         if "worker" in tokens and "-Q" in tokens:
             out.append((name, tokens[tokens.index("-Q") + 1]))
     return out
