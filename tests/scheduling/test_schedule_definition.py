@@ -172,6 +172,7 @@ def test_every_json_path_of_the_definition_is_declared_on_a_field():
         "name": "name",
         "data": "data",
         "options": "options",
+        "queue": "queue",
         "schedule.cron": "cron_expression",
         "schedule.tz": "time_zone",
         "schedule.repeat": "every_ms",
