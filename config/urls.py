@@ -27,7 +27,7 @@ from . import health
 # are always JSON; under a page prefix they are HTML pages; elsewhere JSON unless the client asks for
 # HTML (config.exceptions.is_api_request). /login and /register without a slash are the API, but
 # share their prefix with the pages /login/ and /register/, whose errors are pages.
-API_PATH_PREFIXES = ("/auth/", "/jobs", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
+API_PATH_PREFIXES = ("/auth/", "/jobs", "/flows", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics")
 PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
 
 urlpatterns = [
@@ -59,6 +59,7 @@ urlpatterns = [
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
     path("app/webhooks/", include("webhooks.urls")),
+    path("app/flows/", include("flows.urls")),
     path("app/api-keys/", include("accounts.api_key_urls")),
     path("admin/queues/", include("jobs.admin_queue_urls")),
     # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
@@ -94,6 +95,7 @@ urlpatterns = [
     path("app/live/", job_views.live_page, name="live"),
     path("app/jobs/<str:job_id>/", job_views.job_detail_page, name="job-detail"),
     path("", include("webhooks.api.urls")),
+    path("", include("flows.api.urls")),
 ]
 
 

@@ -28,6 +28,7 @@ PATH_PARAMETERS = {
     "``repeat:<schedulerId>:<fire time ms>`` for a schedule fire's job, or its number).",
     "schedulerId": "The schedule's id (``schedulerId``), yours or generated.",
     "id": "The resource's id.",
+    "flowId": "The flow's id (``flowId``).",
     "deliveryId": "The delivery's id.",
 }
 
@@ -35,6 +36,8 @@ PATH_PARAMETERS = {
 _PATH_RENAMES = [
     (re.compile(r"^/jobs/schedule/\{[^}]+\}"), "/jobs/schedule/{schedulerId}"),
     (re.compile(r"^/jobs/\{[^}]+\}"), "/jobs/{jobId}"),
+    (re.compile(r"^/flows/\{[^}]+\}/jobs/\{[^}]+\}"), "/flows/{flowId}/jobs/{jobId}"),
+    (re.compile(r"^/flows/\{[^}]+\}"), "/flows/{flowId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}/deliveries/\{[^}]+\}"), "/webhooks/{id}/deliveries/{deliveryId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}"), "/webhooks/{id}"),
     (re.compile(r"^/auth/api-keys/\{[^}]+\}"), "/auth/api-keys/{id}"),
