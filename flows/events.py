@@ -22,7 +22,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from config.serializers import iso_utc
@@ -123,13 +123,16 @@ def flow_refresh(*, flow_id: str, only_if_stuck: bool = False) -> Flow | None:
     root = flow.root
     jobs = Job.objects.filter(flow_id=flow_id)
     counts = {row["state"]: row["n"] for row in jobs.values("state").annotate(n=Count("pk"))}
-    unfinished_parent = Q(parent__isnull=False) & ~Q(parent__state__in=[JobState.FAILED, JobState.CANCELLED])
-    blocked = (
-        jobs.filter(unfinished_parent, state__in=[JobState.FAILED, JobState.CANCELLED])
-        .exclude(**{f"options__{IGNORE_FAILURE}": True})
-        .values("state").annotate(n=Count("pk"))
+    # Failed or cancelled children whose parent still waits and does not ignore them: the flow is stuck
+    # until one is retried or deleted. Few rows; the policy is read in Python (a JSON key's absence
+    # reads differently on SQLite and PostgreSQL inside NOT).
+    ended = jobs.filter(parent__isnull=False, state__in=[JobState.FAILED, JobState.CANCELLED]).exclude(
+        parent__state__in=[JobState.FAILED, JobState.CANCELLED]
     )
-    blocked_counts = {row["state"]: row["n"] for row in blocked}
+    blocked_counts: dict[str, int] = {}
+    for state, options in ended.values_list("state", "options"):
+        if not (isinstance(options, dict) and options.get(IGNORE_FAILURE) is True):
+            blocked_counts[state] = blocked_counts.get(state, 0) + 1
     status = _derive(root, counts, blocked_counts.get(JobState.FAILED, 0), blocked_counts.get(JobState.CANCELLED, 0))
     total = sum(counts.values())
     completed = counts.get(JobState.COMPLETED, 0)

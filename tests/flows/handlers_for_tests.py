@@ -52,3 +52,11 @@ def concat(data, ctx):
 def boom(data, ctx):
     _count_run(ctx)
     raise RuntimeError("boom")
+
+
+@handler("test.fail_once", description="Fails on its first attempt, returns data.value afterwards.")
+def fail_once(data, ctx):
+    _count_run(ctx)
+    if ctx.job.attempts_made == 1:
+        raise RuntimeError("first attempt fails")
+    return data["value"]
