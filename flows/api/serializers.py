@@ -132,13 +132,13 @@ class FlowUpdateSerializer(serializers.Serializer):
     """FlowUpdateRequest ``{status?, result?, error?, progress?, startedAt?, jobName?, queueName?}``:
     only ``progress`` of an active job is applied; the rest is accepted and ignored (docs/flows.md)."""
 
-    status = serializers.CharField(required=False)
+    status = StrictCharField(required=False)
     result = serializers.JSONField(required=False)
     error = serializers.JSONField(required=False)
     progress = serializers.JSONField(required=False, help_text="A number 0-100 or a JSON object.")
-    startedAt = serializers.CharField(required=False)  # noqa: N815
-    jobName = serializers.CharField(required=False)  # noqa: N815
-    queueName = serializers.CharField(required=False)  # noqa: N815
+    startedAt = StrictCharField(required=False)  # noqa: N815
+    jobName = StrictCharField(required=False)  # noqa: N815
+    queueName = StrictCharField(required=False)  # noqa: N815
 
     class Meta:
         ref_name = "FlowUpdate"

@@ -46,7 +46,7 @@ class FlowViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Create a flow (a tree of jobs)",
         request=FlowCreateSerializer,
-        responses={201: FlowCreatedSerializer, **errors(409)},
+        responses={201: FlowCreatedSerializer, **errors(409, 413)},
         description="Every node becomes a job in one transaction: leaves start waiting, parents "
         "waiting-children and run when their children are done, reading their values. 400 names the "
         "bad node's field by path (children.1.children.0.name) and nothing is stored; 409 for an "
