@@ -119,8 +119,9 @@ class JobContext:
 
     @property
     def cancelled(self) -> bool:
-        """Whether the owner asked to cancel this job (one indexed read)."""
-        return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        """Whether the owner asked to cancel this job, or deleted it (a flow deleted while it runs,
+        docs/flows.md): one indexed read."""
+        return not Job.objects.filter(pk=self.job.pk, cancel_requested=False).exists()
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelled` if the job was cancelled; handlers call it between steps."""
