@@ -65,10 +65,16 @@ def publish_flow_event(flow: Flow, event: str, payload: dict) -> None:
 
 def publish_flow_deleted(*, owner_id: int, flow_id: str) -> None:
     """``flow:deleted`` to the owner (after the flow's rows are gone)."""
-    _publish(owner_id, flow_id, {
-        "event": "flow:deleted", "flowId": flow_id, "timestamp": iso_utc(timezone.now()),
-        "message": "Flow has been deleted",
-    })
+    _publish(
+        owner_id,
+        flow_id,
+        {
+            "event": "flow:deleted",
+            "flowId": flow_id,
+            "timestamp": iso_utc(timezone.now()),
+            "message": "Flow has been deleted",
+        },
+    )
 
 
 def flow_job_event(*, job, message: dict) -> None:
@@ -90,7 +96,9 @@ def flow_job_event(*, job, message: dict) -> None:
         try:
             flow_refresh(flow_id=flow_id, only_if_stuck=event == "waiting")
         except Exception:
-            logger.warning("could not update flow %s after %s of job %s", flow_id, event, job.pk, exc_info=True)
+            logger.warning(
+                "could not update flow %s after %s of job %s", flow_id, event, job.pk, exc_info=True
+            )
 
 
 def _derive(root: Job, counts: dict[str, int], blocked_failed: int, blocked_cancelled: int) -> str:
@@ -104,7 +112,9 @@ def _derive(root: Job, counts: dict[str, int], blocked_failed: int, blocked_canc
         return FlowStatus.FAILED
     if blocked_cancelled:
         return FlowStatus.CANCELLED
-    started = sum(counts.get(s, 0) for s in (JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED))
+    started = sum(
+        counts.get(s, 0) for s in (JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+    )
     return FlowStatus.RUNNING if started or root.attempts_made else FlowStatus.PENDING
 
 
@@ -133,11 +143,15 @@ def flow_refresh(*, flow_id: str, only_if_stuck: bool = False) -> Flow | None:
     for state, options in ended.values_list("state", "options"):
         if not (isinstance(options, dict) and options.get(IGNORE_FAILURE) is True):
             blocked_counts[state] = blocked_counts.get(state, 0) + 1
-    status = _derive(root, counts, blocked_counts.get(JobState.FAILED, 0), blocked_counts.get(JobState.CANCELLED, 0))
+    status = _derive(
+        root, counts, blocked_counts.get(JobState.FAILED, 0), blocked_counts.get(JobState.CANCELLED, 0)
+    )
     total = sum(counts.values())
     completed = counts.get(JobState.COMPLETED, 0)
     progress = {
-        "total": total, "completed": completed, "failed": counts.get(JobState.FAILED, 0),
+        "total": total,
+        "completed": completed,
+        "failed": counts.get(JobState.FAILED, 0),
         "percentage": round(completed * 100 / total) if total else 0,
     }
     now = timezone.now()
@@ -147,7 +161,11 @@ def flow_refresh(*, flow_id: str, only_if_stuck: bool = False) -> Flow | None:
     elif status == FlowStatus.FAILED:
         reason = root.failed_reason if root.state == JobState.FAILED else _first_failure(flow_id)
         fields["error"] = {"message": reason}
-    if status in FINISHED_FLOW_STATUSES and root.state in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED):
+    if status in FINISHED_FLOW_STATUSES and root.state in (
+        JobState.COMPLETED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+    ):
         fields["completed_at"] = root.finished_at or now
     else:
         fields["completed_at"] = None
@@ -159,9 +177,16 @@ def flow_refresh(*, flow_id: str, only_if_stuck: bool = False) -> Flow | None:
         return flow  # the root moved on meanwhile: the event of that move recomputes
     for key, value in fields.items():
         setattr(flow, key, value)
-    publish_flow_event(flow, "flow:updated", {
-        "flowId": flow.flow_id, "status": status, "progress": progress, "updatedAt": iso_utc(now),
-    })
+    publish_flow_event(
+        flow,
+        "flow:updated",
+        {
+            "flowId": flow.flow_id,
+            "status": status,
+            "progress": progress,
+            "updatedAt": iso_utc(now),
+        },
+    )
     if changed:
         _announce_status(flow)
     return flow
@@ -176,9 +201,15 @@ def _announce_status(flow: Flow) -> None:
     """The status just changed: ``flow:completed`` to the owner, and the flow's webhooks."""
     if flow.status == FlowStatus.COMPLETED:
         completed_at = flow.completed_at or datetime.now(UTC)
-        publish_flow_event(flow, "flow:completed", {
-            "flowId": flow.flow_id, "result": flow.result, "completedAt": iso_utc(completed_at),
-        })
+        publish_flow_event(
+            flow,
+            "flow:completed",
+            {
+                "flowId": flow.flow_id,
+                "result": flow.result,
+                "completedAt": iso_utc(completed_at),
+            },
+        )
     if flow.status in (FlowStatus.COMPLETED, FlowStatus.FAILED):
         from webhooks.fanout import flow_event_fan_out
 

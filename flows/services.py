@@ -65,7 +65,9 @@ def _parse(
         return None
     count[0] += 1
     if count[0] > settings.FLOW_MAX_JOBS:
-        errors.setdefault("children", [f"children: a flow has at most {settings.FLOW_MAX_JOBS} jobs (FLOW_MAX_JOBS)"])
+        errors.setdefault(
+            "children", [f"children: a flow has at most {settings.FLOW_MAX_JOBS} jobs (FLOW_MAX_JOBS)"]
+        )
         return None
     if depth > settings.FLOW_MAX_DEPTH:
         errors[where] = [f"{where}: a flow is at most {settings.FLOW_MAX_DEPTH} levels deep (FLOW_MAX_DEPTH)"]
@@ -85,7 +87,9 @@ def _parse(
             if name in options:
                 value = options.pop(name)
                 if not isinstance(value, bool):
-                    errors[f"{path}{options_key}.{name}"] = [f"{path}{options_key}.{name}: must be true or false"]
+                    errors[f"{path}{options_key}.{name}"] = [
+                        f"{path}{options_key}.{name}: must be true or false"
+                    ]
                 elif root and value:
                     errors[f"{path}{options_key}.{name}"] = [
                         f"{path}{options_key}.{name}: only a child job has a parent to fail or go on"
@@ -98,7 +102,8 @@ def _parse(
             ]
         if has_children and options.get("delay"):
             errors[f"{path}{options_key}.delay"] = [
-                f"{path}{options_key}.delay: a parent job runs when its children are done; it cannot be delayed"
+                f"{path}{options_key}.delay: a parent job runs when its children are done; "
+                "it cannot be delayed"
             ]
     merged: dict = {}
     try:
@@ -106,7 +111,10 @@ def _parse(
     except ValidationError as exc:
         for key, messages in _prefixed(path, exc).items():
             if key == f"{path}options" and options_key == "opts":
-                key, messages = f"{path}opts", [m.replace(f"{path}options", f"{path}opts", 1) for m in messages]
+                key, messages = (
+                    f"{path}opts",
+                    [m.replace(f"{path}options", f"{path}opts", 1) for m in messages],
+                )
             errors[key] = messages
     try:
         queue = named_queues.validate(raw.get(queue_key), field=f"{path}{queue_key}")
@@ -114,8 +122,11 @@ def _parse(
         errors.update(exc.message_dict)
         queue = named_queues.default()
     node = _Node(
-        path=path, name=raw.get("name") if isinstance(raw.get("name"), str) else "", queue=queue,
-        data=raw.get("data"), options={**merged, **policy},
+        path=path,
+        name=raw.get("name") if isinstance(raw.get("name"), str) else "",
+        queue=queue,
+        data=raw.get("data"),
+        options={**merged, **policy},
         key=str(merged["jobId"]) if "jobId" in merged else None,
     )
     for index, child in enumerate(children_raw or []):
@@ -144,7 +155,9 @@ def flow_validate(*, owner, tree: Any) -> tuple[str, _Node]:
     """
     errors: dict[str, list[str]] = {}
     if not isinstance(tree, dict):
-        raise ValidationError({"body": ["body: must be an object {flowname, name, queueName, data, opts, children}"]})
+        raise ValidationError(
+            {"body": ["body: must be an object {flowname, name, queueName, data, opts, children}"]}
+        )
     flowname = tree.get("flowname", tree.get("name"))
     if not isinstance(flowname, str) or not flowname.strip():
         errors["flowname"] = ["flowname: required, a non-empty string"]
@@ -159,13 +172,21 @@ def flow_validate(*, owner, tree: Any) -> tuple[str, _Node]:
             continue
         if node.key in keys:
             where = f"{node.path}opts.jobId"
-            raise ValidationError({where: [f"{where}: {node.key!r} is already the jobId of {keys[node.key] or 'the root'}"]})
+            raise ValidationError(
+                {where: [f"{where}: {node.key!r} is already the jobId of {keys[node.key] or 'the root'}"]}
+            )
         keys[node.key] = node.path[:-1]
     if keys:
-        used = set(Job.objects.owned_by(owner).filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        used = set(
+            Job.objects.owned_by(owner)
+            .filter(idempotency_key__in=keys)
+            .values_list("idempotency_key", flat=True)
+        )
         if used:
             key = sorted(used)[0]
-            raise ConflictError(f"{keys[key] + '.' if keys[key] else ''}opts.jobId: a job {key!r} of yours exists")
+            raise ConflictError(
+                f"{keys[key] + '.' if keys[key] else ''}opts.jobId: a job {key!r} of yours exists"
+            )
     return flowname, root
 
 
@@ -201,12 +222,21 @@ def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
                     state = JobState.WAITING
                 is_root = parent is None
                 node.job = Job(
-                    owner=owner, name=node.name, queue=node.queue, data=node.data, options=node.options,
-                    priority=node.options.get("priority", 0), idempotency_key=node.key, parent=parent,
-                    flow_id=flow_id, pending_children=len(node.children), state=state,
+                    owner=owner,
+                    name=node.name,
+                    queue=node.queue,
+                    data=node.data,
+                    options=node.options,
+                    priority=node.options.get("priority", 0),
+                    idempotency_key=node.key,
+                    parent=parent,
+                    flow_id=flow_id,
+                    pending_children=len(node.children),
+                    state=state,
                     run_at=now + timedelta(milliseconds=delay_ms) if delay_ms else None,
                     enqueued_at=now if state == JobState.WAITING else None,
-                    schedule=schedule if is_root else None, fire_at=fire_at if is_root else None,
+                    schedule=schedule if is_root else None,
+                    fire_at=fire_at if is_root else None,
                     scheduler_id=schedule.scheduler_id if is_root and schedule is not None else None,
                 )
                 rows.append(node.job)
@@ -215,15 +245,20 @@ def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
             level = [(child, node.job) for node, _ in level for child in node.children]
         total = len(created)
         flow = Flow.objects.create(
-            flow_id=flow_id, owner=owner, flowname=flowname, name=root.name, queue=root.queue,
-            root=root.job, progress={"total": total, "completed": 0, "failed": 0, "percentage": 0},
+            flow_id=flow_id,
+            owner=owner,
+            flowname=flowname,
+            name=root.name,
+            queue=root.queue,
+            root=root.job,
+            progress={"total": total, "completed": 0, "failed": 0, "percentage": 0},
         )
         transaction.on_commit(lambda: _announce_created(flow, created))
     return flow
 
 
 def _announce_created(flow: Flow, jobs: list[Job]) -> None:
-    from .events import publish_flow_event, flow_payload
+    from .events import flow_payload, publish_flow_event
 
     publish_flow_event(flow, "flow:created", flow_payload(flow))
     jobs_enqueue_many(jobs)
@@ -302,7 +337,9 @@ def flow_job_update(*, flow: Flow, job: Job, progress: Any = None) -> bool:
         (isinstance(progress, int | float) and 0 <= progress <= 100) or isinstance(progress, dict)
     ):
         raise ValidationError({"progress": ["progress: must be a number 0-100 or a JSON object"]})
-    if not Job.objects.filter(pk=job.pk, flow_id=flow.flow_id, state=JobState.ACTIVE).update(progress=progress):
+    if not Job.objects.filter(pk=job.pk, flow_id=flow.flow_id, state=JobState.ACTIVE).update(
+        progress=progress
+    ):
         return False
     job.progress = progress
     publish_job_event(job, "progress", progress=progress)

@@ -28,9 +28,16 @@ def flow_list_page(request):
     page = Paginator(selectors.flow_list(user=request.user, status=status or None), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "flows/flow_list.html", {
-        "page": page, "status": status, "statuses": FlowStatus.values, "query": f"status={status}&" if status else "",
-    })
+    return render(
+        request,
+        "flows/flow_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": FlowStatus.values,
+            "query": f"status={status}&" if status else "",
+        },
+    )
 
 
 @login_required
@@ -43,7 +50,8 @@ def flow_detail_page(request, flow_id: str):
 @login_required
 @require_POST
 def flow_action_page(request, flow_id: str, action: str):
-    """POST /app/flows/<flowId>/{cancel,delete}/: the API's services; back to the flow (the list after a delete)."""
+    """POST /app/flows/<flowId>/{cancel,delete}/: the API's services; back to the flow (to the list after
+    a delete)."""
     if action not in ("cancel", "delete"):
         raise Http404
     flow = selectors.flow_get(user=request.user, flow_id=flow_id)

@@ -44,10 +44,13 @@ def job_cancel(*, job: Job) -> Job:
     now = timezone.now()
     was_parent = job.state == JobState.WAITING_CHILDREN
     cancellable = [JobState.WAITING, JobState.DELAYED, JobState.WAITING_CHILDREN]
-    if final_write(job, JobState.CANCELLED, lambda: Job.objects.filter(pk=job.pk, state__in=cancellable).update(
-        state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
-        finished_at=now,
-    )):
+    def write() -> int:
+        return Job.objects.filter(pk=job.pk, state__in=cancellable).update(
+            state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
+            finished_at=now,
+        )
+
+    if final_write(job, JobState.CANCELLED, write):
         _refresh(job)
         publish_job_event(job, "cancelled")
         if was_parent:

@@ -50,8 +50,8 @@ from accounts.services import user_for_access_token, user_for_api_key
 
 from . import realtime, selectors
 from .api.serializers import job_to_dict
-from .realtime import SCHEDULE_EVENTS, listen, now_ms, unlisten, user_group
 from .models import Job
+from .realtime import SCHEDULE_EVENTS, listen, now_ms, unlisten, user_group
 
 CLOSE_UNAUTHORISED = 4401
 logger = logging.getLogger(__name__)
@@ -205,13 +205,15 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         ``flow:*`` events and its jobs' events; docs/flows.md); another user's flow is refused."""
         if action == "unsubscribe":
             if flow_id not in self.flow_subscriptions:
-                await self.send_json({"event": "error", "message": f"flowId: not subscribed to {flow_id!r}", "flowId": flow_id})
+                message = f"flowId: not subscribed to {flow_id!r}"
+                await self.send_json({"event": "error", "message": message, "flowId": flow_id})
                 return
             self.flow_subscriptions.discard(flow_id)
             await self.send_json({"event": "unsubscribed", "flowId": flow_id})
             return
         if not await _owns_flow(self.user, flow_id):
-            await self.send_json({"event": "error", "message": f"flowId: no flow {flow_id!r} of yours", "flowId": flow_id})
+            message = f"flowId: no flow {flow_id!r} of yours"
+            await self.send_json({"event": "error", "message": message, "flowId": flow_id})
             return
         self.flow_subscriptions.add(flow_id)
         await self.send_json({"event": "subscribed", "flowId": flow_id})

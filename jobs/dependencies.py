@@ -120,7 +120,7 @@ def _publish_promoted(parent_ids: list[int]) -> None:
 
 def _fail_parent(child: Job) -> None:
     """``failParentOnFailure``: the waiting parent fails with ``child <id> failed``, recursively up."""
-    parent = Job.objects.filter(pk=child.parent_id).first()
+    parent = Job.objects.filter(pk=child.parent_id).first() if child.parent_id is not None else None
     if parent is None:
         return
     reason = f"child {child.public_id} failed"

@@ -329,7 +329,8 @@ async def join_flow(sid, flow_id):
     same body as the acknowledgement (the original let anyone join any flow's room)."""
     session = await sio.get_session(sid)
     if not await _owns_flow(session["userId"], flow_id):
-        refusal = {"ok": False, "event": "join-flow", "flowId": flow_id, "message": f"flowId: no flow {flow_id!r} of yours"}
+        message = f"flowId: no flow {flow_id!r} of yours"
+        refusal = {"ok": False, "event": "join-flow", "flowId": flow_id, "message": message}
         await sio.emit("error", refusal, to=sid)
         return refusal
     await sio.enter_room(sid, f"flow:{flow_id}")

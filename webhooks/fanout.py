@@ -129,7 +129,8 @@ def flow_event_fan_out(*, owner_id: int, event: str, payload: dict) -> None:
         hooks = [hook for hook in active if hook.event_type == event]
         if not hooks:
             return
-        body = {**payload, "eventType": event, "userId": owner_id, "timestamp": int(timezone.now().timestamp() * 1000)}
+        stamp = int(timezone.now().timestamp() * 1000)
+        body = {**payload, "eventType": event, "userId": owner_id, "timestamp": stamp}
         _create_deliveries(hooks, event=event, payload=body, job_id=None)
     except Exception:
         logger.exception("webhook fan-out of %s failed", event)

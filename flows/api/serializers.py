@@ -15,10 +15,13 @@ class FlowChildSerializer(serializers.Serializer):
     name = StrictCharField()
     queueName = StrictCharField(required=False)  # noqa: N815 (the original's key)
     data = serializers.JSONField(required=False)
-    opts = serializers.DictField(required=False, help_text="Job options, plus failParentOnFailure / "
-                                 "ignoreDependencyOnFailure (BullMQ).")
-    children = serializers.ListField(child=serializers.DictField(), required=False,
-                                     help_text="Nodes of the same shape, nested.")
+    opts = serializers.DictField(
+        required=False,
+        help_text="Job options, plus failParentOnFailure / ignoreDependencyOnFailure (BullMQ).",
+    )
+    children = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Nodes of the same shape, nested."
+    )
 
     class Meta:
         ref_name = "FlowChild"

@@ -28,12 +28,17 @@ from .serializers import (
 
 _LIST_PARAMETERS = [
     OpenApiParameter(
-        "status", {"type": "string", "enum": [*FlowStatus.values, ""]}, OpenApiParameter.QUERY,
+        "status",
+        {"type": "string", "enum": [*FlowStatus.values, ""]},
+        OpenApiParameter.QUERY,
         description="Only flows in this status (empty: all).",
     ),
     OpenApiParameter(
-        "limit", {"type": "integer", "minimum": 1, "maximum": selectors.LIST_LIMIT_MAX}, OpenApiParameter.QUERY,
-        description=f"At most this many flows, newest first (default and maximum {selectors.LIST_LIMIT_MAX}).",
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": selectors.LIST_LIMIT_MAX},
+        OpenApiParameter.QUERY,
+        description=f"At most this many flows, newest first (default and maximum "
+        f"{selectors.LIST_LIMIT_MAX}).",
     ),
 ]
 
@@ -59,7 +64,9 @@ class FlowViewSet(viewsets.ViewSet):
         return Response(FlowCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Your flows, newest first", parameters=_LIST_PARAMETERS, responses={200: FlowSerializer(many=True)}
+        summary="Your flows, newest first",
+        parameters=_LIST_PARAMETERS,
+        responses={200: FlowSerializer(many=True)},
     )
     def list(self, request):
         """GET /flows ``?status&limit`` → a JSON array of FlowResponse (as the original)."""
@@ -125,8 +132,13 @@ class FlowViewSet(viewsets.ViewSet):
         flow_id = flow.flow_id
         done = services.flow_delete(flow=flow)
         body = {
-            "message": "Flow deleted successfully", "flowId": flow_id,
-            "deletedJobs": {"total": done.total, "successful": done.successful, "failed": done.failed,
-                            "details": done.details},
+            "message": "Flow deleted successfully",
+            "flowId": flow_id,
+            "deletedJobs": {
+                "total": done.total,
+                "successful": done.successful,
+                "failed": done.failed,
+                "details": done.details,
+            },
         }
         return Response(FlowDeletedSerializer(body).data)

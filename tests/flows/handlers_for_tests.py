@@ -35,7 +35,8 @@ def sum_children(data, ctx):
     _count_run(ctx)
     values = ctx.children_values()
     return {
-        "sum": (data or {}).get("add", 0) + sum(v if isinstance(v, int) else v["sum"] for v in values.values()),
+        "sum": (data or {}).get("add", 0)
+        + sum(v if isinstance(v, int) else v["sum"] for v in values.values()),
         "children": len(values),
         "ignored": sorted(ctx.ignored_failures().values()),
     }

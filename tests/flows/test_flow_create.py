@@ -23,7 +23,12 @@ THREE_LEVELS = {
             "data": {"add": 100},
             "children": [
                 {"name": "test.value", "queueName": "flowQueue", "data": {"value": 10}},
-                {"name": "test.value", "queue": "schedQueue", "data": {"value": 20}, "options": {"priority": 3}},
+                {
+                    "name": "test.value",
+                    "queue": "schedQueue",
+                    "data": {"value": 20},
+                    "options": {"priority": 3},
+                },
             ],
         },
     ],
@@ -93,19 +98,43 @@ def test_bad_nodes_are_named_by_path_and_nothing_is_stored(api):
 @pytest.mark.parametrize(
     ("tree", "key", "message"),
     [
-        ({"name": "test.value", "opts": {"failParentOnFailure": True}}, "opts.failParentOnFailure",
-         "opts.failParentOnFailure: only a child job has a parent to fail or go on"),
-        ({"name": "test.sum", "children": [{"name": "test.value", "opts": {"ignoreDependencyOnFailure": "yes"}}]},
-         "children.0.opts.ignoreDependencyOnFailure", "children.0.opts.ignoreDependencyOnFailure: must be true or false"),
-        ({"name": "test.sum", "children": [
-            {"name": "test.value", "opts": {"ignoreDependencyOnFailure": True, "failParentOnFailure": True}}]},
-         "children.0.opts",
-         "children.0.opts: failParentOnFailure and ignoreDependencyOnFailure exclude each other"),
-        ({"name": "test.sum", "opts": {"delay": 5}, "children": [{"name": "test.value"}]}, "opts.delay",
-         "opts.delay: a parent job runs when its children are done; it cannot be delayed"),
+        (
+            {"name": "test.value", "opts": {"failParentOnFailure": True}},
+            "opts.failParentOnFailure",
+            "opts.failParentOnFailure: only a child job has a parent to fail or go on",
+        ),
+        (
+            {
+                "name": "test.sum",
+                "children": [{"name": "test.value", "opts": {"ignoreDependencyOnFailure": "yes"}}],
+            },
+            "children.0.opts.ignoreDependencyOnFailure",
+            "children.0.opts.ignoreDependencyOnFailure: must be true or false",
+        ),
+        (
+            {
+                "name": "test.sum",
+                "children": [
+                    {
+                        "name": "test.value",
+                        "opts": {"ignoreDependencyOnFailure": True, "failParentOnFailure": True},
+                    }
+                ],
+            },
+            "children.0.opts",
+            "children.0.opts: failParentOnFailure and ignoreDependencyOnFailure exclude each other",
+        ),
+        (
+            {"name": "test.sum", "opts": {"delay": 5}, "children": [{"name": "test.value"}]},
+            "opts.delay",
+            "opts.delay: a parent job runs when its children are done; it cannot be delayed",
+        ),
         ({"name": "test.sum", "children": {"name": "x"}}, "children", "children: must be a list of jobs"),
-        ({"name": "test.sum", "children": [3]}, "children.0",
-         "children.0: must be an object {name, queueName, data, opts, children}"),
+        (
+            {"name": "test.sum", "children": [3]},
+            "children.0",
+            "children.0: must be an object {name, queueName, data, opts, children}",
+        ),
         ({"name": 5}, "flowname", "flowname: required, a non-empty string"),
     ],
 )
@@ -133,13 +162,23 @@ def test_limits_on_jobs_and_depth(api, settings):
 
 
 def test_custom_job_ids_conflict_with_yours_and_within_the_flow(api):
-    assert api.post("/jobs/submit", {"name": "test.value", "data": {"value": 1}, "options": {"jobId": "k1"}},
-                    format="json").status_code == 201
+    assert (
+        api.post(
+            "/jobs/submit",
+            {"name": "test.value", "data": {"value": 1}, "options": {"jobId": "k1"}},
+            format="json",
+        ).status_code
+        == 201
+    )
     tree = {"name": "test.sum", "children": [{"name": "test.value", "opts": {"jobId": "k1"}}]}
     response = api.post("/flows", tree, format="json")
     assert response.status_code == 409
     assert response.json()["message"] == "children.0.opts.jobId: a job 'k1' of yours exists"
-    twice = {"name": "test.sum", "opts": {"jobId": "k2"}, "children": [{"name": "test.value", "opts": {"jobId": "k2"}}]}
+    twice = {
+        "name": "test.sum",
+        "opts": {"jobId": "k2"},
+        "children": [{"name": "test.value", "opts": {"jobId": "k2"}}],
+    }
     response = api.post("/flows", twice, format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {
@@ -159,9 +198,17 @@ def test_data_too_large_is_a_400_naming_the_node(api, settings):
 
 
 def test_flowname_defaults_to_the_root_name_and_our_spellings_work(api):
-    response = api.post("/flows", {"name": "test.value", "queue": "flowQueue", "options": {"attempts": 3},
-                                   "data": {"value": 1}}, format="json")
+    response = api.post(
+        "/flows",
+        {"name": "test.value", "queue": "flowQueue", "options": {"attempts": 3}, "data": {"value": 1}},
+        format="json",
+    )
     assert response.status_code == 201
     job = Job.objects.get(flow_id=response.json()["flowId"])
-    assert (job.queue, job.state, job.options, job.parent_id) == ("flowQueue", "waiting", {"attempts": 3}, None)
+    assert (job.queue, job.state, job.options, job.parent_id) == (
+        "flowQueue",
+        "waiting",
+        {"attempts": 3},
+        None,
+    )
     assert response.json()["flow"]["flowname"] == "test.value"

@@ -36,8 +36,20 @@ def test_list_answers_an_array_of_flow_responses_newest_first(api, other_api, fl
     assert response.status_code == 200
     body = response.json()
     assert [f["flowId"] for f in body] == [second, flow_id]
-    assert set(body[0]) == {"flowId", "flowname", "name", "queueName", "status", "progress", "result", "error",
-                            "createdAt", "updatedAt", "startedAt", "completedAt"}
+    assert set(body[0]) == {
+        "flowId",
+        "flowname",
+        "name",
+        "queueName",
+        "status",
+        "progress",
+        "result",
+        "error",
+        "createdAt",
+        "updatedAt",
+        "startedAt",
+        "completedAt",
+    }
     assert api.get("/flows?status=completed").json() == []
     assert [f["flowId"] for f in api.get("/flows?status=pending&limit=1").json()] == [second]
     assert api.get("/flows?status=nope").status_code == 400
@@ -47,22 +59,56 @@ def test_list_answers_an_array_of_flow_responses_newest_first(api, other_api, fl
 def test_one_flow_and_its_tree(api, flow_id):
     body = api.get(f"/flows/{flow_id}").json()
     assert (body["flowId"], body["status"], body["progress"]) == (
-        flow_id, "pending", {"total": 3, "completed": 0, "failed": 0, "percentage": 0})
+        flow_id,
+        "pending",
+        {"total": 3, "completed": 0, "failed": 0, "percentage": 0},
+    )
     root, a, b = Job.objects.filter(flow_id=flow_id).order_by("pk")
     job_execute(job_id=a.pk)
     tree = api.get(f"/flows/{flow_id}/jobs").json()
     assert tree == {
-        "flowId": flow_id, "flowname": "pair", "name": "test.sum", "queueName": "jobQueue", "data": {"add": 1},
-        "opts": {"attempts": 1}, "jobId": str(root.pk), "id": root.pk, "state": "waiting-children", "progress": 0,
-        "result": None, "failedReason": None, "pendingChildren": 1,
+        "flowId": flow_id,
+        "flowname": "pair",
+        "name": "test.sum",
+        "queueName": "jobQueue",
+        "data": {"add": 1},
+        "opts": {"attempts": 1},
+        "jobId": str(root.pk),
+        "id": root.pk,
+        "state": "waiting-children",
+        "progress": 0,
+        "result": None,
+        "failedReason": None,
+        "pendingChildren": 1,
         "children": [
-            {"name": "test.value", "queueName": "flowQueue", "data": {"value": 2}, "opts": {"attempts": 1},
-             "jobId": str(a.pk), "id": a.pk, "state": "completed", "progress": 100, "result": 2,
-             "failedReason": None, "pendingChildren": 0, "children": []},
-            {"name": "test.value", "queueName": "jobQueue", "data": {"value": 3},
-             "opts": {"attempts": 1, "ignoreDependencyOnFailure": True}, "jobId": str(b.pk), "id": b.pk,
-             "state": "waiting", "progress": 0, "result": None, "failedReason": None, "pendingChildren": 0,
-             "children": []},
+            {
+                "name": "test.value",
+                "queueName": "flowQueue",
+                "data": {"value": 2},
+                "opts": {"attempts": 1},
+                "jobId": str(a.pk),
+                "id": a.pk,
+                "state": "completed",
+                "progress": 100,
+                "result": 2,
+                "failedReason": None,
+                "pendingChildren": 0,
+                "children": [],
+            },
+            {
+                "name": "test.value",
+                "queueName": "jobQueue",
+                "data": {"value": 3},
+                "opts": {"attempts": 1, "ignoreDependencyOnFailure": True},
+                "jobId": str(b.pk),
+                "id": b.pk,
+                "state": "waiting",
+                "progress": 0,
+                "result": None,
+                "failedReason": None,
+                "pendingChildren": 0,
+                "children": [],
+            },
         ],
     }
     assert api.get(f"/flows/{flow_id}").json()["status"] == "running"
@@ -83,7 +129,9 @@ def test_put_applies_progress_of_an_active_job_only(api, flow_id):
     assert response.status_code == 400
     assert response.json()["errors"] == {"progress": ["progress: must be a number 0-100 or a JSON object"]}
     assert api.put(f"/flows/{flow_id}/jobs/999999", {"progress": 1}, format="json").status_code == 404
-    outside = api.post("/jobs/submit", {"name": "test.value", "data": {"value": 1}}, format="json").json()["id"]
+    outside = api.post("/jobs/submit", {"name": "test.value", "data": {"value": 1}}, format="json").json()[
+        "id"
+    ]
     assert api.put(f"/flows/{flow_id}/jobs/{outside}", {"progress": 1}, format="json").status_code == 404
 
 
@@ -94,7 +142,9 @@ def test_cancel_cascades_and_a_second_cancel_is_409(api, flow_id):
     assert sorted(Job.objects.filter(flow_id=flow_id).values_list("state", flat=True)) == ["cancelled"] * 3
     response = api.post(f"/flows/{flow_id}/cancel")
     assert (response.status_code, response.json()["message"]) == (
-        409, f"flow {flow_id} is cancelled; nothing left to cancel")
+        409,
+        f"flow {flow_id} is cancelled; nothing left to cancel",
+    )
 
 
 def test_cancel_asks_an_active_job_to_stop(api, flow_id):
@@ -113,12 +163,18 @@ def test_delete_removes_every_job_in_the_original_shape(api, flow_id):
     response = api.delete(f"/flows/{flow_id}")
     assert response.status_code == 200
     assert response.json() == {
-        "message": "Flow deleted successfully", "flowId": flow_id,
-        "deletedJobs": {"total": 3, "successful": 3, "failed": [], "details": [
-            {"jobId": str(root.pk), "queueName": "jobQueue", "status": "success"},
-            {"jobId": str(a.pk), "queueName": "flowQueue", "status": "success"},
-            {"jobId": str(b.pk), "queueName": "jobQueue", "status": "success"},
-        ]},
+        "message": "Flow deleted successfully",
+        "flowId": flow_id,
+        "deletedJobs": {
+            "total": 3,
+            "successful": 3,
+            "failed": [],
+            "details": [
+                {"jobId": str(root.pk), "queueName": "jobQueue", "status": "success"},
+                {"jobId": str(a.pk), "queueName": "flowQueue", "status": "success"},
+                {"jobId": str(b.pk), "queueName": "jobQueue", "status": "success"},
+            ],
+        },
     }
     assert not Job.objects.filter(flow_id=flow_id).exists() and not Flow.objects.exists()
     assert api.get(f"/flows/{flow_id}").status_code == 404
@@ -135,7 +191,11 @@ def test_outsider_gets_404_on_every_route(other_api, flow_id, api):
     ]:
         response = getattr(other_api, method)(url, body, format="json")
         assert (method, url, response.status_code, response.json()) == (
-            method, url, 404, {"message": "Not found.", "errors": {}})
+            method,
+            url,
+            404,
+            {"message": "Not found.", "errors": {}},
+        )
     assert other_api.get("/flows").json() == []
     assert Job.objects.filter(flow_id=flow_id).count() == 3
     assert api.get(f"/flows/{flow_id}").status_code == 200

@@ -36,10 +36,14 @@ THREE = {
     "data": {"add": 1000},
     "children": [
         {"name": "test.value", "data": {"value": 1}},
-        {"name": "test.sum", "data": {"add": 100}, "children": [
-            {"name": "test.value", "data": {"value": 10}},
-            {"name": "test.value", "data": {"value": 20}},
-        ]},
+        {
+            "name": "test.sum",
+            "data": {"add": 100},
+            "children": [
+                {"name": "test.value", "data": {"value": 10}},
+                {"name": "test.value", "data": {"value": 20}},
+            ],
+        },
     ],
 }
 
@@ -61,17 +65,25 @@ def test_parent_runs_after_its_children_with_their_values(api, django_capture_on
     job_execute(job_id=root.pk)
     assert fresh(root).result == {"sum": 1131, "children": 2, "ignored": []}
     flow = flow_of(flow_id)
-    assert (flow.status, flow.result, flow.error) == ("completed", {"sum": 1131, "children": 2, "ignored": []}, None)
+    assert (flow.status, flow.result, flow.error) == (
+        "completed",
+        {"sum": 1131, "children": 2, "ignored": []},
+        None,
+    )
     assert flow.progress == {"total": 5, "completed": 5, "failed": 0, "percentage": 100}
     assert flow.completed_at == fresh(root).finished_at
     assert [runs(j.pk) for j in (root, leaf, mid, leaf2, leaf3)] == [1, 1, 1, 1, 1]
 
 
 def test_children_values_are_keyed_by_child_job_id(api):
-    tree = {"name": "test.concat", "data": {"prefix": ">"}, "children": [
-        {"name": "test.value", "data": {"value": "a"}, "opts": {"jobId": "first"}},
-        {"name": "test.value", "data": {"value": "b"}},
-    ]}
+    tree = {
+        "name": "test.concat",
+        "data": {"prefix": ">"},
+        "children": [
+            {"name": "test.value", "data": {"value": "a"}, "opts": {"jobId": "first"}},
+            {"name": "test.value", "data": {"value": "b"}},
+        ],
+    }
     _, (root, first, second) = create(api, tree)
     from jobs.dependencies import children_values
 
@@ -81,8 +93,16 @@ def test_children_values_are_keyed_by_child_job_id(api):
 
 
 def test_a_batch_counts_each_child_once_even_when_redelivered(api):
-    _, (root, a, b) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}}, {"name": "test.value", "data": {"value": 2}}]})
+    _, (root, a, b) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.value", "data": {"value": 2}},
+            ],
+        },
+    )
     assert jobs_execute_batch(job_ids=[a.pk]) == 1
     assert jobs_execute_batch(job_ids=[a.pk]) == 0  # a redelivered message: nothing claimed, nothing counted
     assert job_execute(job_id=a.pk) is None
@@ -91,9 +111,19 @@ def test_a_batch_counts_each_child_once_even_when_redelivered(api):
     assert (fresh(root).state, root.pending_children) == ("waiting", 0)
 
 
-def test_default_failure_leaves_the_parent_waiting_until_the_child_is_retried(api, django_capture_on_commit_callbacks):
-    flow_id, (root, ok, flaky) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}}, {"name": "test.fail_once", "data": {"value": 2}}]})
+def test_default_failure_leaves_the_parent_waiting_until_the_child_is_retried(
+    api, django_capture_on_commit_callbacks
+):
+    flow_id, (root, ok, flaky) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.fail_once", "data": {"value": 2}},
+            ],
+        },
+    )
     job_execute(job_id=ok.pk)
     job_execute(job_id=flaky.pk)
     assert (fresh(flaky).state, fresh(root).state, root.pending_children) == ("failed", "waiting-children", 1)
@@ -111,9 +141,16 @@ def test_default_failure_leaves_the_parent_waiting_until_the_child_is_retried(ap
 
 
 def test_ignore_dependency_on_failure_lets_the_parent_run_and_lists_the_failure(api):
-    flow_id, (root, ok, bad) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 5}},
-        {"name": "test.boom", "opts": {"ignoreDependencyOnFailure": True}}]})
+    flow_id, (root, ok, bad) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 5}},
+                {"name": "test.boom", "opts": {"ignoreDependencyOnFailure": True}},
+            ],
+        },
+    )
     job_execute(job_id=bad.pk)
     assert (fresh(bad).state, fresh(root).state, root.pending_children) == ("failed", "waiting-children", 1)
     assert flow_of(flow_id).status == "running"
@@ -124,9 +161,16 @@ def test_ignore_dependency_on_failure_lets_the_parent_run_and_lists_the_failure(
 
 
 def test_retrying_an_ignored_failure_makes_the_parent_wait_for_it_again(api):
-    _, (root, other, flaky) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}},
-        {"name": "test.fail_once", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}}]})
+    _, (root, other, flaky) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.fail_once", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}},
+            ],
+        },
+    )
     job_execute(job_id=flaky.pk)
     assert fresh(root).pending_children == 1
     actions.job_retry(job=fresh(flaky))
@@ -137,12 +181,26 @@ def test_retrying_an_ignored_failure_makes_the_parent_wait_for_it_again(api):
     assert fresh(root).state == "waiting"
 
 
-def test_fail_parent_on_failure_fails_parents_upward_and_leaves_siblings(api, django_capture_on_commit_callbacks):
-    flow_id, (root, sibling, mid, bad, cousin) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}},
-        {"name": "test.sum", "opts": {"failParentOnFailure": True}, "children": [
-            {"name": "test.boom", "opts": {"failParentOnFailure": True}},
-            {"name": "test.value", "data": {"value": 2}}]}]})
+def test_fail_parent_on_failure_fails_parents_upward_and_leaves_siblings(
+    api, django_capture_on_commit_callbacks
+):
+    flow_id, (root, sibling, mid, bad, cousin) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {
+                    "name": "test.sum",
+                    "opts": {"failParentOnFailure": True},
+                    "children": [
+                        {"name": "test.boom", "opts": {"failParentOnFailure": True}},
+                        {"name": "test.value", "data": {"value": 2}},
+                    ],
+                },
+            ],
+        },
+    )
     with django_capture_on_commit_callbacks(execute=True):
         job_execute(job_id=bad.pk)
     assert (fresh(mid).state, mid.failed_reason) == ("failed", f"child {bad.pk} failed")
@@ -158,17 +216,34 @@ def test_fail_parent_on_failure_fails_parents_upward_and_leaves_siblings(api, dj
 
 
 def test_fail_parent_stops_where_a_parent_lacks_the_option(api):
-    flow_id, (root, mid, bad) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.sum", "children": [{"name": "test.boom", "opts": {"failParentOnFailure": True}}]}]})
+    flow_id, (root, mid, bad) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {
+                    "name": "test.sum",
+                    "children": [{"name": "test.boom", "opts": {"failParentOnFailure": True}}],
+                }
+            ],
+        },
+    )
     job_execute(job_id=bad.pk)
     assert (fresh(mid).state, fresh(root).state) == ("failed", "waiting-children")
     assert flow_of(flow_id).status == "failed"
 
 
 def test_a_cancelled_child_counts_as_a_failure_under_its_policy(api):
-    _, (root, plain, ignored) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}},
-        {"name": "test.value", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}}]})
+    _, (root, plain, ignored) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.value", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}},
+            ],
+        },
+    )
     actions.job_cancel(job=ignored)
     assert (fresh(root).state, root.pending_children) == ("waiting-children", 1)
     actions.job_cancel(job=plain)
@@ -176,8 +251,13 @@ def test_a_cancelled_child_counts_as_a_failure_under_its_policy(api):
 
 
 def test_deleting_the_last_pending_child_lets_the_parent_go_on(api):
-    _, (root, done, failed) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 7}}, {"name": "test.boom"}]})
+    _, (root, done, failed) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [{"name": "test.value", "data": {"value": 7}}, {"name": "test.boom"}],
+        },
+    )
     job_execute(job_id=done.pk)
     job_execute(job_id=failed.pk)
     assert fresh(root).state == "waiting-children"
@@ -188,20 +268,39 @@ def test_deleting_the_last_pending_child_lets_the_parent_go_on(api):
 
 
 def test_deleting_a_completed_child_does_not_count_it_twice(api):
-    _, (root, a, b) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}}, {"name": "test.value", "data": {"value": 2}}]})
+    _, (root, a, b) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.value", "data": {"value": 2}},
+            ],
+        },
+    )
     job_execute(job_id=a.pk)
     actions.job_delete(job=fresh(a))
     assert (fresh(root).state, root.pending_children) == ("waiting-children", 1)
 
 
 def test_cancelling_a_parent_cancels_its_subtree_and_deleting_it_deletes_the_flow(api):
-    flow_id, (root, leaf, mid, leaf2) = create(api, {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1}},
-        {"name": "test.sum", "children": [{"name": "test.value", "data": {"value": 2}}]}]})
+    flow_id, (root, leaf, mid, leaf2) = create(
+        api,
+        {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 1}},
+                {"name": "test.sum", "children": [{"name": "test.value", "data": {"value": 2}}]},
+            ],
+        },
+    )
     actions.job_cancel(job=mid)
     assert (fresh(mid).state, fresh(leaf2).state, fresh(leaf).state, fresh(root).state) == (
-        "cancelled", "cancelled", "waiting", "waiting-children")
+        "cancelled",
+        "cancelled",
+        "waiting",
+        "waiting-children",
+    )
     actions.job_delete(job=fresh(root))
     assert Job.objects.filter(flow_id=flow_id).count() == 0
     assert not Flow.objects.filter(flow_id=flow_id).exists()

@@ -39,13 +39,20 @@ def _create(api, tree) -> str:
 def test_three_levels_on_two_queues_served_by_different_workers(api):
     tree = {
         "flowname": "sum over two queues",
-        "name": "test.sum", "queueName": "flowQueue", "data": {"add": 1000},
+        "name": "test.sum",
+        "queueName": "flowQueue",
+        "data": {"add": 1000},
         "children": [
             {"name": "test.value", "queueName": "flowQueue", "data": {"value": 1}},
-            {"name": "test.sum", "queueName": "schedQueue", "data": {"add": 100}, "children": [
-                {"name": "test.value", "queueName": "flowQueue", "data": {"value": 10}},
-                {"name": "test.value", "queueName": "schedQueue", "data": {"value": 20}},
-            ]},
+            {
+                "name": "test.sum",
+                "queueName": "schedQueue",
+                "data": {"add": 100},
+                "children": [
+                    {"name": "test.value", "queueName": "flowQueue", "data": {"value": 10}},
+                    {"name": "test.value", "queueName": "schedQueue", "data": {"value": 20}},
+                ],
+            },
         ],
     }
     flows_worker = start_worker(queues="jobs.flowQueue", name="flows-q1", **FLOW_HANDLERS_ENV)
@@ -60,7 +67,10 @@ def test_three_levels_on_two_queues_served_by_different_workers(api):
         assert mid.result == {"sum": 130, "children": 2, "ignored": []}
         flow = _flow(flow_id)
         assert (flow.result, flow.error, flow.progress) == (
-            root.result, None, {"total": 5, "completed": 5, "failed": 0, "percentage": 100})
+            root.result,
+            None,
+            {"total": 5, "completed": 5, "failed": 0, "percentage": 100},
+        )
         by_pid = {flows_worker.proc.pid: "flowQueue", sched_worker.proc.pid: "schedQueue"}
         for job in (root, leaf, mid, leaf2, leaf3):
             assert job.state == "completed"
@@ -77,18 +87,28 @@ def test_three_levels_on_two_queues_served_by_different_workers(api):
 
 def test_each_policy_of_a_failing_child(api):
     def tree(opts):
-        return {"name": "test.sum", "children": [
-            {"name": "test.value", "data": {"value": 4}},
-            {"name": "test.boom", "opts": opts},
-        ]}
+        return {
+            "name": "test.sum",
+            "children": [
+                {"name": "test.value", "data": {"value": 4}},
+                {"name": "test.boom", "opts": opts},
+            ],
+        }
 
     worker = start_worker(queues="jobs", name="flows-policies", **FLOW_HANDLERS_ENV)
     try:
         default = _create(api, tree({}))
         ignore = _create(api, tree({"ignoreDependencyOnFailure": True}))
         fail = _create(api, tree({"failParentOnFailure": True}))
-        assert wait_until(lambda: _flow(ignore).status == "completed" and _flow(fail).status == "failed"
-                          and _flow(default).status == "failed", 60, 0.2), worker.output()[-3000:]
+        assert wait_until(
+            lambda: (
+                _flow(ignore).status == "completed"
+                and _flow(fail).status == "failed"
+                and _flow(default).status == "failed"
+            ),
+            60,
+            0.2,
+        ), worker.output()[-3000:]
         root, ok, bad = _jobs(ignore)
         assert root.result == {"sum": 4, "children": 1, "ignored": ["RuntimeError: boom"]}
         root, ok, bad = _jobs(fail)
@@ -97,28 +117,41 @@ def test_each_policy_of_a_failing_child(api):
         # The default: the parent waits (BullMQ); its other child completed, the failed one holds it.
         assert wait_until(lambda: _jobs(default)[1].state == "completed", 30)
         root, ok, bad = _jobs(default)
-        assert (root.state, root.pending_children, bad.state, runs(root.pk)) == ("waiting-children", 1, "failed", 0)
+        assert (root.state, root.pending_children, bad.state, runs(root.pk)) == (
+            "waiting-children",
+            1,
+            "failed",
+            0,
+        )
         assert _flow(default).error == {"message": f"job {bad.pk} failed: RuntimeError: boom"}
     finally:
         worker.stop()
 
 
 def test_a_worker_killed_while_a_child_runs_the_flow_still_completes_once(api):
-    tree = {"name": "test.sum", "queueName": "flowQueue", "children": [
-        {"name": "test.value", "queueName": "flowQueue", "data": {"value": 5, "sleepMs": 4000}},
-        {"name": "test.value", "queueName": "flowQueue", "data": {"value": 6}},
-    ]}
+    tree = {
+        "name": "test.sum",
+        "queueName": "flowQueue",
+        "children": [
+            {"name": "test.value", "queueName": "flowQueue", "data": {"value": 5, "sleepMs": 4000}},
+            {"name": "test.value", "queueName": "flowQueue", "data": {"value": 6}},
+        ],
+    }
     beat = start_beat(name="flows-kill-beat", **FAST_ENV)
     doomed = rescue = None
     try:
         doomed = start_worker(queues="jobs.flowQueue", name="flows-doomed", **FAST_ENV)
         flow_id = _create(api, tree)
         root, slow, quick = _jobs(flow_id)
-        assert wait_until(lambda: Job.objects.get(pk=slow.pk).state == "active" and runs(slow.pk) == 1, 60, 0.1)
+        assert wait_until(
+            lambda: Job.objects.get(pk=slow.pk).state == "active" and runs(slow.pk) == 1, 60, 0.1
+        )
         doomed.kill()
         rescue = start_worker(queues="jobs.flowQueue", name="flows-rescue", **FAST_ENV)
         assert wait_until(lambda: _flow(flow_id).status == "completed", 120, 0.3), (
-            rescue.output()[-3000:], beat.output()[-3000:])
+            rescue.output()[-3000:],
+            beat.output()[-3000:],
+        )
         root, slow, quick = _jobs(flow_id)
         assert root.result == {"sum": 11, "children": 2, "ignored": []}
         assert [e["outcome"] for e in slow.attempt_history] == ["stalled", "completed"]
@@ -132,33 +165,57 @@ def test_a_worker_killed_while_a_child_runs_the_flow_still_completes_once(api):
 
 
 def test_cancel_and_delete_cascade_to_running_jobs(api, owner):
-    tree = {"name": "test.sum", "children": [
-        {"name": "test.value", "data": {"value": 1, "sleepMs": 30000}},
-        {"name": "test.sum", "children": [{"name": "test.value", "data": {"value": 2, "sleepMs": 30000}}]},
-    ]}
+    tree = {
+        "name": "test.sum",
+        "children": [
+            {"name": "test.value", "data": {"value": 1, "sleepMs": 30000}},
+            {
+                "name": "test.sum",
+                "children": [{"name": "test.value", "data": {"value": 2, "sleepMs": 30000}}],
+            },
+        ],
+    }
     worker = start_worker(queues="jobs", name="flows-cancel", **FLOW_HANDLERS_ENV)
     try:
         cancelled = _create(api, tree)
         deleted = _create(api, tree)
-        assert wait_until(lambda: Job.objects.filter(state="active").count() == 2, 60, 0.1), worker.output()[-3000:]
+        assert wait_until(lambda: Job.objects.filter(state="active").count() == 2, 60, 0.1), worker.output()[
+            -3000:
+        ]
         running = set(Job.objects.filter(state="active").values_list("flow_id", flat=True))
         assert len(running) == 1  # concurrency 2: both leaves of one flow, the other flow waits
         first, second = (cancelled, deleted) if cancelled in running else (deleted, cancelled)
         response = api.post(f"/flows/{first}/cancel")
         assert response.status_code == 200
-        assert wait_until(lambda: _flow(first).status == "cancelled" and not Job.objects.filter(
-            flow_id=first).exclude(state="cancelled").exists(), 30, 0.1), worker.output()[-3000:]
+        assert wait_until(
+            lambda: (
+                _flow(first).status == "cancelled"
+                and not Job.objects.filter(flow_id=first).exclude(state="cancelled").exists()
+            ),
+            30,
+            0.1,
+        ), worker.output()[-3000:]
         assert [j.failed_reason for j in _jobs(first)] == [
-            "cancelled: before it ran", "cancelled: while active", "cancelled: before it ran",
-            "cancelled: while active"]
+            "cancelled: before it ran",
+            "cancelled: while active",
+            "cancelled: before it ran",
+            "cancelled: while active",
+        ]
         assert wait_until(lambda: Job.objects.filter(flow_id=second, state="active").count() == 2, 60, 0.1)
         response = api.delete(f"/flows/{second}")
         assert (response.status_code, response.json()["deletedJobs"]["total"]) == (200, 4)
-        assert not Job.objects.filter(flow_id=second).exists() and not Flow.objects.filter(flow_id=second).exists()
+        assert (
+            not Job.objects.filter(flow_id=second).exists()
+            and not Flow.objects.filter(flow_id=second).exists()
+        )
         # The deleted flow's two running handlers stopped (a deleted job reads as cancelled): both pool
         # processes are free again, so two new jobs run side by side.
-        pair = [api.post("/jobs/submit", {"name": "test.value", "data": {"value": 0, "sleepMs": 1500}},
-                         format="json").json()["id"] for _ in range(2)]
+        pair = [
+            api.post(
+                "/jobs/submit", {"name": "test.value", "data": {"value": 0, "sleepMs": 1500}}, format="json"
+            ).json()["id"]
+            for _ in range(2)
+        ]
         assert wait_until(lambda: Job.objects.filter(pk__in=pair, state="active").count() == 2, 20, 0.05)
         assert not Job.objects.filter(flow_id=second).exists()
     finally:
