@@ -9,7 +9,7 @@ import pytest
 from flows.models import Flow
 from jobs.models import Job
 from tests.compat.test_socketio import Recorder, token
-from tests.conftest import WebServer, api_for, start_worker, wait_until
+from tests.conftest import api_for, wait_until, web_and_worker
 from tests.flows.conftest import FLOW_HANDLERS_ENV
 from tests.live.conftest import api_call, login_browser
 from tests.webhooks.conftest import Receiver
@@ -34,17 +34,8 @@ PAIR = {
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup):
-    web = WebServer(**ENV)
-    try:
-        worker = start_worker(queues="jobs,webhooks", name="flows-events", **ENV)
-    except Exception:
-        web.stop()
-        raise
-    try:
-        yield web, worker
-    finally:
-        worker.stop()
-        web.stop()
+    with web_and_worker(ENV, queues="jobs,webhooks", name="flows-events", **ENV) as stack:
+        yield stack
 
 
 def _create(web, user, tree) -> str:

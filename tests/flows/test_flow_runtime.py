@@ -9,6 +9,7 @@ from flows.models import Flow
 from jobs import actions
 from jobs.models import Job
 from jobs.runtime import job_execute, jobs_execute_batch
+from tests.flows.conftest import leaf, node
 from tests.flows.handlers_for_tests import runs
 
 pytestmark = pytest.mark.django_db
@@ -93,16 +94,7 @@ def test_children_values_are_keyed_by_child_job_id(api):
 
 
 def test_a_batch_counts_each_child_once_even_when_redelivered(api):
-    _, (root, a, b) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.value", "data": {"value": 2}},
-            ],
-        },
-    )
+    _, (root, a, b) = create(api, node("test.sum", leaf(1), leaf(2)))
     assert jobs_execute_batch(job_ids=[a.pk]) == 1
     assert jobs_execute_batch(job_ids=[a.pk]) == 0  # a redelivered message: nothing claimed, nothing counted
     assert job_execute(job_id=a.pk) is None
@@ -115,14 +107,7 @@ def test_default_failure_leaves_the_parent_waiting_until_the_child_is_retried(
     api, django_capture_on_commit_callbacks
 ):
     flow_id, (root, ok, flaky) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.fail_once", "data": {"value": 2}},
-            ],
-        },
+        api, node("test.sum", leaf(1), node("test.fail_once", data={"value": 2}))
     )
     job_execute(job_id=ok.pk)
     job_execute(job_id=flaky.pk)
@@ -142,14 +127,7 @@ def test_default_failure_leaves_the_parent_waiting_until_the_child_is_retried(
 
 def test_ignore_dependency_on_failure_lets_the_parent_run_and_lists_the_failure(api):
     flow_id, (root, ok, bad) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 5}},
-                {"name": "test.boom", "opts": {"ignoreDependencyOnFailure": True}},
-            ],
-        },
+        api, node("test.sum", leaf(5), node("test.boom", opts={"ignoreDependencyOnFailure": True}))
     )
     job_execute(job_id=bad.pk)
     assert (fresh(bad).state, fresh(root).state, root.pending_children) == ("failed", "waiting-children", 1)
@@ -163,13 +141,11 @@ def test_ignore_dependency_on_failure_lets_the_parent_run_and_lists_the_failure(
 def test_retrying_an_ignored_failure_makes_the_parent_wait_for_it_again(api):
     _, (root, other, flaky) = create(
         api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.fail_once", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}},
-            ],
-        },
+        node(
+            "test.sum",
+            leaf(1),
+            node("test.fail_once", data={"value": 2}, opts={"ignoreDependencyOnFailure": True}),
+        ),
     )
     job_execute(job_id=flaky.pk)
     assert fresh(root).pending_children == 1
@@ -186,20 +162,16 @@ def test_fail_parent_on_failure_fails_parents_upward_and_leaves_siblings(
 ):
     flow_id, (root, sibling, mid, bad, cousin) = create(
         api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {
-                    "name": "test.sum",
-                    "opts": {"failParentOnFailure": True},
-                    "children": [
-                        {"name": "test.boom", "opts": {"failParentOnFailure": True}},
-                        {"name": "test.value", "data": {"value": 2}},
-                    ],
-                },
-            ],
-        },
+        node(
+            "test.sum",
+            leaf(1),
+            node(
+                "test.sum",
+                node("test.boom", opts={"failParentOnFailure": True}),
+                leaf(2),
+                opts={"failParentOnFailure": True},
+            ),
+        ),
     )
     with django_capture_on_commit_callbacks(execute=True):
         job_execute(job_id=bad.pk)
@@ -217,16 +189,7 @@ def test_fail_parent_on_failure_fails_parents_upward_and_leaves_siblings(
 
 def test_fail_parent_stops_where_a_parent_lacks_the_option(api):
     flow_id, (root, mid, bad) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {
-                    "name": "test.sum",
-                    "children": [{"name": "test.boom", "opts": {"failParentOnFailure": True}}],
-                }
-            ],
-        },
+        api, node("test.sum", node("test.sum", node("test.boom", opts={"failParentOnFailure": True})))
     )
     job_execute(job_id=bad.pk)
     assert (fresh(mid).state, fresh(root).state) == ("failed", "waiting-children")
@@ -235,14 +198,7 @@ def test_fail_parent_stops_where_a_parent_lacks_the_option(api):
 
 def test_a_cancelled_child_counts_as_a_failure_under_its_policy(api):
     _, (root, plain, ignored) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.value", "data": {"value": 2}, "opts": {"ignoreDependencyOnFailure": True}},
-            ],
-        },
+        api, node("test.sum", leaf(1), leaf(2, opts={"ignoreDependencyOnFailure": True}))
     )
     actions.job_cancel(job=ignored)
     assert (fresh(root).state, root.pending_children) == ("waiting-children", 1)
@@ -251,13 +207,7 @@ def test_a_cancelled_child_counts_as_a_failure_under_its_policy(api):
 
 
 def test_deleting_the_last_pending_child_lets_the_parent_go_on(api):
-    _, (root, done, failed) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [{"name": "test.value", "data": {"value": 7}}, {"name": "test.boom"}],
-        },
-    )
+    _, (root, done, failed) = create(api, node("test.sum", leaf(7), node("test.boom")))
     job_execute(job_id=done.pk)
     job_execute(job_id=failed.pk)
     assert fresh(root).state == "waiting-children"
@@ -268,34 +218,16 @@ def test_deleting_the_last_pending_child_lets_the_parent_go_on(api):
 
 
 def test_deleting_a_completed_child_does_not_count_it_twice(api):
-    _, (root, a, b) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.value", "data": {"value": 2}},
-            ],
-        },
-    )
+    _, (root, a, b) = create(api, node("test.sum", leaf(1), leaf(2)))
     job_execute(job_id=a.pk)
     actions.job_delete(job=fresh(a))
     assert (fresh(root).state, root.pending_children) == ("waiting-children", 1)
 
 
 def test_cancelling_a_parent_cancels_its_subtree_and_deleting_it_deletes_the_flow(api):
-    flow_id, (root, leaf, mid, leaf2) = create(
-        api,
-        {
-            "name": "test.sum",
-            "children": [
-                {"name": "test.value", "data": {"value": 1}},
-                {"name": "test.sum", "children": [{"name": "test.value", "data": {"value": 2}}]},
-            ],
-        },
-    )
+    flow_id, (root, first, mid, second) = create(api, node("test.sum", leaf(1), node("test.sum", leaf(2))))
     actions.job_cancel(job=mid)
-    assert (fresh(mid).state, fresh(leaf2).state, fresh(leaf).state, fresh(root).state) == (
+    assert (fresh(mid).state, fresh(second).state, fresh(first).state, fresh(root).state) == (
         "cancelled",
         "cancelled",
         "waiting",

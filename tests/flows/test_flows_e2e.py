@@ -9,7 +9,7 @@ import pytest
 from flows.models import Flow
 from jobs.models import Job
 from tests.conftest import start_beat, start_worker, wait_until
-from tests.flows.conftest import FLOW_HANDLERS_ENV
+from tests.flows.conftest import FLOW_HANDLERS_ENV, leaf, node
 from tests.flows.handlers_for_tests import runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,24 +37,20 @@ def _create(api, tree) -> str:
 
 
 def test_three_levels_on_two_queues_served_by_different_workers(api):
-    tree = {
-        "flowname": "sum over two queues",
-        "name": "test.sum",
-        "queueName": "flowQueue",
-        "data": {"add": 1000},
-        "children": [
-            {"name": "test.value", "queueName": "flowQueue", "data": {"value": 1}},
-            {
-                "name": "test.sum",
-                "queueName": "schedQueue",
-                "data": {"add": 100},
-                "children": [
-                    {"name": "test.value", "queueName": "flowQueue", "data": {"value": 10}},
-                    {"name": "test.value", "queueName": "schedQueue", "data": {"value": 20}},
-                ],
-            },
-        ],
-    }
+    tree = node(
+        "test.sum",
+        leaf(1, queueName="flowQueue"),
+        node(
+            "test.sum",
+            leaf(10, queueName="flowQueue"),
+            leaf(20, queueName="schedQueue"),
+            queueName="schedQueue",
+            data={"add": 100},
+        ),
+        flowname="sum over two queues",
+        queueName="flowQueue",
+        data={"add": 1000},
+    )
     flows_worker = start_worker(queues="jobs.flowQueue", name="flows-q1", **FLOW_HANDLERS_ENV)
     sched_worker = None
     try:
@@ -62,7 +58,7 @@ def test_three_levels_on_two_queues_served_by_different_workers(api):
         flow_id = _create(api, tree)
         done = wait_until(lambda: _flow(flow_id).status == "completed", 90, 0.2)
         assert done, (flows_worker.output()[-3000:], sched_worker.output()[-3000:])
-        root, leaf, mid, leaf2, leaf3 = _jobs(flow_id)
+        root, first, mid, leaf2, leaf3 = _jobs(flow_id)
         assert root.result == {"sum": 1131, "children": 2, "ignored": []}
         assert mid.result == {"sum": 130, "children": 2, "ignored": []}
         flow = _flow(flow_id)
@@ -72,13 +68,13 @@ def test_three_levels_on_two_queues_served_by_different_workers(api):
             {"total": 5, "completed": 5, "failed": 0, "percentage": 100},
         )
         by_pid = {flows_worker.proc.pid: "flowQueue", sched_worker.proc.pid: "schedQueue"}
-        for job in (root, leaf, mid, leaf2, leaf3):
+        for job in (root, first, mid, leaf2, leaf3):
             assert job.state == "completed"
             assert by_pid[int(job.worker.rsplit(":", 1)[1])] == job.queue, (job.name, job.queue, job.worker)
             assert runs(job.pk) == 1
         # The parents started after their children finished.
         assert mid.started_at >= max(leaf2.finished_at, leaf3.finished_at)
-        assert root.started_at >= max(leaf.finished_at, mid.finished_at)
+        assert root.started_at >= max(first.finished_at, mid.finished_at)
     finally:
         for proc in (sched_worker, flows_worker):
             if proc is not None:
