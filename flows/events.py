@@ -92,7 +92,9 @@ def flow_job_event(*, job, message: dict) -> None:
         if key in message:
             job_update[key] = message[key]
     _publish(job.owner_id, flow_id, {"event": "flow:job:updated", **job_update})
-    if event in _STATE_EVENTS or event == "waiting":
+    # A job waiting again after a run (a retry) may unblock a failed flow; a fresh job's "waiting"
+    # (every leaf at creation) changes nothing, and costs no read.
+    if event in _STATE_EVENTS or (event == "waiting" and job.attempts_made > 0):
         try:
             flow_refresh(flow_id=flow_id, only_if_stuck=event == "waiting")
         except Exception:

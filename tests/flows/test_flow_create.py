@@ -212,3 +212,42 @@ def test_flowname_defaults_to_the_root_name_and_our_spellings_work(api):
         None,
     )
     assert response.json()["flow"]["flowname"] == "test.value"
+
+
+def test_a_flow_of_the_largest_size_costs_a_few_statements_not_one_per_job(
+    api, django_assert_max_num_queries, capsys
+):
+    import time
+
+    # 1 root, 9 parents, 990 leaves: FLOW_MAX_JOBS (1000) in three levels.
+    tree = {
+        "name": "test.sum",
+        "children": [
+            {
+                "name": "test.sum",
+                "children": [{"name": "test.value", "data": {"value": i}} for i in range(110)],
+            }
+            for _ in range(9)
+        ],
+    }
+    started = time.perf_counter()
+    with django_assert_max_num_queries(40):
+        response = api.post("/flows", tree, format="json")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 201
+    flow_id = response.json()["flowId"]
+    assert Job.objects.filter(flow_id=flow_id).count() == 1000
+    assert Job.objects.filter(flow_id=flow_id, state="waiting").count() == 990
+    assert set(
+        Job.objects.filter(flow_id=flow_id, state="waiting-children").values_list(
+            "pending_children", flat=True
+        )
+    ) == {9, 110}
+    with capsys.disabled():
+        print(f"\n1000-job flow created in {elapsed * 1000:.0f} ms")
+    tree["children"].append({"name": "test.value"})
+    response = api.post("/flows", tree, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "children": ["children: a flow has at most 1000 jobs (FLOW_MAX_JOBS)"]
+    }
