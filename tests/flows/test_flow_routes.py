@@ -204,3 +204,27 @@ def test_outsider_gets_404_on_every_route(other_api, flow_id, api):
 def test_anonymous_gets_401(client, flow_id):
     assert client.get("/flows").status_code == 401
     assert client.post("/flows", TREE, content_type="application/json").status_code == 401
+
+
+def test_a_flows_jobs_name_their_flow_and_parent_in_the_api_and_pages(
+    api, flow_id, client, owner, other_user
+):
+    root, a, _ = Job.objects.filter(flow_id=flow_id).order_by("pk")
+    body = api.get(f"/jobs/{a.pk}").json()
+    assert (body["flowId"], body["parentId"], body["state"]) == (flow_id, root.pk, "waiting")
+    body = api.get(f"/jobs/{root.pk}").json()
+    assert (body["flowId"], body["parentId"], body["state"]) == (flow_id, None, "waiting-children")
+    client.force_login(owner)
+    html = client.get(f"/app/jobs/{a.pk}/").content.decode()
+    assert f'href="/app/flows/{flow_id}/"' in html and f'href="/app/jobs/{root.pk}/">#{root.pk}</a>' in html
+    html = client.get("/app/flows/").content.decode()
+    assert f'<tr data-flow-id="{flow_id}">' in html and "0 / 3" in html
+    html = client.get(f"/app/flows/{flow_id}/").content.decode()
+    assert html.count('class="flow-node"') == 3 and 'id="flow-status">pending<' in html
+    response = client.post(f"/app/flows/{flow_id}/cancel/")
+    assert (response.status_code, response["Location"]) == (302, f"/app/flows/{flow_id}/")
+    assert Flow.objects.get(flow_id=flow_id).status == "cancelled"
+    client.force_login(other_user)
+    assert client.get(f"/app/flows/{flow_id}/").status_code == 404
+    assert client.post(f"/app/flows/{flow_id}/delete/").status_code == 404
+    assert Job.objects.filter(flow_id=flow_id).count() == 3

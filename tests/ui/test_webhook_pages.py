@@ -103,7 +103,7 @@ def test_private_url_is_refused_with_the_apis_rule_in_the_forms_words(owner, set
         ({"url": "ftp://example.com/x"}, {"url": ["Only http and https URLs are allowed"]}),
         (
             {"event_type": "started"},
-            {"event_type": ["Must be one of progress, completed, failed, delta, all"]},
+            {"event_type": ["Must be one of progress, completed, failed, delta, all, flow.completed, flow.failed"]},
         ),
     ],
 )
