@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import ConflictError, StateError
@@ -255,6 +255,59 @@ def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
         )
         transaction.on_commit(lambda: _announce_created(flow, created))
     return flow
+
+
+def schedule_flow_check(*, owner, name: str, data: Any, options: dict | None, queue: str | None, flow: Any) -> list:
+    """Check a schedule's ``flow`` key: a list of child nodes ``{name, queueName, data, opts, children}``
+    under the schedule's own job (``name``, ``data``, ``options``, ``queue``) as the root; returns it.
+
+    Errors are keyed by the schedule JSON's path (``flow.0.children.1.name``). A child may not carry
+    ``opts.jobId`` (every fire makes new jobs, a custom id could be used once). Raises
+    ``ValidationError``; the root's own fields are the schedule's and are checked by its parser.
+    """
+    if not isinstance(flow, list) or not flow:
+        raise ValidationError({"flow": ["flow: a non-empty list of child jobs {name, queueName, data, opts, children}"]})
+    tree = {"flowname": name, "name": name, "queueName": queue, "data": data, "opts": options, "children": flow}
+    errors: dict[str, list[str]] = {}
+    try:
+        _, root = flow_validate(owner=owner, tree=tree)
+        for node in _walk(root):
+            if node.key is not None and node.path:
+                where = f"{node.path}opts.jobId"
+                errors[where] = [f"{where}: a schedule's flow makes new jobs at every fire; drop the custom id"]
+    except ValidationError as exc:
+        errors = exc.message_dict
+    except ConflictError as exc:
+        errors = {"flow": [str(exc)]}
+    renamed: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        if key.startswith("children"):
+            renamed["flow" + key[len("children"):]] = ["flow" + m[len("children"):] for m in messages]
+        elif key not in ("name", "data", "opts", "options", "queueName", "flowname"):
+            renamed.setdefault("flow", []).extend(messages)
+        elif key == "opts" or key.startswith("opts."):
+            renamed.setdefault("flow", []).extend(messages)
+    if renamed:
+        raise ValidationError(renamed)
+    return flow
+
+
+def schedule_flow_fire(*, schedule, fire_at, options: dict) -> Job:
+    """One fire of a schedule with a ``flow``: the flow (the schedule's job as its root, with
+    ``options``, the fire's merged options; ``flow`` as its children) created by :func:`flow_create`,
+    its root job carrying ``schedule`` and ``fire_at``, so the unique (schedule, fire time) keeps a
+    fire idempotent. Returns the root job (the existing one for a repeated fire). Raises as
+    :func:`flow_create` (the fire then fails on its own, ``scheduling.services``)."""
+    tree = {
+        "flowname": schedule.scheduler_id, "name": schedule.name, "queueName": schedule.queue,
+        "data": schedule.data, "opts": options, "children": schedule.flow,
+    }
+    try:
+        flow = flow_create(owner=schedule.owner, tree=tree, schedule=schedule, fire_at=fire_at)
+    except IntegrityError:  # a concurrent delivery of the same fire made it first
+        flow = Flow.objects.get(root__schedule=schedule, root__fire_at=fire_at)
+    root = Job.objects.get(pk=flow.root_id)
+    return root
 
 
 def _announce_created(flow: Flow, jobs: list[Job]) -> None:
