@@ -123,7 +123,7 @@ def _parse(
         queue = named_queues.default()
     node = _Node(
         path=path,
-        name=raw.get("name") if isinstance(raw.get("name"), str) else "",
+        name=str(raw.get("name") or ""),
         queue=queue,
         data=raw.get("data"),
         options={**merged, **policy},
@@ -187,7 +187,7 @@ def flow_validate(*, owner, tree: Any) -> tuple[str, _Node]:
             raise ConflictError(
                 f"{keys[key] + '.' if keys[key] else ''}opts.jobId: a job {key!r} of yours exists"
             )
-    return flowname, root
+    return str(flowname), root
 
 
 def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
@@ -209,7 +209,7 @@ def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
     now = timezone.now()
     created: list[Job] = []
     with transaction.atomic():
-        level = [(root, None)]
+        level: list[tuple[_Node, Job | None]] = [(root, None)]
         while level:
             rows = []
             for node, parent in level:
@@ -257,7 +257,9 @@ def flow_create(*, owner, tree: Any, schedule=None, fire_at=None) -> Flow:
     return flow
 
 
-def schedule_flow_check(*, owner, name: str, data: Any, options: dict | None, queue: str | None, flow: Any) -> list:
+def schedule_flow_check(
+    *, owner, name: str, data: Any, options: dict | None, queue: str | None, flow: Any
+) -> list:
     """Check a schedule's ``flow`` key: a list of child nodes ``{name, queueName, data, opts, children}``
     under the schedule's own job (``name``, ``data``, ``options``, ``queue``) as the root; returns it.
 
@@ -266,15 +268,26 @@ def schedule_flow_check(*, owner, name: str, data: Any, options: dict | None, qu
     ``ValidationError``; the root's own fields are the schedule's and are checked by its parser.
     """
     if not isinstance(flow, list) or not flow:
-        raise ValidationError({"flow": ["flow: a non-empty list of child jobs {name, queueName, data, opts, children}"]})
-    tree = {"flowname": name, "name": name, "queueName": queue, "data": data, "opts": options, "children": flow}
+        raise ValidationError(
+            {"flow": ["flow: a non-empty list of child jobs {name, queueName, data, opts, children}"]}
+        )
+    tree = {
+        "flowname": name,
+        "name": name,
+        "queueName": queue,
+        "data": data,
+        "opts": options,
+        "children": flow,
+    }
     errors: dict[str, list[str]] = {}
     try:
         _, root = flow_validate(owner=owner, tree=tree)
         for node in _walk(root):
             if node.key is not None and node.path:
                 where = f"{node.path}opts.jobId"
-                errors[where] = [f"{where}: a schedule's flow makes new jobs at every fire; drop the custom id"]
+                errors[where] = [
+                    f"{where}: a schedule's flow makes new jobs at every fire; drop the custom id"
+                ]
     except ValidationError as exc:
         errors = exc.message_dict
     except ConflictError as exc:
@@ -282,7 +295,7 @@ def schedule_flow_check(*, owner, name: str, data: Any, options: dict | None, qu
     renamed: dict[str, list[str]] = {}
     for key, messages in errors.items():
         if key.startswith("children"):
-            renamed["flow" + key[len("children"):]] = ["flow" + m[len("children"):] for m in messages]
+            renamed["flow" + key[len("children") :]] = ["flow" + m[len("children") :] for m in messages]
         elif key not in ("name", "data", "opts", "options", "queueName", "flowname"):
             renamed.setdefault("flow", []).extend(messages)
         elif key == "opts" or key.startswith("opts."):
@@ -299,15 +312,18 @@ def schedule_flow_fire(*, schedule, fire_at, options: dict) -> Job:
     fire idempotent. Returns the root job (the existing one for a repeated fire). Raises as
     :func:`flow_create` (the fire then fails on its own, ``scheduling.services``)."""
     tree = {
-        "flowname": schedule.scheduler_id, "name": schedule.name, "queueName": schedule.queue,
-        "data": schedule.data, "opts": options, "children": schedule.flow,
+        "flowname": schedule.scheduler_id,
+        "name": schedule.name,
+        "queueName": schedule.queue,
+        "data": schedule.data,
+        "opts": options,
+        "children": schedule.flow,
     }
     try:
         flow = flow_create(owner=schedule.owner, tree=tree, schedule=schedule, fire_at=fire_at)
     except IntegrityError:  # a concurrent delivery of the same fire made it first
         flow = Flow.objects.get(root__schedule=schedule, root__fire_at=fire_at)
-    root = Job.objects.get(pk=flow.root_id)
-    return root
+    return Job.objects.get(flow_record=flow)
 
 
 def _announce_created(flow: Flow, jobs: list[Job]) -> None:
@@ -322,7 +338,7 @@ def flow_cancel(*, flow: Flow) -> Flow:
     start a parent): waiting, delayed and waiting-children jobs end ``cancelled`` at once; active ones
     get ``cancel_requested`` (their handler's next ``ctx.check_cancelled()`` ends them). Returns the
     flow with its status recomputed. Raises ``StateError`` when no job of the flow is unfinished."""
-    root = Job.objects.filter(pk=flow.root_id).first()
+    root = Job.objects.filter(flow_record=flow).first()
     unfinished = Job.objects.filter(flow_id=flow.flow_id).exclude(state__in=FINISHED_STATES).exists()
     if root is None or not unfinished:
         raise StateError(f"flow {flow.flow_id} is {flow.status}; nothing left to cancel")

@@ -167,6 +167,11 @@ class ScheduleWriteSerializer(serializers.Serializer):
     schedulerId = StrictCharField(  # noqa: N815
         required=False, max_length=200, help_text="Your id; generated if absent."
     )
+    flow = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, default=None,
+        help_text="Child jobs {name, queueName, data, opts, children} of the flow each fire creates, this "
+        "schedule's job being the root (docs/flows.md).",
+    )
 
     class Meta:
         ref_name = "ScheduleWrite"
@@ -180,6 +185,9 @@ class SchedulePatchSerializer(serializers.Serializer):
     data: Any = AnyJSON(required=False, allow_null=True)
     schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
     options = JobOptionsField(required=False, allow_null=True)
+    flow = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, help_text="null: no flow any more."
+    )
 
     class Meta:
         ref_name = "SchedulePatch"
@@ -232,6 +240,10 @@ class ScheduleSerializer(serializers.Serializer):
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
     data: Any = AnyJSON(allow_null=True)
     options = StoredOptionsField()
+    flow = serializers.ListField(
+        child=serializers.JSONField(), allow_null=True,
+        help_text="Child jobs of the flow each fire creates (docs/flows.md); null for a plain schedule.",
+    )
     schedule = serializers.SerializerMethodField(help_text="The definition, as submitted (ISO instants).")
     kind = serializers.ChoiceField(choices=ScheduleKind.values)
     state = serializers.ChoiceField(choices=ScheduleState.values)

@@ -94,6 +94,7 @@ class ScheduleViewSet(viewsets.ViewSet):
             schedule=v["schedule"],
             options=v["options"],
             scheduler_id=v.get("schedulerId"),
+            flow=v["flow"],
         )
         return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
@@ -120,6 +121,7 @@ class ScheduleViewSet(viewsets.ViewSet):
             data=v["data"],
             schedule=v["schedule"],
             options=v["options"],
+            flow=v["flow"],
         )
         return Response(_schedule(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
