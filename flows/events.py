@@ -91,7 +91,8 @@ def flow_job_event(*, job, message: dict) -> None:
     for key in ("result", "error", "progress"):
         if key in message:
             job_update[key] = message[key]
-    _publish(job.owner_id, flow_id, {"event": "flow:job:updated", **job_update})
+    coalesced = job.pk if event == "progress" else None
+    _publish(job.owner_id, flow_id, {"event": "flow:job:updated", **job_update}, job_pk=coalesced)
     # A job waiting again after a run (a retry) may unblock a failed flow; a fresh job's "waiting"
     # (every leaf at creation) changes nothing, and costs no read.
     if event in _STATE_EVENTS or (event == "waiting" and job.attempts_made > 0):

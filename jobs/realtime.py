@@ -135,12 +135,16 @@ def publish_schedule_event(schedule, event: str, **extra: Any) -> dict:
     return message
 
 
-def publish_flow_event(owner_id: int, flow_key: str, message: dict) -> dict:
+def publish_flow_event(owner_id: int, flow_key: str, message: dict, *, job_pk: int | None = None) -> dict:
     """Publish a flow event (``message["event"]``: ``flow:created``, ``flow:updated``,
     ``flow:completed``, ``flow:deleted``, ``flow:job:updated``; docs/flows.md) to the owner's group,
-    in order with the other events of ``flow_key`` (the flow's id). Never raises, as
-    :func:`publish_job_event`."""
-    _publisher().publish(f"flow:{flow_key}", [user_group(owner_id)], message, coalesce=False)
+    in order with the other events of ``flow_key`` (the flow's id). With ``job_pk`` (a job's progress)
+    it is coalesced with that job's ``progress`` events instead (module docstring), so a chatty
+    handler costs a flow's listeners no more than its own. Never raises, as :func:`publish_job_event`."""
+    if job_pk is not None:
+        _publisher().publish(f"job:{job_pk}", [user_group(owner_id)], message, coalesce=True)
+    else:
+        _publisher().publish(f"flow:{flow_key}", [user_group(owner_id)], message, coalesce=False)
     return message
 
 

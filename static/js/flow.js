@@ -7,6 +7,10 @@
   var root = document.getElementById("flow");
   if (!root || !window.jobserverSocket) return;
   var flowId = root.getAttribute("data-flow-id");
+  // What the socket told since the last resync began: a snapshot answered later must not paint an
+  // older state over it (the snapshot may have been read before the event happened).
+  var fresh = {};
+  var freshFlow = false;
 
   function setBadge(el, state) {
     if (!el) return;
@@ -20,18 +24,20 @@
   }
 
   function paintTree(node) {
-    paintJob(node.jobId, node.state);
+    if (!fresh[node.jobId]) paintJob(node.jobId, node.state);
     (node.children || []).forEach(paintTree);
   }
 
   function resync() {
+    fresh = {};
+    freshFlow = false;
     fetch("/flows/" + encodeURIComponent(flowId) + "/jobs", {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (tree) { if (tree) paintTree(tree); })
       .catch(function () {});
     fetch("/flows/" + encodeURIComponent(flowId), {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (flow) { if (flow) paintFlow(flow.status, flow.progress); })
+      .then(function (flow) { if (flow && !freshFlow) paintFlow(flow.status, flow.progress); })
       .catch(function () {});
   }
 
@@ -48,9 +54,17 @@
     },
     onMessage: function (m) {
       if (m.flowId !== flowId) return;
-      if (m.event === "flow:updated") paintFlow(m.status, m.progress);
-      else if (m.event === "flow:deleted") window.location.assign("/app/flows/");
-      else if (m.jobId && m.state && m.event && m.event.indexOf("flow:") !== 0) paintJob(m.jobId, m.state);
+      if (m.event === "flow:updated") {
+        freshFlow = true;
+        paintFlow(m.status, m.progress);
+        // The flow ended: read the whole tree once more, so no job's last state can be missing.
+        if (["completed", "failed", "cancelled"].indexOf(m.status) >= 0) resync();
+      } else if (m.event === "flow:deleted") {
+        window.location.assign("/app/flows/");
+      } else if (m.jobId && m.state && m.event && m.event.indexOf("flow:") !== 0) {
+        fresh[m.jobId] = true;
+        paintJob(m.jobId, m.state);
+      }
     },
   });
 })();

@@ -194,14 +194,21 @@ def test_flow_page_follows_the_live_states(transactional_db, stack, owner, other
     root_badge = page.locator(f'.flow-node[data-job-id="{root.pk}"] > [data-field="state"]')
     assert root_badge.text_content() in ("waiting-children", "waiting", "active", "completed")
     page.wait_for_selector("[data-live-status].completed", timeout=20000)  # the socket is live
-    page.wait_for_function(
-        f"""() => document.querySelector('.flow-node[data-job-id="{root.pk}"] > [data-field="state"]')
-               .textContent === 'completed'""",
-        timeout=60000,
-    )
-    page.wait_for_function(
-        "() => document.getElementById('flow-status').textContent === 'completed'", timeout=30000
-    )
+    try:
+        page.wait_for_function(
+            f"""() => document.querySelector('.flow-node[data-job-id="{root.pk}"] > [data-field="state"]')
+                   .textContent === 'completed'""",
+            timeout=60000,
+        )
+        page.wait_for_function(
+            "() => document.getElementById('flow-status').textContent === 'completed'", timeout=30000
+        )
+    except Exception:
+        states = list(Job.objects.filter(flow_id=flow_id).values_list("pk", "state"))
+        shown = page.locator('.flow-node [data-field="state"]').all_text_contents()
+        raise AssertionError(
+            (Flow.objects.get(flow_id=flow_id).status, states, shown, worker.output()[-2000:])
+        ) from None
     assert page.locator(".flow-node").count() == 3
     assert page.locator('.flow-node [data-field="state"]').all_text_contents() == ["completed"] * 3
     page.goto(web.base + "/app/flows/")
