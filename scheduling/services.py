@@ -455,15 +455,18 @@ def schedule_create(
     options: Any = None,
     scheduler_id: str | None = None,
     queue: Any = None,
+    flow: Any = None,
 ) -> Schedule:
     """Create a schedule and its ``PeriodicTask`` in one transaction.
 
     ``schedule`` is the API's schedule object (see :func:`parse_schedule_spec`); ``queue`` the named
-    queue of its jobs (``None``: ``JOB_DEFAULT_QUEUE``). Raises ``ValidationError`` for bad input and
-    ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
+    queue of its jobs (``None``: ``JOB_DEFAULT_QUEUE``). ``flow``: child jobs of the flow each fire
+    creates (docs/flows.md), checked by ``flows.services.schedule_flow_check``. Raises
+    ``ValidationError`` for bad input and ``ScheduleExists`` if ``scheduler_id`` is taken by this owner.
     """
     now = now_ms()
     fields, merged = _validate_definition(name=name, data=data, options=options, spec=schedule, now=now)
+    _check_flow(owner, name, data, options, flow)
     immediately = fields.pop("immediately")
     if scheduler_id is not None:
         _check_scheduler_id(scheduler_id)
@@ -471,7 +474,7 @@ def schedule_create(
             raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
     row = Schedule(
         owner=owner, name=name, data=data, options=_stored_options(options),
-        queue=named_queues.validate(queue), **fields,
+        queue=named_queues.validate(queue), flow=flow, **fields,
     )
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
@@ -488,6 +491,17 @@ def schedule_create(
         raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it") from None
     _project(row)
     return row
+
+
+def _check_flow(owner, name: Any, data: Any, options: Any, flow: Any) -> None:
+    """A schedule's ``flow`` key (``None``: a plain schedule): ``flows.services.schedule_flow_check``."""
+    if flow is not None:
+        from flows.services import schedule_flow_check
+
+        schedule_flow_check(owner=owner, name=name, data=data, options=options, queue=None, flow=flow)
+
+
+_KEEP: Any = object()  # _redefine: leave the stored flow as it is (page and admin edits do not show it)
 
 
 def _stored_options(options: Any) -> dict:
@@ -548,7 +562,8 @@ def _locked(schedule: Schedule) -> Schedule:
 
 @transaction.atomic
 def schedule_replace(
-    *, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None, queue: Any = None
+    *, owner, scheduler_id: str, name: Any, data: Any, schedule: Any, options: Any = None, queue: Any = None,
+    flow: Any = _KEEP,
 ):
     """Upsert by ``scheduler_id`` (BullMQ ``upsertJobScheduler``). Returns ``(schedule, created)``.
 
@@ -563,13 +578,18 @@ def schedule_replace(
         try:
             definition = {"name": name, "data": data, "schedule": schedule, "options": options}
             definition["queue"] = queue
-            return schedule_create(owner=owner, scheduler_id=scheduler_id, **definition), True
+            new_flow = None if flow is _KEEP else flow
+            return schedule_create(owner=owner, scheduler_id=scheduler_id, flow=new_flow, **definition), True
         except ScheduleExists:
             existing = mine.get()
-    return _redefine(existing, name=name, data=data, spec=schedule, options=options, queue=queue), False
+    return _redefine(
+        existing, name=name, data=data, spec=schedule, options=options, queue=queue, flow=flow
+    ), False
 
 
-def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any, queue: Any = None) -> Schedule:
+def _redefine(
+    row: Schedule, *, name: Any, data: Any, spec: Any, options: Any, queue: Any = None, flow: Any = _KEEP
+) -> Schedule:
     """Apply a full definition to a stored schedule (PUT, PATCH, page and admin edits), as BullMQ's
     upsert treats a scheduler that exists:
 
@@ -588,6 +608,9 @@ def _redefine(row: Schedule, *, name: Any, data: Any, spec: Any, options: Any, q
     """
     now = now_ms()
     fields, _ = _validate_definition(name=name, data=data, options=options, spec=spec, now=now)
+    flow = row.flow if flow is _KEEP else flow
+    _check_flow(row.owner, name, data, options, flow)
+    row.flow = flow
     immediately = fields.pop("immediately")
     before = _cadence({key: getattr(row, key) for key in _CADENCE})
     start_changed = fields["start_at"] != row.start_at
@@ -663,11 +686,11 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
     row = _locked(schedule)
-    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue"})
+    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue", "flow"})
     if unknown:
         raise _err(
             "non_field_errors",
-            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue, flow",
         )
     spec = spec_of(row)
     if "schedule" in changes:
@@ -695,6 +718,7 @@ def schedule_update(*, schedule: Schedule, changes: dict) -> Schedule:
         spec=spec,
         options=changes.get("options", row.options),
         queue=changes.get("queue", row.queue),
+        flow=changes.get("flow", _KEEP),
     )
 
 
@@ -758,13 +782,18 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
         row = _locked(schedule)
         if row.state == ScheduleState.ENDED:
             raise ScheduleStateError("schedule has ended; it cannot be triggered")
-        job, _ = job_submit(
-            owner=schedule.owner,
-            name=row.name,
-            data=row.data,
-            options=row.options,
-            schedule=row,
-        )
+        if row.flow:
+            from flows.services import schedule_flow_fire
+
+            job = schedule_flow_fire(schedule=row, fire_at=None, options=_fire_options(row))
+        else:
+            job, _ = job_submit(
+                owner=schedule.owner,
+                name=row.name,
+                data=row.data,
+                options=row.options,
+                schedule=row,
+            )
         transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=job.public_id, manual=True))
     return job
 
@@ -918,6 +947,10 @@ def _fire_options(row: Schedule) -> dict:
     return validate_options(row.options)
 
 
+# A run of a schedule not finished yet (``overlap: skip``); a flow's root waits in waiting-children.
+_UNFINISHED = [JobState.WAITING, JobState.WAITING_CHILDREN, JobState.DELAYED, JobState.ACTIVE]
+
+
 def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[Job]:
     """The unsaved job of each fire: ``waiting`` (or ``delayed`` per ``delay``); ``cancelled`` with a
     ``skipped:`` reason for an ``overlap: skip`` schedule whose previous run is still waiting or
@@ -925,7 +958,7 @@ def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[J
     skip_ids = [row.pk for row, _ in fires if row.overlap == Overlap.SKIP]
     busy = set(
         Job.objects.filter(
-            schedule_id__in=skip_ids, state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]
+            schedule_id__in=skip_ids, state__in=_UNFINISHED
         ).values_list("schedule_id", flat=True)
     ) if skip_ids else set()
     jobs: list[Job] = []
@@ -961,10 +994,14 @@ def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list
     exists (unique (schedule, fire time): e.g. a fire message of an older release) keeps it."""
     if not fires:
         return []
+    flows = [_fired_flow(row, fire_at, now) for row, fire_at in fires if row.flow]
+    fires = [(row, fire_at) for row, fire_at in fires if not row.flow]
+    if not fires:
+        return flows
     jobs = _fired_jobs(fires, now)
     try:
         with transaction.atomic():
-            return Job.objects.bulk_create(jobs)
+            return flows + Job.objects.bulk_create(jobs)
     except IntegrityError:
         existing = set(
             Job.objects.filter(
@@ -972,7 +1009,27 @@ def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list
             ).values_list("schedule_id", "fire_at")
         )
         fresh = [j for j in jobs if (j.schedule_id, j.fire_at) not in existing]
-        return Job.objects.bulk_create(fresh)
+        return flows + Job.objects.bulk_create(fresh)
+
+
+def _fired_flow(row: Schedule, fire_at: datetime, now: datetime) -> Job:
+    """The root job of the flow of one fire of a schedule with a ``flow`` (docs/flows.md); a fire that
+    cannot become a flow is a ``failed`` job as for any fire (:func:`_failed_fire_job`)."""
+    from flows.services import schedule_flow_fire
+
+    if row.overlap == Overlap.SKIP:
+        (job,) = _fired_jobs([(row, fire_at)], now)  # skipped (cancelled) or failed: that job is the fire
+        if job.state not in (JobState.WAITING, JobState.DELAYED):
+            job.save()
+            return job
+    try:
+        with transaction.atomic():
+            return schedule_flow_fire(schedule=row, fire_at=fire_at, options=_fire_options(row))
+    except Exception as exc:
+        _reraise_transient(exc)
+        job = _failed_fire_job(row, fire_at, exc, now)
+        job.save()
+        return job
 
 
 def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) -> float:
@@ -1003,7 +1060,7 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
     if row.state == ScheduleState.PAUSED:  # paused after beat sent the fire: the pause wins
         return None
     if row.overlap == Overlap.SKIP:
-        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(
+        busy = row.jobs.filter(state__in=_UNFINISHED).exclude(
             fire_at=fire_at
         )
         if busy.exists():
@@ -1021,9 +1078,16 @@ def schedule_fire(*, schedule_id: int, fire_at: datetime | None) -> Job | None:
                 },
             )
             return None
-    job, created = job_submit(
-        owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
-    )
+    if row.flow:
+        from flows.services import schedule_flow_fire
+
+        before = Job.objects.filter(schedule=row, fire_at=fire_at).exists()
+        job = schedule_flow_fire(schedule=row, fire_at=fire_at, options=_fire_options(row))
+        created = not before
+    else:
+        job, created = job_submit(
+            owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
+        )
     if created:
         publish_schedule_event(row, "fired", jobId=job.public_id, fireAt=_iso(fire_at))
     return job
@@ -1058,7 +1122,8 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
         row = rows.get(pk)
         if row is None or row.state == ScheduleState.PAUSED or (pk, fire_at) in existing:
             continue
-        if row.overlap == Overlap.SKIP or not connection.features.can_return_rows_from_bulk_insert:
+        bulk = connection.features.can_return_rows_from_bulk_insert
+        if row.overlap == Overlap.SKIP or row.flow or not bulk:
             one_by_one.append((pk, fire_at))
             continue
         if pk not in merged_options:

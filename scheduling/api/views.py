@@ -72,6 +72,7 @@ def schedule_created(request, *, queue: str | None = None) -> Response:
         options=v["options"],
         scheduler_id=v.get("schedulerId"),
         queue=queue if queue is not None else v.get("queue"),
+        flow=v["flow"],
     )
     return Response(_schedule(row), status=status.HTTP_201_CREATED)
 
@@ -101,7 +102,7 @@ class ScheduleViewSet(viewsets.ViewSet):
         description="409 if schedulerId is already one of yours.",
     )
     def create(self, request):
-        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?}`` → 201."""
+        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?, flow?}`` → 201."""
         return schedule_created(request)
 
     @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})
@@ -128,6 +129,7 @@ class ScheduleViewSet(viewsets.ViewSet):
             schedule=v["schedule"],
             options=v["options"],
             queue=v.get("queue"),
+            flow=v["flow"],
         )
         return Response(_schedule(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
