@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "jobs",
     "scheduling",
     "webhooks",
+    "flows",
 ]
 
 MIDDLEWARE = [
@@ -475,6 +476,11 @@ for _name in JOB_QUEUES:
 # Workers cache the queues' rate limits this long (seconds): a changed limit applies within it. A pause
 # does not wait for it (the claim statement itself skips jobs of a paused queue).
 JOB_QUEUE_CONFIG_CACHE_S = env.float("JOB_QUEUE_CONFIG_CACHE_S", default=1.0)
+# --- Flows (issue 16; flows/, docs/flows.md) -------------------------------------------------------------
+# A flow (POST /flows, a schedule's `flow`) has at most FLOW_MAX_JOBS jobs and FLOW_MAX_DEPTH levels (the
+# root is level 1): one request's transaction and the tree a page draws stay bounded.
+FLOW_MAX_JOBS = env.int("FLOW_MAX_JOBS", default=1000)
+FLOW_MAX_DEPTH = env.int("FLOW_MAX_DEPTH", default=10)
 # --- Jobs engine (issue 3) ----------------------------------------------------------------------------
 # Broker priorities: ten Redis lists per queue (kombu's Redis transport: BRPOP checks the lists in step
 # order, so step 0 is served first). jobs.options.broker_priority maps BullMQ's 0..2,097,152 onto them.

@@ -31,7 +31,7 @@ from . import health
 # HTML (config.exceptions.is_api_request). /login and /register without a slash are the API, but
 # share their prefix with the pages /login/ and /register/, whose errors are pages.
 API_PATH_PREFIXES = (
-    "/auth/", "/jobs", "/queues", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics"
+    "/auth/", "/jobs", "/queues", "/flows", "/webhooks", "/api-docs", "/healthz", "/readyz", "/metrics"
 )
 PAGE_PATH_PREFIXES = ("/app/", "/admin/", "/login", "/logout", "/register", "/password-reset")
 
@@ -67,6 +67,7 @@ urlpatterns = [
     path("app/schedules/", include("scheduling.urls")),
     path("app/profile/", profile_page, name="profile"),
     path("app/webhooks/", include("webhooks.urls")),
+    path("app/flows/", include("flows.urls")),
     path("app/api-keys/", include("accounts.api_key_urls")),
     path("admin/queues/", include("jobs.admin_queue_urls")),
     # issue 9: readiness (database, Redis, workers, beat) and Prometheus metrics
@@ -122,6 +123,7 @@ urlpatterns = [
     path("app/live/", job_views.live_page, name="live"),
     path("app/jobs/<str:job_id>/", job_views.job_detail_page, name="job-detail"),
     path("", include("webhooks.api.urls")),
+    path("", include("flows.api.urls")),
 ]
 
 

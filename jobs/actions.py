@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from config.errors import StateError
 
-from .models import Job, JobState
+from .dependencies import dependency_removed, dependency_restored, final_write
+from .models import FINISHED_STATES, Job, JobState
 from .publishing import job_enqueue
 from .realtime import publish_job_event
 
@@ -30,18 +31,30 @@ def _refresh(job: Job) -> None:
 
 
 def job_cancel(*, job: Job) -> Job:
-    """Cancel ``job``. Waiting/delayed: it becomes ``cancelled`` at once and never runs (its message,
-    if any, finds it not waiting). Active: ``cancel_requested`` is set; the handler's next
-    ``ctx.check_cancelled()`` raises and the job ends ``cancelled`` (a handler that never checks
-    finishes normally). Raises :class:`JobStateConflict` for a finished job.
+    """Cancel ``job``. Waiting/delayed (or a flow's parent in ``waiting-children``): it becomes
+    ``cancelled`` at once and never runs (its message, if any, finds it not waiting). Active:
+    ``cancel_requested`` is set; the handler's next ``ctx.check_cancelled()`` raises and the job ends
+    ``cancelled`` (a handler that never checks finishes normally). Raises :class:`JobStateConflict`
+    for a finished job.
+
+    Flows (docs/flows.md): a cancelled child counts as a failed one under its policy
+    (``jobs.dependencies``); a cancelled parent's unfinished descendants are cancelled too, top down
+    (their outcomes no longer matter to it).
     """
     now = timezone.now()
-    if Job.objects.filter(pk=job.pk, state__in=[JobState.WAITING, JobState.DELAYED]).update(
-        state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
-        finished_at=now,
-    ):
+    was_parent = job.state == JobState.WAITING_CHILDREN
+    cancellable = [JobState.WAITING, JobState.DELAYED, JobState.WAITING_CHILDREN]
+    def write() -> int:
+        return Job.objects.filter(pk=job.pk, state__in=cancellable).update(
+            state=JobState.CANCELLED, cancel_requested=True, failed_reason="cancelled: before it ran",
+            finished_at=now,
+        )
+
+    if final_write(job, JobState.CANCELLED, write):
         _refresh(job)
         publish_job_event(job, "cancelled")
+        if was_parent:
+            jobs_cancel_descendants(job=job)
         return job
     if Job.objects.filter(pk=job.pk, state=JobState.ACTIVE).update(cancel_requested=True):
         _refresh(job)
@@ -52,6 +65,25 @@ def job_cancel(*, job: Job) -> Job:
     )
 
 
+def jobs_cancel_descendants(*, job: Job) -> int:
+    """Cancel every unfinished descendant of ``job``, level by level from the top (so that no child's
+    cancel can count off a parent that is still waiting and start it). Returns how many were
+    cancelled or asked to stop (active ones: ``cancel_requested``)."""
+    done = 0
+    level = [job.pk]
+    while level:
+        children = list(Job.objects.filter(parent_id__in=level).order_by("pk"))
+        for child in children:
+            if child.state not in FINISHED_STATES:
+                try:
+                    job_cancel(job=child)
+                    done += 1
+                except JobStateConflict:  # it finished meanwhile
+                    pass
+        level = [child.pk for child in children]
+    return done
+
+
 def job_retry(*, job: Job) -> Job:
     """Run a ``failed`` or ``cancelled`` job again: back to ``waiting``, outcome fields cleared.
 
@@ -60,6 +92,9 @@ def job_retry(*, job: Job) -> Job:
     """
     now = timezone.now()
     with transaction.atomic():
+        if job.parent_id is not None:
+            _refresh(job)
+            dependency_restored(job)  # a counted failure of a flow's child: its parent waits again
         if not Job.objects.filter(pk=job.pk, state__in=[JobState.FAILED, JobState.CANCELLED]).update(
             state=JobState.WAITING, enqueued_at=now, run_at=None, started_at=None, finished_at=None,
             heartbeat_at=None, failed_reason="", stacktrace="", result=None, progress=0, output="",
@@ -99,8 +134,21 @@ def job_delete(*, job: Job) -> None:
 
     A waiting job's message then finds no row and does nothing; a delayed one is never promoted.
     Raises :class:`JobStateConflict` for an active job (cancel it first).
+
+    Flows (docs/flows.md): the job's children (and theirs) are deleted with it (CASCADE); a child
+    deleted while its parent waits is a removed dependency (BullMQ's ``job.remove()``), so the parent
+    goes on when it was the last one (``jobs.dependencies.dependency_removed``).
     """
-    deleted, _ = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).delete()
+    if job.parent_id is None:
+        deleted, _ = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).delete()
+    else:
+        with transaction.atomic():
+            current = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).first()
+            deleted = 0
+            if current is not None:
+                deleted, _ = Job.objects.filter(pk=job.pk).exclude(state=JobState.ACTIVE).delete()
+                if deleted:
+                    dependency_removed(current)
     if not deleted:
         _refresh(job)
         raise JobStateConflict(

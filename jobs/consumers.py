@@ -17,6 +17,12 @@ Protocol (JSON text frames):
   ``{"event": "error", "message": ..., "jobId"}`` and changes nothing. ``jobId`` is read as in
   ``GET /jobs/{jobId}`` (numeric, custom or ``repeat:`` id, :mod:`jobs.ids`); the answer and the
   events carry the job's public id.
+- Flows (docs/flows.md): the owner also gets ``flow:created``, ``flow:updated``, ``flow:completed``,
+  ``flow:deleted`` and ``flow:job:updated`` events (each with ``flowId``; a flow's job events carry
+  ``flowId`` too). ``{"action": "subscribe" | "unsubscribe", "flowId": ...}`` narrows the socket to a
+  flow of the user's as a job subscription does (its flow events and its jobs' events pass), answered
+  ``{"event": "subscribed" | "unsubscribed", "flowId"}``; another user's flow answers ``{"event":
+  "error", "message", "flowId"}``.
 - ``{"action": "snapshot", "jobId": ...}`` answers ``{"event": "snapshot", ...the job as GET
   /jobs/{jobId}}`` so a page that reconnects can resync.
 - A user who is deactivated (``is_active`` off) has every open socket closed with 4401 at once (a
@@ -44,6 +50,7 @@ from accounts.services import user_for_access_token, user_for_api_key
 
 from . import realtime, selectors
 from .api.serializers import job_to_dict
+from .models import Job
 from .realtime import SCHEDULE_EVENTS, listen, now_ms, unlisten, user_group
 
 CLOSE_UNAUTHORISED = 4401
@@ -98,6 +105,12 @@ def _public_id_for(user, job_id) -> str | None:
 
 
 @database_sync_to_async
+def _owns_flow(user, flow_id: str) -> bool:
+    """Whether ``flow_id`` names a flow of ``user`` (its jobs are the user's: one indexed query)."""
+    return Job.objects.owned_by(user).filter(flow_id=flow_id).exists()
+
+
+@database_sync_to_async
 def _snapshot(user, job_id) -> dict | None:
     try:
         job = selectors.job_get(user=user, job_id=job_id)
@@ -112,10 +125,12 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
     user = None  # the authenticated user; None before connect and once the session ended
     user_id: int | None = None  # kept after the session ended, to leave the group on disconnect
     subscriptions: set[str]
+    flow_subscriptions: set[str]
     heartbeat: asyncio.Task | None = None
 
     async def connect(self):
         self.subscriptions = set()
+        self.flow_subscriptions = set()
         user = await socket_user(self.scope)
         if user is None:
             await self.accept()
@@ -170,6 +185,8 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         job_id = str(content.get("jobId", "")) if isinstance(content, dict) else ""
         if action == "ping":
             await self.send_json({"event": "pong", "timestamp": now_ms()})
+        elif action in ("subscribe", "unsubscribe") and isinstance(content, dict) and "flowId" in content:
+            await self._flow_subscription(action, str(content.get("flowId"))[:80])
         elif action in ("subscribe", "unsubscribe", "snapshot"):
             await getattr(self, f"_{action}")(job_id)
         else:
@@ -182,6 +199,24 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.subscriptions.add(key)
         await self.send_json({"event": "subscribed", "jobId": key})
+
+    async def _flow_subscription(self, action: str, flow_id: str) -> None:
+        """``{action: subscribe|unsubscribe, flowId}``: narrow the socket to a flow of the user's (its
+        ``flow:*`` events and its jobs' events; docs/flows.md); another user's flow is refused."""
+        if action == "unsubscribe":
+            if flow_id not in self.flow_subscriptions:
+                message = f"flowId: not subscribed to {flow_id!r}"
+                await self.send_json({"event": "error", "message": message, "flowId": flow_id})
+                return
+            self.flow_subscriptions.discard(flow_id)
+            await self.send_json({"event": "unsubscribed", "flowId": flow_id})
+            return
+        if not await _owns_flow(self.user, flow_id):
+            message = f"flowId: no flow {flow_id!r} of yours"
+            await self.send_json({"event": "error", "message": message, "flowId": flow_id})
+            return
+        self.flow_subscriptions.add(flow_id)
+        await self.send_json({"event": "subscribed", "flowId": flow_id})
 
     async def _unsubscribe(self, job_id: str) -> None:
         # Any id of the job undoes its subscription; a job deleted meanwhile by the id it was subscribed as.
@@ -217,7 +252,10 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         message = envelope["message"]
         # Narrowed: only the subscribed jobs' events pass; schedule events always do. (Any event
         # that is not a schedule event is a job's, e.g. "delayed" from job_enqueue.)
+        # A socket narrowed to flows passes their flow events and their jobs' events (docs/flows.md).
         is_job_event = message.get("event") not in SCHEDULE_EVENTS
-        if self.subscriptions and is_job_event and message.get("jobId") not in self.subscriptions:
+        if (self.subscriptions or self.flow_subscriptions) and is_job_event and not (
+            message.get("jobId") in self.subscriptions or message.get("flowId") in self.flow_subscriptions
+        ):
             return
         await self.send_json(message)

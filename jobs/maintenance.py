@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import workers
 from .attempts import with_attempt
+from .dependencies import final_write
 from .models import Job, JobQueue, JobState
 from .publishing import job_enqueue, jobs_enqueue_many, publish_batches
 from .realtime import publish_job_event
@@ -164,10 +165,12 @@ def _lost(job: Job, now, same_holder: Q, why: str, *, ran: bool) -> int:
         history = with_attempt(
             job, attempt=job.attempts_made, finished_at=now, outcome=JobState.CANCELLED, reason=reason
         )
-        if _attempt_qs(job, job.attempts_made).filter(same_holder).update(
+        if final_write(job, JobState.CANCELLED, lambda: _attempt_qs(job, job.attempts_made).filter(
+            same_holder
+        ).update(
             state=JobState.CANCELLED, failed_reason=reason, finished_at=now, heartbeat_at=None,
             attempt_history=history,
-        ):
+        )):
             job.state = JobState.CANCELLED
             publish_job_event(job, "cancelled")
             return 1

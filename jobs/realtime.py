@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 JOB_EVENTS = ("waiting", "active", "progress", "delta", "completed", "failed", "cancelled")
 SCHEDULE_EVENTS = ("fired", "paused", "resumed", "ended")
+# A flow's own events (flows.events; the original's flowWebSocketService names).
+FLOW_EVENTS = ("flow:created", "flow:updated", "flow:completed", "flow:deleted", "flow:job:updated")
 # Bursty events that are merged in the publisher (see the module docstring); all others go at once.
 COALESCED_EVENTS = ("progress", "delta")
 # Envelope ``type`` of every channel-layer message: consumers handle it in ``job_event``.
@@ -79,6 +81,8 @@ def job_event_message(job, event: str, **extra: Any) -> dict:
         "scheduleId": job.scheduler_id,
         "timestamp": now_ms(),
     }
+    if getattr(job, "flow_id", None) is not None:  # a flow's job (docs/flows.md)
+        message["flowId"] = job.flow_id
     message.update(extra)
     return message
 
@@ -130,6 +134,19 @@ def publish_schedule_event(schedule, event: str, **extra: Any) -> dict:
     }
     message.update(extra)
     _publisher().publish(f"schedule:{schedule.pk}", [user_group(schedule.owner_id)], message, coalesce=False)
+    return message
+
+
+def publish_flow_event(owner_id: int, flow_key: str, message: dict, *, job_pk: int | None = None) -> dict:
+    """Publish a flow event (``message["event"]``: ``flow:created``, ``flow:updated``,
+    ``flow:completed``, ``flow:deleted``, ``flow:job:updated``; docs/flows.md) to the owner's group,
+    in order with the other events of ``flow_key`` (the flow's id). With ``job_pk`` (a job's progress)
+    it is coalesced with that job's ``progress`` events instead (module docstring), so a chatty
+    handler costs a flow's listeners no more than its own. Never raises, as :func:`publish_job_event`."""
+    if job_pk is not None:
+        _publisher().publish(f"job:{job_pk}", [user_group(owner_id)], message, coalesce=True)
+    else:
+        _publisher().publish(f"flow:{flow_key}", [user_group(owner_id)], message, coalesce=False)
     return message
 
 

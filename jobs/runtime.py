@@ -47,6 +47,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,7 @@ from config.metrics import observe_fire_lateness
 
 from . import handlers, queue_control, workers
 from .attempts import with_attempt
+from .dependencies import children_settled, final_write
 from .handlers.context import JobContext
 from .handlers.exceptions import JobCancelled, UnrecoverableError
 from .limiter import limiter_give_back, limiter_started, limiter_take
@@ -214,10 +216,10 @@ def job_execute(*, job_id: int, queue: str | None = None) -> Job | None:
     outcome = job_run_claimed(job)
     if not isinstance(outcome, Completion):
         return outcome
-    if not _complete(
+    if not final_write(job, JobState.COMPLETED, lambda: _complete(
         job.pk, outcome.attempt, job.stalled_count, outcome.result, outcome.progress, outcome.finished_at,
         outcome.history,
-    ):
+    )):
         return None  # the reconciler took the job over meanwhile; its decision stands
     _completed(job, outcome)
     return job
@@ -335,9 +337,18 @@ def jobs_complete_many(done: list[tuple[Job, Completion]]) -> int:
             marks = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
             sql = update.replace("{with}", f"WITH v {columns} AS (VALUES {marks}) ").replace("{source}", "v")
             params = [*(value for row in rows for value in row), JobState.COMPLETED, JobState.ACTIVE]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = {r[0] for r in cursor.fetchall()}
+        # A child of a flow is counted off its parent in the transaction of its completion
+        # (jobs.dependencies); a batch without children needs no transaction.
+        parented = [job for job, _ in chunk if job.parent_id is not None]
+        with transaction.atomic() if parented else nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                ids = {r[0] for r in cursor.fetchall()}
+            if parented:
+                for job in parented:
+                    if job.pk in ids:
+                        job.state = JobState.COMPLETED
+                children_settled([job for job in parented if job.pk in ids])
         for job, c in chunk:
             if job.pk in ids:
                 job.started_at = c.started_at
@@ -361,10 +372,10 @@ def _finish_cancelled(job: Job, attempt: int, reason: str) -> Job | None:
     history = with_attempt(
         job, attempt=attempt, finished_at=finished, outcome=JobState.CANCELLED, reason=reason
     )
-    if not _attempt_qs(job, attempt).update(
+    if not final_write(job, JobState.CANCELLED, lambda: _attempt_qs(job, attempt).update(
         state=JobState.CANCELLED, failed_reason=reason, finished_at=finished, heartbeat_at=None,
         attempt_history=history, started_at=job.started_at,
-    ):
+    )):
         return None
     job.state, job.failed_reason, job.finished_at = JobState.CANCELLED, reason, finished
     job.attempt_history = history
@@ -407,11 +418,11 @@ def _fail_or_retry(
                     lambda: publish_job_event(job, state, error=reason, attemptsMade=attempt)
                 )
         return job
-    if not qs.update(
+    if not final_write(job, JobState.FAILED, lambda: qs.update(
         state=JobState.FAILED, failed_reason=reason, stacktrace=stacktrace, finished_at=now,
         started_at=job.started_at,
         heartbeat_at=None, attempt_history=history,
-    ):
+    )):
         return None
     job.state, job.failed_reason, job.stacktrace, job.finished_at = JobState.FAILED, reason, stacktrace, now
     job.attempt_history = history

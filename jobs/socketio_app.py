@@ -19,6 +19,13 @@ Protocol (JobRunner's ``src/config/socket.ts`` and ``src/events/*.ts``):
   may subscribe: another user's (or an unknown) job is refused with an ``error`` event ``{event:
   "subscribe:job", jobId, message}`` and the same body as the acknowledgement; nothing of that job is
   ever sent. A subscription that succeeds is acknowledged ``{ok: true, jobId}``.
+- Flows (docs/flows.md): the user's room gets ``flow:created`` (FlowResponse), ``flow:updated``
+  ``{flowId, status, progress, updatedAt}``, ``flow:job:updated`` ``{flowId, jobId, jobStatus, result?,
+  error?, progress?}``, ``flow:completed`` ``{flowId, result, completedAt}`` and ``flow:deleted``
+  ``{flowId, timestamp, message}`` (the original sent all but the last to every socket). ``join-flow`` /
+  ``leave-flow`` (a flow id) join / leave room ``flow:<id>``, which gets ``flow:progress``,
+  ``flow:job:progress``, ``flow:finished`` and ``flow:deleted`` with the same payloads; only the
+  flow's owner may join (else an ``error`` event ``{event: "join-flow", flowId, message}``).
 - ``request:job-status`` (a job id) is answered by ``job-status-response {jobId, status, progress,
   result, failedReason}`` with the job's real state (the original sent a placeholder); for a job that
   is not the user's: ``{jobId, status: null, error}``.
@@ -50,7 +57,8 @@ from django.http import Http404
 from accounts.services import user_for_access_token, user_for_api_key
 
 from . import realtime, selectors
-from .realtime import MESSAGE_TYPE, SCHEDULE_EVENTS, listen, unlisten, user_group
+from .models import Job
+from .realtime import FLOW_EVENTS, MESSAGE_TYPE, SCHEDULE_EVENTS, listen, unlisten, user_group
 
 logger = logging.getLogger(__name__)
 _listen = sync_to_async(listen, thread_sensitive=False)
@@ -81,9 +89,23 @@ sio = socketio.AsyncServer(
 )
 
 
+# A flow event → what the flow's room ``flow:<id>`` gets (the original's flowWebSocketService names).
+_FLOW_ROOM_EVENTS = {
+    "flow:updated": "flow:progress", "flow:job:updated": "flow:job:progress",
+    "flow:completed": "flow:finished", "flow:deleted": "flow:deleted",
+}
+
+
 def job_payloads(message: dict) -> list[tuple[str, str, dict]]:
     """``[(room, event name, payload), ...]`` Socket.IO sends for one ``jobs.realtime`` message."""
     event = message.get("event")
+    if event in FLOW_EVENTS:
+        user_room = f"user:{message.get('userId')}"
+        payload = {k: v for k, v in message.items() if k not in ("userId", "event")}
+        sends = [(user_room, str(event), payload)]
+        if event in _FLOW_ROOM_EVENTS:
+            sends.append((f"flow:{message.get('flowId')}", _FLOW_ROOM_EVENTS[str(event)], payload))
+        return sends
     extras = {key: message.get(key) for key in _EXTRA_KEYS}
     if event in SCHEDULE_EVENTS:
         user_room = f"user:{message.get('userId')}"
@@ -293,6 +315,33 @@ async def request_job_status(sid, job_id):
         }
     await sio.emit("job-status-response", body, to=sid)
     return body
+
+
+@database_sync_to_async
+def _owns_flow(user_id: int, flow_id) -> bool:
+    return isinstance(flow_id, str) and Job.objects.filter(owner_id=user_id, flow_id=flow_id).exists()
+
+
+@sio.on("join-flow")
+async def join_flow(sid, flow_id):
+    """The original's ``join-flow``: join room ``flow:<id>`` (``flow:progress``, ``flow:job:progress``,
+    ``flow:finished``, ``flow:deleted``) if the flow is the caller's; else an ``error`` event and the
+    same body as the acknowledgement (the original let anyone join any flow's room)."""
+    session = await sio.get_session(sid)
+    if not await _owns_flow(session["userId"], flow_id):
+        message = f"flowId: no flow {flow_id!r} of yours"
+        refusal = {"ok": False, "event": "join-flow", "flowId": flow_id, "message": message}
+        await sio.emit("error", refusal, to=sid)
+        return refusal
+    await sio.enter_room(sid, f"flow:{flow_id}")
+    return {"ok": True, "flowId": flow_id}
+
+
+@sio.on("leave-flow")
+async def leave_flow(sid, flow_id):
+    """The original's ``leave-flow``: leave room ``flow:<id>``."""
+    await sio.leave_room(sid, f"flow:{flow_id}")
+    return {"ok": True, "flowId": flow_id}
 
 
 def asgi_app(other_app):

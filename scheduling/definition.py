@@ -85,6 +85,14 @@ class ScheduleTiming:
         return values
 
 
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()  # a definition value that leaves the stored one as it is
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScheduleDefinition:
     """Everything a client defines about a schedule: the job it makes and when (:class:`ScheduleTiming`).
@@ -100,11 +108,20 @@ class ScheduleDefinition:
     data: Any = field(default=None, metadata=_path("data"))
     options: dict[str, Any] = field(default_factory=dict, metadata=_path("options"))
     queue: str = field(default_factory=named_queues.default, metadata=_path("queue"))
+    # The child jobs of the flow each fire creates (docs/flows.md; checked with the owner by the
+    # services, ``flows.services.schedule_flow_check``); None: a plain schedule; KEEP: a write that
+    # does not show the flow (page and admin edits) leaves the stored one as it is.
+    flow: Any = field(default=None, metadata=_path("flow"))
     timing: ScheduleTiming
 
     def model_fields(self) -> dict[str, Any]:
-        """The ``Schedule`` model's field values: this definition's fields and its timing's."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "timing"}
+        """The ``Schedule`` model's field values: this definition's fields and its timing's (a
+        ``flow`` of ``KEEP`` is left out)."""
+        values = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "timing" and getattr(self, f.name) is not KEEP
+        }
         return {**values, **self.timing.model_fields()}
 
 
@@ -300,6 +317,7 @@ def definition_parse(
     options: object = None,
     schedule: object = None,
     queue: object = None,
+    flow: object = None,
     now: datetime,
 ) -> ScheduleDefinition:
     """The API's ``{name, data, schedule, options, queue}`` as a :class:`ScheduleDefinition`: the
@@ -307,7 +325,12 @@ def definition_parse(
     ``schedule`` object (:func:`timing_parse`), then the queue. Raises ``ValidationError`` keyed by the
     JSON path (``PayloadTooLargeError`` for data over ``JOB_MAX_DATA_BYTES``)."""
     return definition_build(
-        name=name, data=data, options=options, queue=queue, timing=lambda: timing_parse(schedule, now=now)
+        name=name,
+        data=data,
+        options=options,
+        queue=queue,
+        flow=flow,
+        timing=lambda: timing_parse(schedule, now=now),
     )
 
 
@@ -318,6 +341,7 @@ def definition_build(
     options: object,
     timing: Callable[[], ScheduleTiming],
     queue: object = None,
+    flow: object = KEEP,
 ) -> ScheduleDefinition:
     """A :class:`ScheduleDefinition` from its values: ``name``, ``data`` and ``options`` are checked as a
     job's (``options.jobId`` is refused: each run gets its own id), then ``timing`` is called (so its
@@ -335,6 +359,7 @@ def definition_build(
         data=data,
         options=dict(options) if isinstance(options, dict) else {},
         queue=named_queues.validate(queue),
+        flow=flow,
         timing=checked_timing,
     )
 

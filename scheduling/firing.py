@@ -57,7 +57,11 @@ _DISPATCH_FIELDS = (
     "data",
     "options",
     "overlap",
+    "queue",
+    "flow",
 )
+# A run of a schedule not finished yet (``overlap: skip``); a flow's root waits in waiting-children.
+_UNFINISHED = [JobState.WAITING, JobState.WAITING_CHILDREN, JobState.DELAYED, JobState.ACTIVE]
 
 
 def schedules_dispatch_due(*, now: datetime | None = None, batch_size: int = 1000, send=None) -> int:
@@ -155,7 +159,7 @@ def _fired_jobs(fires: list[tuple[Schedule, datetime]], now: datetime) -> list[J
     skip_ids = [row.pk for row, _ in fires if row.overlap == Overlap.SKIP]
     busy = set(
         Job.objects.filter(
-            schedule_id__in=skip_ids, state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]
+            schedule_id__in=skip_ids, state__in=_UNFINISHED
         ).values_list("schedule_id", flat=True)
     ) if skip_ids else set()
     jobs: list[Job] = []
@@ -195,10 +199,14 @@ def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list
     exists (unique (schedule, fire time): e.g. a fire message of an older release) keeps it."""
     if not fires:
         return []
+    flows = [_fired_flow(row, fire_at, now) for row, fire_at in fires if row.flow]
+    fires = [(row, fire_at) for row, fire_at in fires if not row.flow]
+    if not fires:
+        return flows
     jobs = _fired_jobs(fires, now)
     try:
         with transaction.atomic():
-            return Job.objects.bulk_create(jobs)
+            return flows + Job.objects.bulk_create(jobs)
     except IntegrityError:
         existing = set(
             Job.objects.filter(
@@ -206,7 +214,27 @@ def _insert_fired(fires: list[tuple[Schedule, datetime]], now: datetime) -> list
             ).values_list("schedule_id", "fire_at")
         )
         fresh = [j for j in jobs if (j.schedule_id, j.fire_at) not in existing]
-        return Job.objects.bulk_create(fresh)
+        return flows + Job.objects.bulk_create(fresh)
+
+
+def _fired_flow(row: Schedule, fire_at: datetime, now: datetime) -> Job:
+    """The root job of the flow of one fire of a schedule with a ``flow`` (docs/flows.md); a fire that
+    cannot become a flow is a ``failed`` job as for any fire (:func:`_failed_fire_job`)."""
+    from flows.services import schedule_flow_fire
+
+    if row.overlap == Overlap.SKIP:
+        (job,) = _fired_jobs([(row, fire_at)], now)  # skipped (cancelled) or failed: that job is the fire
+        if job.state not in (JobState.WAITING, JobState.DELAYED):
+            job.save()
+            return job
+    try:
+        with transaction.atomic():
+            return schedule_flow_fire(schedule=row, fire_at=fire_at, options=_fire_options(row))
+    except Exception as exc:
+        _reraise_transient(exc)
+        job = _failed_fire_job(row, fire_at, exc, now)
+        job.save()
+        return job
 
 
 def seconds_until_next_fire(*, now: datetime | None = None, cap: float = 1.0) -> float:
@@ -244,7 +272,7 @@ def _fire(row: Schedule, fire_at: datetime | None) -> Job | None:
     if row.state == ScheduleState.PAUSED:  # paused after beat sent the fire: the pause wins
         return None
     if row.overlap == Overlap.SKIP:
-        busy = row.jobs.filter(state__in=[JobState.WAITING, JobState.DELAYED, JobState.ACTIVE]).exclude(
+        busy = row.jobs.filter(state__in=_UNFINISHED).exclude(
             fire_at=fire_at
         )
         if busy.exists():
@@ -253,9 +281,16 @@ def _fire(row: Schedule, fire_at: datetime | None) -> Job | None:
             )
             _get_or_create_fired(skipped)
             return None
-    job, created = job_submit(
-        owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
-    )
+    if row.flow:
+        from flows.services import schedule_flow_fire
+
+        before = Job.objects.filter(schedule=row, fire_at=fire_at).exists()
+        job = schedule_flow_fire(schedule=row, fire_at=fire_at, options=_fire_options(row))
+        created = not before
+    else:
+        job, created = job_submit(
+            owner=row.owner, name=row.name, data=row.data, options=row.options, schedule=row, fire_at=fire_at,
+        )
     if created:
         publish_schedule_event(row, "fired", jobId=job.public_id, fireAt=iso_utc(fire_at))
     return job
@@ -290,7 +325,8 @@ def schedules_fire(*, fires: list[tuple[int, datetime]]) -> int:
         row = rows.get(pk)
         if row is None or row.state == ScheduleState.PAUSED or (pk, fire_at) in existing:
             continue
-        if row.overlap == Overlap.SKIP or not connection.features.can_return_rows_from_bulk_insert:
+        bulk = connection.features.can_return_rows_from_bulk_insert
+        if row.overlap == Overlap.SKIP or row.flow or not bulk:
             one_by_one.append((pk, fire_at))
             continue
         if pk not in merged_options:

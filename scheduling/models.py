@@ -54,6 +54,10 @@ class Schedule(models.Model):
     )
     data = models.JSONField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True, help_text="Job options (BullMQ names).")
+    flow = models.JSONField(
+        null=True, blank=True,
+        help_text="Child jobs of each fire's flow, the schedule's job as the root (docs/flows.md).",
+    )
     kind = models.CharField(max_length=8, choices=ScheduleKind.choices)
     cron_expression = models.CharField(max_length=200, blank=True, default="")
     time_zone = models.CharField(max_length=64, default="UTC")

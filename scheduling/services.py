@@ -25,6 +25,7 @@ from jobs.submission import job_submit
 
 from . import cron, timing
 from .definition import (  # noqa: F401  (MAX_EVERY_MS, now_ms, parse_instant: imported from here too)
+    KEEP,
     MAX_EVERY_MS,
     DefinitionError,
     ScheduleDefinition,
@@ -34,6 +35,7 @@ from .definition import (  # noqa: F401  (MAX_EVERY_MS, now_ms, parse_instant: i
     parse_instant,
 )
 from .firing import (  # noqa: F401  (imported from here by tasks, beat and tests)
+    _fire_options,
     schedule_fire,
     schedules_dispatch_due,
     schedules_fire,
@@ -55,6 +57,7 @@ class ScheduleBody(TypedDict, total=False):
     schedule: object
     options: object
     queue: object
+    flow: object
 
 
 def _definition(
@@ -122,11 +125,13 @@ def schedule_create(
     """
     now = now_ms()
     definition = _definition(definition, body, now)
+    flow = None if definition.flow is KEEP else definition.flow
+    _check_flow(owner, definition, flow)
     if scheduler_id is not None:
         check_scheduler_id(scheduler_id)
         if Schedule.objects.owned_by(owner).filter(scheduler_id=scheduler_id).exists():
             raise ScheduleExists(f"schedulerId: '{scheduler_id}' already exists; use PUT to replace it")
-    row = Schedule(owner=owner, **definition.model_fields())
+    row = Schedule(owner=owner, **{**definition.model_fields(), "flow": flow})
     if scheduler_id is not None:
         row.scheduler_id = scheduler_id
     row.anchor_at = _anchor(row, now, restart=False)
@@ -148,6 +153,21 @@ def schedule_create(
 # /jobs/schedule/preview; tests/scheduling/test_scheduler_id_routes.py keeps this in step with the
 # routes) and the dot segments that clients and proxies normalise away.
 RESERVED_SCHEDULER_IDS = frozenset({"preview", ".", ".."})
+
+
+def _check_flow(owner: User, definition: ScheduleDefinition, flow: Any) -> None:
+    """A schedule's ``flow`` (``None``: a plain schedule): ``flows.services.schedule_flow_check``."""
+    if flow is not None:
+        from flows.services import schedule_flow_check
+
+        schedule_flow_check(
+            owner=owner,
+            name=definition.name,
+            data=definition.data,
+            options=definition.options,
+            queue=None,
+            flow=flow,
+        )
 
 
 def check_scheduler_id(scheduler_id: object) -> None:
@@ -245,6 +265,7 @@ def _redefine(row: Schedule, definition: ScheduleDefinition, now: datetime) -> S
     * A paused schedule stays paused; an ended one stays ended unless the new definition allows more
       runs (a ``limit`` above its run count, or a later ``endDate``).
     """
+    _check_flow(row.owner, definition, row.flow if definition.flow is KEEP else definition.flow)
     fields = definition.model_fields()
     before = _cadence({key: getattr(row, key) for key in _CADENCE})
     start_changed = fields["start_at"] != row.start_at
@@ -318,11 +339,11 @@ def schedule_update(*, schedule: Schedule, changes: Mapping[str, object]) -> Sch
     """PATCH: apply any subset of ``{name, data, schedule, options}``; ``schedule`` keys merge over the
     stored definition (a new cron/repeat/at replaces the old kind). Same validation as create."""
     row = _locked(schedule)
-    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue"})
+    unknown = sorted(set(changes) - {"name", "data", "schedule", "options", "queue", "flow"})
     if unknown:
         raise DefinitionError(
             "non_field_errors",
-            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue",
+            f"unknown field(s) {', '.join(unknown)}; allowed: name, data, schedule, options, queue, flow",
         )
     spec = spec_of(row)
     if "schedule" in changes:
@@ -350,6 +371,7 @@ def schedule_update(*, schedule: Schedule, changes: Mapping[str, object]) -> Sch
         schedule=spec,
         options=changes.get("options", row.options),
         queue=changes.get("queue", row.queue),
+        flow=changes.get("flow", KEEP),
         now=now,
     )
     return _redefine(row, definition, now)
@@ -415,13 +437,18 @@ def schedule_trigger(*, schedule: Schedule) -> Job:
         row = _locked(schedule)
         if row.state == ScheduleState.ENDED:
             raise ScheduleStateError("schedule has ended; it cannot be triggered")
-        job, _ = job_submit(
-            owner=schedule.owner,
-            name=row.name,
-            data=row.data,
-            options=row.options,
-            schedule=row,
-        )
+        if row.flow:
+            from flows.services import schedule_flow_fire
+
+            job = schedule_flow_fire(schedule=row, fire_at=None, options=_fire_options(row))
+        else:
+            job, _ = job_submit(
+                owner=schedule.owner,
+                name=row.name,
+                data=row.data,
+                options=row.options,
+                schedule=row,
+            )
         transaction.on_commit(lambda: publish_schedule_event(row, "fired", jobId=job.public_id, manual=True))
     return job
 

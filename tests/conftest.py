@@ -6,6 +6,7 @@ Nothing here mocks the broker or the database: end-to-end tests start `celery wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -283,6 +284,23 @@ class WebServer:
                 self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+@contextlib.contextmanager
+def web_and_worker(web_env: dict, **worker_kwargs):
+    """``(web, worker)``: a :class:`WebServer` with ``web_env`` and a worker (:func:`start_worker`
+    with ``worker_kwargs``), both stopped when the block ends, also when the worker fails to start."""
+    web = WebServer(**web_env)
+    try:
+        worker = start_worker(**worker_kwargs)
+    except Exception:
+        web.stop()
+        raise
+    try:
+        yield web, worker
+    finally:
+        worker.stop()
+        web.stop()
 
 
 @pytest.fixture

@@ -117,6 +117,27 @@ def webhook_fan_out(*, owner_id: int, message: dict, job_pk: int | None = None) 
         logger.exception("webhook fan-out of %s failed", message.get("event"))
 
 
+FLOW_EVENTS = ("flow.completed", "flow.failed")
+
+
+def flow_event_fan_out(*, owner_id: int, event: str, payload: dict) -> None:
+    """A flow event (``flow.completed`` / ``flow.failed``, docs/flows.md) becomes one delivery per
+    owner webhook subscribed to exactly that event type (``all`` covers job events only). Payload: the
+    flow's FlowResponse plus ``{eventType, userId, timestamp (epoch ms)}``. Never raises."""
+    try:
+        if event not in FLOW_EVENTS:
+            return
+        active = active_webhooks(owner_id)
+        hooks = [hook for hook in active if hook.event_type == event]
+        if not hooks:
+            return
+        stamp = int(timezone.now().timestamp() * 1000)
+        body = {**payload, "eventType": event, "userId": owner_id, "timestamp": stamp}
+        _create_deliveries(hooks, event=event, payload=body, job_id=None)
+    except Exception:
+        logger.exception("webhook fan-out of %s failed", event)
+
+
 def _buffer(owner_id: int, job_id: int, event: str, message: dict) -> None:
     from .tasks import coalesced_flush as flush_task
 

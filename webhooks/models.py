@@ -8,13 +8,16 @@ from django.db import models
 
 class EventType(models.TextChoices):
     """What a webhook subscribes to (API.md). ``all`` is every job event: waiting, active, progress,
-    delta, completed, failed and cancelled."""
+    delta, completed, failed and cancelled. ``flow.completed`` / ``flow.failed``: a flow's status
+    became completed / failed (docs/flows.md); ``all`` does not include them."""
 
     PROGRESS = "progress"
     COMPLETED = "completed"
     FAILED = "failed"
     DELTA = "delta"
     ALL = "all"
+    FLOW_COMPLETED = "flow.completed"
+    FLOW_FAILED = "flow.failed"
 
 
 class WebhookQuerySet(models.QuerySet):

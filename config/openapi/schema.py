@@ -29,6 +29,7 @@ PATH_PARAMETERS = {
     "schedulerId": "The schedule's id (``schedulerId``), yours or generated.",
     "queueName": "A declared named queue (``GET /queues``); an undeclared one is a 400.",
     "id": "The resource's id.",
+    "flowId": "The flow's id (``flowId``).",
     "deliveryId": "The delivery's id.",
 }
 
@@ -40,6 +41,8 @@ _PATH_RENAMES = [
     (re.compile(r"^/jobs/\{queue_name\}/schedule/\{[^}]+\}"), "/jobs/{queueName}/schedule/{schedulerId}"),
     (re.compile(r"^/jobs/\{queue_name\}"), "/jobs/{queueName}"),
     (re.compile(r"^/jobs/\{[^}]+\}"), "/jobs/{jobId}"),
+    (re.compile(r"^/flows/\{[^}]+\}/jobs/\{[^}]+\}"), "/flows/{flowId}/jobs/{jobId}"),
+    (re.compile(r"^/flows/\{[^}]+\}"), "/flows/{flowId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}/deliveries/\{[^}]+\}"), "/webhooks/{id}/deliveries/{deliveryId}"),
     (re.compile(r"^/webhooks/\{[^}]+\}"), "/webhooks/{id}"),
     (re.compile(r"^/auth/api-keys/\{[^}]+\}"), "/auth/api-keys/{id}"),

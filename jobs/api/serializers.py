@@ -145,6 +145,13 @@ class JobSerializer(serializers.Serializer):
     fireAt = UtcDateTimeField(  # noqa: N815
         source="fire_at", allow_null=True, help_text="Nominal fire time (UTC) of a scheduled run."
     )
+    flowId = serializers.CharField(  # noqa: N815
+        source="flow_id", allow_null=True, help_text="flowId of the flow the job belongs to (docs/flows.md)."
+    )
+    parentId = serializers.IntegerField(  # noqa: N815
+        source="parent_id", allow_null=True,
+        help_text="Number of the job's parent in its flow; null for a flow's root or a job outside a flow.",
+    )
     output = serializers.CharField(allow_blank=True, help_text="Streamed delta text, in order.")
     cancelRequested = serializers.BooleanField(source="cancel_requested")  # noqa: N815
     runAt = serializers.SerializerMethodField(help_text="When a delayed job is due (UTC); null otherwise.")  # noqa: N815

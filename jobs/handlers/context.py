@@ -102,10 +102,26 @@ class JobContext:
                 pk=self.job.pk, attempts_made=self._attempt, stalled_count=self.job.stalled_count
             ).update(**fields)
 
+    def children_values(self) -> dict[str, Any]:
+        """A flow's parent: ``{<child job id>: result}`` of its completed children (BullMQ's
+        ``getChildrenValues``; the key is the child's ``jobId``). ``{}`` for a job without children.
+        One query. docs/flows.md."""
+        from ..dependencies import children_values
+
+        return children_values(self.job)
+
+    def ignored_failures(self) -> dict[str, str]:
+        """A flow's parent: ``{<child job id>: failed reason}`` of the children whose failure counted
+        as done under ``ignoreDependencyOnFailure`` (BullMQ's ``getIgnoredChildrenFailures``)."""
+        from ..dependencies import ignored_failures
+
+        return ignored_failures(self.job)
+
     @property
     def cancelled(self) -> bool:
-        """Whether the owner asked to cancel this job (one indexed read)."""
-        return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        """Whether the owner asked to cancel this job, or deleted it (a flow deleted while it runs,
+        docs/flows.md): one indexed read."""
+        return not Job.objects.filter(pk=self.job.pk, cancel_requested=False).exists()
 
     def check_cancelled(self) -> None:
         """Raise :class:`JobCancelled` if the job was cancelled; handlers call it between steps."""

@@ -171,6 +171,11 @@ class ScheduleWriteSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, max_length=64,
         help_text="Named queue of the jobs it creates (GET /queues); default JOB_DEFAULT_QUEUE.",
     )
+    flow = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, default=None,
+        help_text="Child jobs {name, queueName, data, opts, children} of the flow each fire creates, this "
+        "schedule's job being the root (docs/flows.md).",
+    )
 
     class Meta:
         ref_name = "ScheduleWrite"
@@ -186,6 +191,9 @@ class SchedulePatchSerializer(serializers.Serializer):
     schedule = serializers.DictField(required=False, help_text="Keys merge over the stored schedule object.")
     options = JobOptionsField(required=False, allow_null=True)
     queue = StrictCharField(required=False, max_length=64, help_text="A declared named queue.")
+    flow = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_null=True, help_text="null: no flow any more."
+    )
 
     class Meta:
         ref_name = "SchedulePatch"
@@ -239,6 +247,10 @@ class ScheduleSerializer(serializers.Serializer):
     # Named like Serializer.data: DRF's metaclass moves declared fields into _declared_fields.
     data: Any = AnyJSON(allow_null=True)
     options = StoredOptionsField()
+    flow = serializers.ListField(
+        child=serializers.JSONField(), allow_null=True,
+        help_text="Child jobs of the flow each fire creates (docs/flows.md); null for a plain schedule.",
+    )
     schedule = serializers.SerializerMethodField(help_text="The definition, as submitted (ISO instants).")
     kind = serializers.ChoiceField(choices=ScheduleKind.values)
     state = serializers.ChoiceField(choices=ScheduleState.values)

@@ -68,6 +68,7 @@ def _definition(body: dict, *, queue: str | None = None) -> ScheduleDefinition:
         schedule=body["schedule"],
         options=body["options"],
         queue=queue if queue is not None else body.get("queue"),
+        flow=body.get("flow"),
         now=now_ms(),
     )
 
@@ -110,7 +111,7 @@ class ScheduleViewSet(viewsets.ViewSet):
         description="409 if schedulerId is already one of yours.",
     )
     def create(self, request):
-        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?}`` → 201."""
+        """POST /jobs/schedule ``{name, data, schedule, options?, schedulerId?, queue?, flow?}`` → 201."""
         return schedule_created(request)
 
     @extend_schema(summary="One of your schedules", responses={200: ScheduleSerializer})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import WebServer, start_worker
+from tests.conftest import WebServer, web_and_worker
 from tests.jobs import handlers_for_tests  # noqa: F401  (registers test.* handlers in this process)
 from tests.live.conftest import browser_page  # noqa: F401  (Playwright page in Debian's Chromium)
 
@@ -19,17 +19,9 @@ def live_stack(django_db_setup):
     ``transactional_db``); stopped afterwards, also on failure."""
     # python-socketio's polling client waits at disconnect until the server drops its pending long-poll,
     # which engine.io does after ping interval + timeout: short ones keep these tests quick.
-    web = WebServer(**HANDLERS_ENV, SOCKETIO_PING_INTERVAL_S="2", SOCKETIO_PING_TIMEOUT_S="3")
-    try:
-        worker = start_worker(**HANDLERS_ENV)
-    except Exception:
-        web.stop()
-        raise
-    try:
-        yield web, worker
-    finally:
-        worker.stop()
-        web.stop()
+    web_env = {**HANDLERS_ENV, "SOCKETIO_PING_INTERVAL_S": "2", "SOCKETIO_PING_TIMEOUT_S": "3"}
+    with web_and_worker(web_env, **HANDLERS_ENV) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from django.test import Client
 
+# The webhook forms' refusal of an unknown event type (every EventType, flows' included).
+EVENT_TYPE_CHOICES = "Must be one of progress, completed, failed, delta, all, flow.completed, flow.failed"
+
 
 def client_for(user) -> Client:
     client = Client()

@@ -36,7 +36,7 @@ def test_dashboard_counts_next_fires_and_failures(owner, other_user):
     assert len([q for q in queries if "GROUP BY" in q["sql"] and "jobs_job" in q["sql"]]) == 1
     assert res.context["counts"] == [
         ("waiting", 1),
-        ("waiting-children", 0),
+        ("waiting-children", 0),  # flows' parents (docs/flows.md)
         ("delayed", 0),
         ("active", 0),
         ("completed", 3),

@@ -11,7 +11,7 @@ from tests.webhooks.conftest import Receiver
 from webhooks import services, signing
 from webhooks.models import Delivery, DeliveryState, Webhook
 
-from .helpers import client_for
+from .helpers import EVENT_TYPE_CHOICES, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +103,7 @@ def test_private_url_is_refused_with_the_apis_rule_in_the_forms_words(owner, set
         ({"url": "ftp://example.com/x"}, {"url": ["Only http and https URLs are allowed"]}),
         (
             {"event_type": "started"},
-            {"event_type": ["Must be one of progress, completed, failed, delta, all"]},
+            {"event_type": [EVENT_TYPE_CHOICES]},
         ),
     ],
 )
