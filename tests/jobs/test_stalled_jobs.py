@@ -126,7 +126,7 @@ def test_sigkill_of_the_worker_group_mid_drain_hands_its_jobs_back_and_all_compl
         time.sleep(0.5)
         held = list(Job.objects.filter(state="active").values_list("pk", flat=True))
         second = start_worker(name="stall-rescue", concurrency=2, **TEST_HANDLERS_ENV)
-        done = wait_until(lambda: Job.objects.filter(state="completed").count() == len(jobs), 120, 0.5)
+        done = wait_until(lambda: Job.objects.filter(state="completed").count() == len(jobs), 360, 0.5)
         assert done, (second.output()[-3000:], beat.output()[-3000:])
         assert not Job.objects.filter(state="failed").exists()
         for job in Job.objects.filter(pk__in=held):
