@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from accounts.admin import OwnerScopedAdminMixin
 from config.errors import StateError
 
 from .models import Flow
@@ -15,7 +16,7 @@ from .services import flow_cancel, flow_delete
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
     list_display = ("flow_id", "flowname", "owner", "name", "queue", "status", "created_at", "completed_at")
     list_filter = ("status", ("owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=flow_id", "flowname", "name", "owner__username")
@@ -23,10 +24,6 @@ class FlowAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("cancel_flows",)
     readonly_fields = [f.name for f in Flow._meta.fields]
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(owner=request.user)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from accounts.admin import ServiceSavedAdminMixin
+from accounts.admin import OwnerScopedAdminMixin, ServiceSavedAdminMixin
 from accounts.templatetags.viewer_time import SHORT, render_when
 
 from . import admin_ops, named_queues, queue_control
@@ -19,7 +19,7 @@ from .models import Job, JobQueue
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(OwnerScopedAdminMixin, admin.ModelAdmin):
     # Narrow columns (issue 17): the list fits a 1280 px screen beside the filters.
     list_display = ("id", "name", "owner", "state", "schedule_id_column", "attempts", "created", "finished")
     list_filter = (
@@ -54,10 +54,6 @@ class JobAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         # The list needs the width: the admin's model sidebar is folded away on this page only.
         return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs if request.user.is_superuser else qs.filter(owner=request.user)
 
     def has_add_permission(self, request) -> bool:
         return False
