@@ -1,7 +1,8 @@
 // The flow page (/app/flows/<flowId>/): each job node's state badge and the flow's status follow the
 // page's /ws/jobs/ socket (live_socket.js). The socket narrows itself to this flow
 // ({action: "subscribe", flowId}); after every (re)connect the page re-reads the tree from
-// GET /flows/<flowId>/jobs so that nothing missed while disconnected stays stale.
+// GET /flows/<flowId>/jobs so that nothing missed while disconnected stays stale, and every 5 s while
+// the flow or one of its jobs has not ended (a lost event cannot leave the page stale).
 (function () {
   "use strict";
   var root = document.getElementById("flow");
@@ -46,6 +47,14 @@
     var p = document.getElementById("flow-progress");
     if (p && progress) p.textContent = progress.completed + " / " + progress.total + " jobs completed";
   }
+
+  // Safety net: while the flow runs, re-read it every few seconds, so a live event lost on the way
+  // (a busy server, a subscription still being set up) cannot leave the page stale for long.
+  var FINAL = ["completed", "failed", "cancelled"];
+  setInterval(function () {
+    var shown = document.getElementById("flow-status");
+    if (!shown || FINAL.indexOf(shown.textContent) < 0 || root.querySelector('.flow-node > [data-field="state"]:not(.completed):not(.failed):not(.cancelled)')) resync();
+  }, 5000);
 
   window.jobserverSocket.listen({
     onOpen: function (send) {
