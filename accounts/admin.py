@@ -3,6 +3,7 @@ the secret can be shown only once, to them. Staff who are not superusers see onl
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 
 from . import services
 from .models import ApiKey
@@ -28,7 +29,11 @@ class OwnerScopedAdminMixin:
 class ServiceSavedAdminMixin:
     """For an admin whose form's ``clean()`` already saved the row through the app's service (as the
     API and the pages do) and left it in ``form.saved_row``: the admin must not save it again, and
-    deletes go through the service too. Subclasses define ``delete_row(obj)``."""
+    deletes go through the service too: a subclass whose rows may be deleted defines ``delete_row(obj)``
+    with its service; without one, deleting is refused (403), as ``has_delete_permission`` should say."""
+
+    def delete_row(self, obj) -> None:
+        raise PermissionDenied(f"{obj._meta.verbose_name} rows cannot be deleted here")
 
     def save_form(self, request, form, change):
         return form.saved_row

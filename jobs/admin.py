@@ -142,9 +142,6 @@ class JobQueueAdmin(ServiceSavedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "paused", "limit_max", "limit_duration_ms", "updated_at")
     actions = ("pause_queues", "resume_queues")
 
-    def delete_row(self, obj) -> None:  # never called: deleting is not permitted
-        raise NotImplementedError
-
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a declared queue always has its state; undo a pause or a limit instead
 

@@ -111,3 +111,14 @@ def test_staff_pause_and_limit_a_queue_in_the_django_admin_through_the_same_rule
     assert (row.paused, row.limit_max, row.limit_duration_ms) == (False, None, None)
     res = client.post("/admin/jobs/jobqueue/", {"action": "pause_queues", "_selected_action": [row.pk]})
     assert res.status_code == 302 and JobQueue.objects.get(pk=row.pk).paused is True
+
+
+@pytest.mark.django_db
+def test_a_queue_row_cannot_be_deleted_in_the_admin(admin_user):
+    """A declared queue always has its state (pause, limit): the admin refuses to delete its row."""
+    row = JobQueue.objects.create(name="schedQueue", paused=True)
+    client = client_for(admin_user)
+    assert client.post(f"/admin/jobs/jobqueue/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    actions = client.get("/admin/jobs/jobqueue/").context["action_form"].fields["action"].choices
+    assert [name for name, _ in actions if name] == ["pause_queues", "resume_queues"]
+    assert JobQueue.objects.filter(pk=row.pk, paused=True).exists()
